@@ -1,0 +1,211 @@
+"""Run configuration: pydantic models validated from YAML, with the names TRL/PEFT users know."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from goaltune.errors import ConfigError
+
+
+class _Strict(BaseModel):
+    """Base for every config section: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ModelConfig(_Strict):
+    """Which base model to load and how."""
+
+    name_or_path: str = "smollm2-135m-instruct"
+    revision: str | None = None
+    trust_remote_code: bool = False
+    dtype: Literal["float32", "bfloat16", "float16", "auto"] = "float32"
+    chat_template: str | None = Field(
+        default=None, description="Jinja template overriding the tokenizer's (or the plain fallback)."
+    )
+
+
+class DataConfig(_Strict):
+    """Where the training data comes from and how it becomes supervised examples."""
+
+    train: str = "builtin:json-api"
+    format: Literal["auto", "messages", "alpaca", "prompt_completion", "text"] = "auto"
+    validation: str | None = None
+    validation_split: float = Field(default=0.1, ge=0.0, lt=1.0)
+    test: str | None = Field(
+        default=None, description="Held-out task items for before/after evaluation."
+    )
+    max_train_examples: int | None = Field(default=None, ge=1)
+    train_on: Literal["completions", "all"] = "completions"
+    system_prompt: str | None = None
+    truncation: Literal["truncate", "drop"] = "truncate"
+
+
+class LoraConfig(_Strict):
+    """LoRA adapter hyperparameters (PEFT names)."""
+
+    r: int = Field(default=16, ge=1)
+    lora_alpha: int = Field(default=32, ge=1)
+    lora_dropout: float = Field(default=0.0, ge=0.0, lt=1.0)
+    target_modules: list[str] | Literal["all-linear"] = "all-linear"
+    use_dora: bool = False
+
+
+class TrainConfig(_Strict):
+    """Optimisation hyperparameters (TRL/Transformers names)."""
+
+    learning_rate: float = Field(default=2e-4, gt=0)
+    num_train_epochs: float = Field(default=1.0, gt=0)
+    max_steps: int | None = Field(default=None, ge=1)
+    per_device_train_batch_size: int = Field(default=8, ge=1)
+    gradient_accumulation_steps: int = Field(default=1, ge=1)
+    max_seq_length: int = Field(default=512, ge=8)
+    warmup_ratio: float = Field(default=0.05, ge=0.0, le=1.0)
+    lr_scheduler_type: Literal["cosine", "linear", "constant", "constant_with_warmup"] = "cosine"
+    weight_decay: float = Field(default=0.0, ge=0.0)
+    max_grad_norm: float = Field(default=1.0, gt=0)
+    seed: int = 42
+    logging_steps: int = Field(default=1, ge=1)
+    eval_steps: int = Field(default=20, ge=1)
+    bf16: Literal["auto", "true", "false"] | bool = "auto"
+    length_bucketing: bool = True
+    supervised_logits_only: bool = True
+
+
+class EvalConfig(_Strict):
+    """Before/after evaluation settings."""
+
+    metrics: list[str] = Field(default_factory=lambda: ["exact_match"])
+    benchmarks: list[str] = Field(default_factory=list)
+    max_new_tokens: int = Field(default=256, ge=1)
+    batch_size: int = Field(default=16, ge=1)
+    limit: int | None = Field(default=None, ge=1)
+    benchmark_limit: int | None = Field(default=None, ge=1)
+    benchmark_data_dir: str | None = None
+    bootstrap_resamples: int = Field(default=1000, ge=100)
+
+
+class TaskMetricGoal(_Strict):
+    """A metric that defines success, with an optional target score (0-1)."""
+
+    name: str
+    target: float | None = Field(default=None, ge=0.0, le=1.0)
+
+
+class Thresholds(_Strict):
+    """Verdict thresholds in percentage points; defaults follow the docs' decision table."""
+
+    min_gain_points: float = 5.0
+    tradeoff_drop_points: float = 5.0
+    caution_drop_points: float = 15.0
+    investigate_drop_points: float = 20.0
+
+
+class GoalConfig(_Strict):
+    """What the fine-tune is for and how success is measured."""
+
+    purpose: Literal["behavior", "domain", "learning", "benchmark"] = "behavior"
+    description: str | None = None
+    task_metrics: list[TaskMetricGoal] = Field(default_factory=list)
+    guard_benchmarks: list[str] = Field(default_factory=list)
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+
+    @field_validator("task_metrics", mode="before")
+    @classmethod
+    def _accept_plain_names(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [{"name": v} if isinstance(v, str) else v for v in value]
+        return value
+
+
+class RunConfig(_Strict):
+    """One fine-tuning run: model, data, LoRA, training, evaluation and goal."""
+
+    name: str = "run"
+    output_dir: str = "runs"
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    data: DataConfig = Field(default_factory=DataConfig)
+    lora: LoraConfig = Field(default_factory=LoraConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    eval: EvalConfig = Field(default_factory=EvalConfig)
+    goal: GoalConfig = Field(default_factory=GoalConfig)
+
+
+def format_validation_error(error: ValidationError, source: str) -> str:
+    """One line per problem, each naming the key path, e.g. `train.lr: extra key`."""
+    lines = []
+    for item in error.errors():
+        path = ".".join(str(p) for p in item["loc"]) or "(top level)"
+        if item["type"] == "extra_forbidden":
+            lines.append(f"{source}: unknown key '{path}'")
+        else:
+            lines.append(f"{source}: {path}: {item['msg']} (got {item.get('input')!r})")
+    return "\n".join(lines)
+
+
+def config_from_dict(raw: dict[str, Any], source: str = "config") -> RunConfig:
+    """Validate a plain dict into a RunConfig, raising ConfigError naming the key path."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: expected a mapping at the top level, got {type(raw).__name__}")
+    try:
+        return RunConfig.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigError(format_validation_error(error, source)) from None
+
+
+def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> RunConfig:
+    """Read a YAML config file, apply dotted-path overrides, and validate it."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    for key, value in (overrides or {}).items():
+        set_by_path(raw, resolve_key_path(key), value)
+    return config_from_dict(raw, source=str(path))
+
+
+_SECTIONS = ("model", "data", "lora", "train", "eval", "goal")
+
+
+def resolve_key_path(key: str) -> str:
+    """Expand a short key such as `num_train_epochs` to its full path `train.num_train_epochs`."""
+    if "." in key or key in RunConfig.model_fields:
+        return key
+    for section in _SECTIONS:
+        section_model = RunConfig.model_fields[section].annotation
+        if key in section_model.model_fields:  # type: ignore[union-attr]
+            return f"{section}.{key}"
+    if key == "dataset":
+        return "data.train"
+    raise ConfigError(f"unknown config key '{key}'")
+
+
+def set_by_path(raw: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set `value` at a dotted key path inside a nested dict, creating sections as needed."""
+    parts = dotted.split(".")
+    node = raw
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value
+
+
+def get_by_path(config: RunConfig | dict[str, Any], key: str) -> Any:
+    """Read a (short or dotted) key path from a config or its dict dump."""
+    node: Any = config.model_dump() if isinstance(config, RunConfig) else config
+    if key == "model":
+        return node["model"]["name_or_path"]
+    for part in resolve_key_path(key).split("."):
+        node = node[part]
+    return node
+
+
+def dump_config(config: RunConfig) -> str:
+    """The resolved config as YAML, defaults filled in."""
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
