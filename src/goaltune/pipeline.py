@@ -1,0 +1,212 @@
+"""The recipes behind the CLI commands: run (eval -> train -> eval -> verdict -> report), train, eval.
+
+Each step writes its artifacts into the run folder as soon as it is done, so a failure later on
+never costs what was already finished.
+"""
+
+from __future__ import annotations
+
+import platform
+import shutil
+import tempfile
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from goaltune.config import EvalConfig, RunConfig, dump_config
+from goaltune.data import PreparedData, load_task_items, prepare_training_data
+from goaltune.errors import TrainingFailed
+from goaltune.evaluate.task import evaluate_task
+from goaltune.models import build_lora_model, load_model_and_tokenizer, parameter_counts, resolve_model
+from goaltune.runs import atomic_write_text, create_run_dir, set_status, utc_now, write_json
+from goaltune.train import TrainResult, train_adapter
+
+_LIBRARIES = ("goaltune", "torch", "transformers", "peft", "accelerate", "datasets", "safetensors",
+              "gguf", "lm_eval")
+
+
+def library_versions() -> dict[str, str | None]:
+    """Installed versions of Python and the libraries that shape a run's results."""
+    versions: dict[str, str | None] = {"python": platform.python_version()}
+    for name in _LIBRARIES:
+        try:
+            versions[name] = metadata.version(name.replace("_", "-"))
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def evaluate_model(model: Any, tokenizer: Any, items: list[dict[str, Any]] | None,
+                   config: EvalConfig, model_name: str, adapter: str | None, task_name: str,
+                   label: str, show_progress: bool = True) -> dict[str, Any]:
+    """Task metrics and benchmarks for one model state: the content of eval/before|after.json."""
+    started = time.perf_counter()
+    result: dict[str, Any] = {
+        "model": model_name,
+        "adapter": adapter,
+        "created": utc_now(),
+        "settings": {"max_new_tokens": config.max_new_tokens, "batch_size": config.batch_size,
+                     "greedy": True, "limit": config.limit, "benchmark_limit": config.benchmark_limit},
+    }
+    if items:
+        result["task"] = evaluate_task(model, tokenizer, items, config.metrics, task_name,
+                                       config.max_new_tokens, config.batch_size,
+                                       config.bootstrap_resamples, show_progress, f"{label}: task")
+    if config.benchmarks:
+        from goaltune.evaluate.benchmarks import run_benchmarks
+
+        result["benchmarks"] = run_benchmarks(
+            model, tokenizer, config.benchmarks, data_dir=config.benchmark_data_dir,
+            limit=config.benchmark_limit, batch_size=config.batch_size,
+            resamples=config.bootstrap_resamples, show_progress=show_progress, label=label)
+    result["elapsed_s"] = round(time.perf_counter() - started, 2)
+    return result
+
+
+def save_adapter(model: Any, run_dir: Path) -> Path:
+    """Write the adapter in PEFT format, atomically (staged, then renamed into place)."""
+    target = run_dir / "adapter"
+    staging = Path(tempfile.mkdtemp(prefix=".adapter-", dir=run_dir))
+    try:
+        model.save_pretrained(str(staging), safe_serialization=True)
+        if target.exists():
+            shutil.rmtree(target)
+        staging.rename(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def adapter_is_active(model: Any) -> bool:
+    """True when some LoRA B matrix is non-zero, i.e. the adapter changes the model's outputs."""
+    return any(
+        float(p.detach().abs().max()) > 0
+        for name, p in model.named_parameters()
+        if "lora_B" in name or "lora_magnitude" in name
+    )
+
+
+def training_metrics(config: RunConfig, data: PreparedData, counts: dict[str, float],
+                     result: TrainResult, run_started: float) -> dict[str, Any]:
+    """The content of training_metrics.json: what was trained, how, and what it cost."""
+    resolved = resolve_model(config.model.name_or_path)
+    return {
+        "run_name": config.name,
+        "created": utc_now(),
+        "model": {"name_or_path": config.model.name_or_path, "kind": resolved.kind,
+                  "location": resolved.location, "dtype": config.model.dtype,
+                  "parameters": counts},
+        "hyperparameters": {**config.lora.model_dump(mode="json"), **config.train.model_dump(mode="json")},
+        "data": {**data.stats, "format": data.data_format, "fingerprint_sha256": data.fingerprint,
+                 "train_on": config.data.train_on, "truncation_policy": config.data.truncation,
+                 "max_seq_length": config.train.max_seq_length},
+        "seed": config.train.seed,
+        "device": result.device,
+        "bf16_autocast": result.bf16,
+        "steps": result.steps,
+        "epochs": round(result.epochs, 4),
+        "tokens_seen": result.tokens_seen,
+        "input_tokens": result.input_tokens,
+        "memory": {**result.memory, "unit": "MiB"},
+        "train_time_s": round(result.train_seconds, 2),
+        "wall_time_s": round(time.perf_counter() - run_started, 2),
+        "loss": result.summary(),
+        "versions": library_versions(),
+        "torch_threads": torch.get_num_threads(),
+    }
+
+
+def start_run(config: RunConfig) -> Path:
+    """Create the run folder and write the resolved config and a running status."""
+    run_dir = create_run_dir(config.output_dir, config.name)
+    atomic_write_text(run_dir / "config.yaml", dump_config(config))
+    set_status(run_dir, "running")
+    return run_dir
+
+
+def train_run(config: RunConfig, run_dir: Path, model: Any, tokenizer: Any,
+              data: PreparedData, show_progress: bool = True) -> Any:
+    """Attach LoRA, train, save the adapter and training_metrics.json; returns the PEFT model."""
+    started = time.perf_counter()
+    lora_model = build_lora_model(model, config.lora)
+    counts = parameter_counts(lora_model)
+    try:
+        result = train_adapter(lora_model, tokenizer, data.train, data.validation, config.train,
+                               run_dir, show_progress)
+    except TrainingFailed as failure:
+        set_status(run_dir, "failed", str(failure))
+        raise
+    save_adapter(lora_model, run_dir)
+    write_json(run_dir / "training_metrics.json",
+               training_metrics(config, data, counts, result, started))
+    return lora_model
+
+
+def run_pipeline(config: RunConfig, show_progress: bool = True, train_only: bool = False) -> Path:
+    """Evaluate the base model, train, evaluate again, judge and report. Returns the run folder."""
+    run_dir = start_run(config)
+    try:
+        model, tokenizer = load_model_and_tokenizer(config.model)
+        data = prepare_training_data(config.data, config.train, tokenizer)
+        items = None if train_only else load_task_items(config.data, data.validation_examples,
+                                                         config.eval.limit)
+        eval_args = dict(items=items, config=config.eval, model_name=config.model.name_or_path,
+                         task_name=config.data.test or config.data.train, show_progress=show_progress)
+        if not train_only:
+            before = evaluate_model(model, tokenizer, adapter=None, label="before", **eval_args)
+            write_json(run_dir / "eval" / "before.json", before)
+        lora_model = train_run(config, run_dir, model, tokenizer, data, show_progress)
+        if not train_only:
+            if not adapter_is_active(lora_model):
+                raise TrainingFailed("the trained adapter is all zeros: after would equal before")
+            after = evaluate_model(lora_model, tokenizer, adapter=str(run_dir / "adapter"),
+                                   label="after", **eval_args)
+            write_json(run_dir / "eval" / "after.json", after)
+            judge_and_report(run_dir)
+    except KeyboardInterrupt:
+        set_status(run_dir, "interrupted", "stopped by the user")
+        raise
+    except Exception as error:
+        set_status(run_dir, "failed", f"{type(error).__name__}: {error}")
+        raise
+    set_status(run_dir, "finished")
+    return run_dir
+
+
+def judge_and_report(run_dir: Path) -> None:
+    """Write verdict.json and the reports from the run folder's files."""
+    from goaltune.report import build_reports
+    from goaltune.verdict import verdict_for_run
+
+    write_json(run_dir / "verdict.json", verdict_for_run(run_dir).to_dict())
+    build_reports(run_dir)
+
+
+def evaluate_standalone(model: str, adapter: Path | None, benchmarks: list[str], task: str | None,
+                        metrics: list[str], limit: int | None, data_dir: str | None,
+                        batch_size: int, max_new_tokens: int, out: Path | None,
+                        show_progress: bool = True) -> dict[str, Any]:
+    """`goaltune eval`: one model (plus adapter) on task items and/or benchmarks."""
+    from goaltune.config import DataConfig, ModelConfig
+    from goaltune.errors import ConfigError
+    from goaltune.models import load_adapter
+
+    if not benchmarks and not task:
+        raise ConfigError("nothing to evaluate: pass --benchmarks and/or --task")
+    base, tokenizer = load_model_and_tokenizer(ModelConfig(name_or_path=model))
+    evaluated = load_adapter(base, adapter) if adapter else base
+    items = None
+    if task:
+        data = DataConfig(train=task) if task.startswith("builtin:") else DataConfig(test=task)
+        items = load_task_items(data, limit=limit)
+    config = EvalConfig(metrics=metrics, benchmarks=benchmarks, max_new_tokens=max_new_tokens,
+                        batch_size=batch_size, limit=limit, benchmark_limit=limit,
+                        benchmark_data_dir=data_dir)
+    result = evaluate_model(evaluated, tokenizer, items, config, model,
+                            str(adapter) if adapter else None, task or "", "eval", show_progress)
+    if out:
+        write_json(out, result)
+    return result

@@ -1,0 +1,25 @@
+"""The run report: `report.html` (one self-contained file) and `report.md`, built from a run
+folder's files alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from goaltune.report.content import build_report, load_run
+from goaltune.report.render import render_html, render_markdown
+from goaltune.runs import atomic_write_text
+
+__all__ = ["build_reports"]
+
+
+def build_reports(run_dir: Path) -> list[Path]:
+    """Write report.html and report.md into the run folder (atomically); returns their paths.
+
+    Missing or unreadable inputs (a train-only run has no eval files or verdict) are reported in
+    the affected sections instead of failing.
+    """
+    report = build_report(load_run(Path(run_dir)))
+    outputs = {"report.html": render_html(report), "report.md": render_markdown(report)}
+    for name, text in outputs.items():
+        atomic_write_text(Path(run_dir) / name, text)
+    return [Path(run_dir) / name for name in outputs]

@@ -1,0 +1,500 @@
+"""The verdict: compare before/after scores against the goal, with paired bootstrap intervals."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from goaltune.config import GoalConfig, Thresholds, load_config
+from goaltune.diagnose import Finding, diagnose, forgetting_remedies, read_loss_history
+from goaltune.errors import RunError
+from goaltune.runs import read_json, read_status
+
+Role = Literal["task", "guard"]
+
+SUCCESS, INVESTIGATE, NEEDS_TUNING, PROBLEM, FAILED = (
+    "SUCCESS",
+    "INVESTIGATE",
+    "NEEDS TUNING",
+    "PROBLEM",
+    "FAILED",
+)
+VERDICTS = (SUCCESS, INVESTIGATE, NEEDS_TUNING, PROBLEM, FAILED)
+# "running" is not a failure: the pipeline writes the verdict before it marks the run finished
+FAILED_STATUSES = ("failed", "interrupted")
+CI_LEVEL = 0.95
+
+SHARPEN_GOAL = (
+    "Sharpen the goal: fine-tune for a specific task with its own metric, using more and more "
+    "diverse data, instead of aiming at general benchmarks."
+)
+CHECK_DATA = (
+    "Check that the training data teaches what the task metric measures (same format, prompt "
+    "template and labels as the test items) and read a sample of after outputs."
+)
+LOWER_LR = "Lower the learning rate and train fewer epochs."
+READ_OUTPUTS = "Read a sample of after outputs on the dropped benchmark to see what broke."
+NO_TASK_METRIC = "No task metric measures the goal; only guard benchmarks were judged."
+ADD_TASK_METRIC = "Add a task metric (goal.task_metrics) that measures the goal."
+
+
+def paired_bootstrap(
+    before: Sequence[float], after: Sequence[float], resamples: int = 1000, seed: int = 0
+) -> tuple[float, float, float]:
+    """Mean after-minus-before delta and its 95% percentile interval, in percentage points.
+
+    Item indices are resampled jointly, so each item is compared with itself.
+    """
+    if len(before) != len(after):
+        raise ValueError(f"paired samples differ in length: {len(before)} vs {len(after)}")
+    if len(before) == 0:
+        raise ValueError("paired bootstrap needs at least one item")
+    diffs = (np.asarray(after, dtype=float) - np.asarray(before, dtype=float)) * 100.0
+    rng = np.random.default_rng(seed)
+    means = diffs[rng.integers(0, len(diffs), size=(resamples, len(diffs)))].mean(axis=1)
+    tail = (1.0 - CI_LEVEL) / 2 * 100
+    low, high = np.percentile(means, [tail, 100 - tail])
+    delta = float(diffs.mean())
+    # float rounding can put the percentiles a hair inside the mean when all resamples agree
+    return delta, min(float(low), delta), max(float(high), delta)
+
+
+@dataclass(frozen=True)
+class MetricDelta:
+    """Before/after scores of one metric over paired items, with the delta's interval in points."""
+
+    name: str
+    role: Role
+    before: float
+    after: float
+    n: int
+    delta_points: float
+    ci_low_points: float
+    ci_high_points: float
+    target: float | None = None
+
+    @property
+    def change(self) -> str:
+        """'gain' or 'drop' when the interval excludes zero, else 'within noise'."""
+        if self.ci_low_points <= 0.0 <= self.ci_high_points:
+            return "within noise"
+        return "gain" if self.delta_points > 0 else "drop"
+
+    @property
+    def target_reached(self) -> bool | None:
+        """Whether the after score meets the target; None without a target."""
+        return None if self.target is None else self.after >= self.target
+
+    def to_dict(self) -> dict[str, Any]:
+        """The delta as it appears in verdict.json."""
+        return {
+            "name": self.name,
+            "role": self.role,
+            "before": round(self.before, 4),
+            "after": round(self.after, 4),
+            "n": self.n,
+            "delta_points": round(self.delta_points, 2),
+            "ci_low_points": round(self.ci_low_points, 2),
+            "ci_high_points": round(self.ci_high_points, 2),
+            "change": self.change,
+            "target": self.target,
+            "target_reached": self.target_reached,
+        }
+
+
+def metric_delta(
+    name: str,
+    role: Role,
+    before_items: Sequence[float],
+    after_items: Sequence[float],
+    target: float | None = None,
+    resamples: int = 1000,
+) -> MetricDelta:
+    """A MetricDelta from paired per-item values (same order on both sides)."""
+    delta, low, high = paired_bootstrap(before_items, after_items, resamples)
+    return MetricDelta(
+        name=name,
+        role=role,
+        before=float(np.mean(before_items)),
+        after=float(np.mean(after_items)),
+        n=len(before_items),
+        delta_points=delta,
+        ci_low_points=low,
+        ci_high_points=high,
+        target=target,
+    )
+
+
+@dataclass
+class Verdict:
+    """The decision against the goal, with its reasons, evidence and what to do next."""
+
+    verdict: str
+    caution: bool
+    purpose: str
+    headline: str
+    reasons: list[str]
+    deltas: list[MetricDelta]
+    findings: list[Finding]
+    recommendations: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The verdict as written to verdict.json."""
+        return {
+            "verdict": self.verdict,
+            "caution": self.caution,
+            "purpose": self.purpose,
+            "headline": self.headline,
+            "reasons": list(self.reasons),
+            "deltas": [d.to_dict() for d in self.deltas],
+            "findings": [f.to_dict() for f in self.findings],
+            "recommendations": list(self.recommendations),
+        }
+
+
+@dataclass
+class _Outcome:
+    """The part of a verdict that depends on the case: decision, headline tail, reasons, advice."""
+
+    verdict: str
+    tail: str = ""
+    caution: bool = False
+    reasons: list[str] = field(default_factory=list)
+    recommendations: list[str] = field(default_factory=list)
+
+
+def _points(value: float, sign: str = "-") -> str:
+    """Points for prose: one decimal at most, no trailing '.0', no '-0'; sign '+' to force one."""
+    return f"{round(value, 1) + 0.0:{sign}.1f}".removesuffix(".0")
+
+
+def _phrase(d: MetricDelta, with_ci: bool = True) -> str:
+    """E.g. 'json_valid rose 38 points (CI 29..47)'."""
+    ci = f" (CI {_points(d.ci_low_points)}..{_points(d.ci_high_points)})" if with_ci else ""
+    if d.change == "within noise":
+        return f"{d.name} changed {_points(d.delta_points, '+')} points{ci}, within noise"
+    verb = "rose" if d.change == "gain" else "fell"
+    return f"{d.name} {verb} {_points(abs(d.delta_points))} points{ci}"
+
+
+def _newly_reached(d: MetricDelta) -> bool:
+    return d.target is not None and d.before < d.target <= d.after
+
+
+def _improved(d: MetricDelta, t: Thresholds) -> bool:
+    """A real gain of at least min_gain_points, or a real gain that newly reaches the target."""
+    return d.change == "gain" and (d.delta_points >= t.min_gain_points or _newly_reached(d))
+
+
+def _task_reason(d: MetricDelta, t: Thresholds) -> str:
+    if _newly_reached(d) and d.change == "gain":
+        return f"{_phrase(d)} and reached its target {d.target:g} (now {d.after:.3g})."
+    if d.change == "gain" and not _improved(d, t):
+        return f"{_phrase(d)}, below the {t.min_gain_points:g}-point minimum gain."
+    return f"{_phrase(d)}."
+
+
+def _delta_reasons(task: list[MetricDelta], guards: list[MetricDelta], t: Thresholds) -> list[str]:
+    return [_task_reason(d, t) for d in task] + [f"{_phrase(g)}." for g in guards]
+
+
+def _worst_drop(guards: list[MetricDelta]) -> MetricDelta | None:
+    """The guard with the largest real drop (interval below zero), if any."""
+    drops = [g for g in guards if g.change == "drop"]
+    return min(drops, key=lambda g: g.delta_points) if drops else None
+
+
+def _headline(task: list[MetricDelta], guards: list[MetricDelta], tail: str, purpose: str) -> str:
+    """Task changes, then the worst real guard drop (or that guards held), then the tail."""
+    empty = "training finished" if purpose == "learning" else "no task metric measured"
+    clauses = [_phrase(d) for d in task] or [empty]
+    worst = _worst_drop(guards)
+    if worst is not None:
+        clauses.append(_phrase(worst, with_ci=False))
+    elif guards:
+        clauses.append("guard benchmarks held")
+    return "; ".join(clauses) + (f": {tail}" if tail else "") + "."
+
+
+def _failure(status: str, reason: str | None, findings: Sequence[Finding]) -> str | None:
+    """Why training failed, or None when it completed with finite losses."""
+    non_finite = [f for f in findings if f.kind == "non_finite"]
+    if status not in FAILED_STATUSES and not non_finite:
+        return None
+    return reason or (non_finite[0].message.rstrip(".") if non_finite else f"training {status}")
+
+
+def _learning(
+    task: list[MetricDelta], guards: list[MetricDelta], findings: Sequence[Finding]
+) -> _Outcome:
+    """A learning run succeeds when training completes; findings become lessons."""
+    reasons = ["Training completed; for a learning run that is the success criterion."]
+    reasons += [f"Lesson: {f.message}" for f in findings]
+    reasons += [f"{_phrase(d)}." for d in task]
+    reasons += [
+        f"Observation: {_phrase(g)}: forgetting, the usual side effect of fine-tuning."
+        for g in guards
+        if g.change == "drop"
+    ]
+    return _Outcome(SUCCESS, tail="a learning run, see the lessons", reasons=reasons)
+
+
+def _with_gain(worst: MetricDelta | None, t: Thresholds) -> _Outcome:
+    """The task improved: the worst real guard drop decides between success and a closer look."""
+    if worst is None:
+        return _Outcome(SUCCESS, reasons=["No guard benchmark dropped beyond noise."])
+    drop = -worst.delta_points
+    name = f"{worst.name} ({_points(drop)} points)"
+    if drop < t.tradeoff_drop_points:
+        return _Outcome(SUCCESS, reasons=[f"The worst guard drop, {name}, is small."])
+    if drop <= t.caution_drop_points:
+        reason = (
+            f"The worst guard drop, {name}, is at most {t.caution_drop_points:g} points: "
+            "a trade-off, not a failure."
+        )
+        return _Outcome(SUCCESS, tail="a trade-off, not a failure", reasons=[reason])
+    if drop <= t.investigate_drop_points:
+        reason = (
+            f"The worst guard drop, {name}, is between {t.caution_drop_points:g} and "
+            f"{t.investigate_drop_points:g} points: the gain is real, accept it with caution."
+        )
+        return _Outcome(
+            SUCCESS, tail="a real gain, but check that drop", caution=True, reasons=[reason]
+        )
+    reason = (
+        f"The worst guard drop, {name}, exceeds {t.investigate_drop_points:g} points: too large "
+        "to accept without reading outputs on that benchmark."
+    )
+    return _Outcome(
+        INVESTIGATE,
+        tail="too large a drop to accept without a look",
+        reasons=[reason],
+        recommendations=[READ_OUTPUTS],
+    )
+
+
+def _without_gain(task: list[MetricDelta], guard_dropped: bool) -> _Outcome:
+    """No task gain and no task drop: judged on the guards (also when no task metric exists)."""
+    missing = [] if task else [NO_TASK_METRIC]
+    if guard_dropped:
+        return _Outcome(
+            NEEDS_TUNING,
+            tail="no task gain, but guards dropped",
+            reasons=missing + ["The task did not measurably improve, but guards dropped."],
+            recommendations=[CHECK_DATA],
+        )
+    return _Outcome(
+        INVESTIGATE,
+        tail="the task did not measurably improve",
+        reasons=missing + ["Neither the task nor the guard benchmarks improved measurably."],
+        recommendations=[CHECK_DATA] + ([] if task else [ADD_TASK_METRIC]),
+    )
+
+
+def _table(goal: GoalConfig, task: list[MetricDelta], guards: list[MetricDelta]) -> _Outcome:
+    """The decision table for behavior, domain and benchmark goals."""
+    improved = any(_improved(d, goal.thresholds) for d in task)
+    task_dropped = any(d.change == "drop" for d in task)
+    guard_dropped = _worst_drop(guards) is not None
+    if improved and task_dropped:
+        return _Outcome(
+            INVESTIGATE,
+            tail="task metrics moved in opposite directions",
+            reasons=["Some task metrics improved while others dropped."],
+            recommendations=[CHECK_DATA],
+        )
+    if improved:
+        return _with_gain(_worst_drop(guards), goal.thresholds)
+    if goal.purpose == "benchmark":
+        dropped = task_dropped or guard_dropped
+        return _Outcome(
+            NEEDS_TUNING if dropped else INVESTIGATE,
+            tail="no target benchmark improved",
+            reasons=["No target benchmark improved" + (" and scores dropped." if dropped else ".")],
+            recommendations=[SHARPEN_GOAL],
+        )
+    if task_dropped:
+        return _Outcome(
+            PROBLEM,
+            tail="the fine-tune made its own task worse",
+            reasons=["The task metric dropped: the fine-tune made the thing it was for worse."],
+            recommendations=[CHECK_DATA, LOWER_LR],
+        )
+    return _without_gain(task, guard_dropped)
+
+
+def _judge(goal: GoalConfig, task: list[MetricDelta], guards: list[MetricDelta]) -> _Outcome:
+    """The table's outcome, its reasons preceded by one sentence per delta."""
+    outcome = _table(goal, task, guards)
+    return replace(outcome, reasons=_delta_reasons(task, guards, goal.thresholds) + outcome.reasons)
+
+
+def decide(
+    goal: GoalConfig,
+    deltas: list[MetricDelta],
+    training_status: str = "finished",
+    failure_reason: str | None = None,
+    findings: Sequence[Finding] = (),
+) -> Verdict:
+    """Apply the decision table of the docs to the deltas (thresholds in points from the goal).
+
+    - Training failed or was interrupted, or a non-finite loss among the findings: FAILED.
+    - learning: SUCCESS once training finished; findings become lessons, guard drops observations.
+    - A task gain (real and >= min_gain_points, or real and newly reaching its target): the worst
+      real guard drop decides: below tradeoff_drop_points SUCCESS, up to caution_drop_points
+      SUCCESS as a trade-off, up to investigate_drop_points SUCCESS with caution, beyond that
+      INVESTIGATE. Task metrics improving and dropping at once: INVESTIGATE.
+    - benchmark, no target improved: NEEDS TUNING when anything dropped (else INVESTIGATE), with
+      the advice to sharpen the goal.
+    - A task metric dropped: PROBLEM, whether or not the guards held (the run hurt its own goal).
+    - No task gain or drop (or no task metric at all, judged on the guards alone): INVESTIGATE
+      when the guards held, NEEDS TUNING when they dropped.
+    Only changes whose interval excludes zero count as gains or drops.
+    """
+    findings = list(findings)
+    task = [d for d in deltas if d.role == "task"]
+    guards = [d for d in deltas if d.role == "guard"]
+    failure = _failure(training_status, failure_reason, findings)
+    if failure is not None:
+        outcome = _Outcome(FAILED, reasons=[f"Training failed: {failure}."])
+    elif goal.purpose == "learning":
+        outcome = _learning(task, guards, findings)
+    else:
+        outcome = _judge(goal, task, guards)
+    if failure:
+        headline = outcome.reasons[0]
+    else:
+        headline = _headline(task, guards, outcome.tail, goal.purpose)
+    remedies = forgetting_remedies() if _worst_drop(guards) is not None else []
+    recommendations = outcome.recommendations + remedies + [f.recommendation for f in findings]
+    return Verdict(
+        verdict=outcome.verdict,
+        caution=outcome.caution,
+        purpose=goal.purpose,
+        headline=headline,
+        reasons=outcome.reasons,
+        deltas=list(deltas),
+        findings=findings,
+        recommendations=list(dict.fromkeys(recommendations)),
+    )
+
+
+def _paired_values(
+    before_items: list[dict[str, Any]], after_items: list[dict[str, Any]], metric: str
+) -> tuple[list[float], list[float]]:
+    """Per-item values of `metric` for items scored on both sides, paired by id."""
+    after_by_id = {item["id"]: item.get("metrics") or {} for item in after_items}
+    pairs = [
+        (item["metrics"][metric], after_by_id[item["id"]][metric])
+        for item in before_items
+        if (item.get("metrics") or {}).get(metric) is not None
+        and after_by_id.get(item["id"], {}).get(metric) is not None
+    ]
+    return [float(b) for b, _ in pairs], [float(a) for _, a in pairs]
+
+
+@dataclass(frozen=True)
+class _Source:
+    """Where a metric's per-item values live: the before and after sections and the metric key."""
+
+    before: dict[str, Any]
+    after: dict[str, Any]
+    metric: str
+
+
+def _benchmark_source(name: str, before: dict, after: dict) -> _Source:
+    """A benchmark's sections on both sides, scored by its primary metric."""
+    section = (before.get("benchmarks") or {}).get(name)
+    if section is None:
+        raise RunError(f"benchmark '{name}' is missing from the before evaluation")
+    after_section = (after.get("benchmarks") or {}).get(name) or {}
+    return _Source(section, after_section, section["primary_metric"])
+
+
+def _task_source(name: str, before: dict, after: dict) -> _Source:
+    """A task metric: looked up in the task section first, then as a benchmark name."""
+    task = before.get("task") or {}
+    if name in (task.get("metrics") or {}):
+        return _Source(task, after.get("task") or {}, name)
+    if name in (before.get("benchmarks") or {}):
+        return _benchmark_source(name, before, after)
+    raise RunError(f"task metric '{name}' is neither a task metric nor a benchmark in eval results")
+
+
+def _source_delta(
+    name: str, role: Role, source: _Source, target: float | None, resamples: int
+) -> MetricDelta:
+    before, after = _paired_values(
+        source.before.get("items") or [], source.after.get("items") or [], source.metric
+    )
+    if not before:
+        raise RunError(f"'{name}': no items scored on '{source.metric}' both before and after")
+    return metric_delta(name, role, before, after, target, resamples)
+
+
+def collect_deltas(
+    goal: GoalConfig, before: dict, after: dict, resamples: int = 1000
+) -> list[MetricDelta]:
+    """Task deltas then guard deltas from parsed eval/before.json and eval/after.json.
+
+    Without goal.task_metrics every task metric counts; without goal.guard_benchmarks every
+    benchmark present on both sides and not used as a task metric is a guard.
+    """
+    goals = [(m.name, m.target) for m in goal.task_metrics] or [
+        (name, None) for name in ((before.get("task") or {}).get("metrics") or {})
+    ]
+    task_names = {name for name, _ in goals}
+    guard_names = goal.guard_benchmarks or [
+        name
+        for name in (before.get("benchmarks") or {})
+        if name not in task_names and name in (after.get("benchmarks") or {})
+    ]
+    task = [
+        _source_delta(name, "task", _task_source(name, before, after), target, resamples)
+        for name, target in goals
+    ]
+    guards = [
+        _source_delta(name, "guard", _benchmark_source(name, before, after), None, resamples)
+        for name in guard_names
+    ]
+    return task + guards
+
+
+def build_verdict(
+    goal: GoalConfig,
+    before: dict,
+    after: dict,
+    training_status: str = "finished",
+    failure_reason: str | None = None,
+    loss_rows: list[dict] | None = None,
+    resamples: int = 1000,
+) -> Verdict:
+    """The verdict from parsed eval JSON and the loss history; no deltas when training failed."""
+    failed = training_status in FAILED_STATUSES
+    deltas = [] if failed else collect_deltas(goal, before, after, resamples)
+    findings = diagnose(loss_rows) if loss_rows is not None else []
+    return decide(goal, deltas, training_status, failure_reason, findings)
+
+
+def verdict_for_run(run_dir: str | Path) -> Verdict:
+    """The verdict of a run folder, from config.yaml, status.json, eval/ and loss_history.csv."""
+    run_dir = Path(run_dir)
+    config = load_config(run_dir / "config.yaml")
+    status = read_status(run_dir)
+    failed = status["status"] in FAILED_STATUSES
+    before = {} if failed else read_json(run_dir / "eval" / "before.json")
+    after = {} if failed else read_json(run_dir / "eval" / "after.json")
+    loss_path = run_dir / "loss_history.csv"
+    return build_verdict(
+        config.goal,
+        before,
+        after,
+        status["status"],
+        status.get("reason"),
+        read_loss_history(loss_path) if loss_path.is_file() else None,
+        config.eval.bootstrap_resamples,
+    )
