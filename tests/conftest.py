@@ -12,7 +12,7 @@ TINY_CORPUS = [
     "Write a short note to a neighbour. Do not use any commas in your response.",
     "Janet has 16 eggs per day. She eats three and sells the rest for $2 each. #### 26",
     "The following are multiple choice questions (with answers) about global facts.",
-    "A. one\nB. two\nC. three\nD. four\nAnswer: B",
+    "A. one\nB. two\nC. three\nD. four\nAnswer: B or A or C or D",
     "A man is sitting on a roof. He starts pulling up roofing on a roof.",
 ]
 TINY_CHAT_TEMPLATE = (

@@ -147,6 +147,7 @@ def train_run(config: RunConfig, run_dir: Path, model: Any, tokenizer: Any,
 
 def run_pipeline(config: RunConfig, show_progress: bool = True, train_only: bool = False) -> Path:
     """Evaluate the base model, train, evaluate again, judge and report. Returns the run folder."""
+    resolve_model(config.model.name_or_path)  # a wrong model path fails before any folder exists
     run_dir = start_run(config)
     try:
         model, tokenizer = load_model_and_tokenizer(config.model)
@@ -165,7 +166,6 @@ def run_pipeline(config: RunConfig, show_progress: bool = True, train_only: bool
             after = evaluate_model(lora_model, tokenizer, adapter=str(run_dir / "adapter"),
                                    label="after", **eval_args)
             write_json(run_dir / "eval" / "after.json", after)
-            judge_and_report(run_dir)
     except KeyboardInterrupt:
         set_status(run_dir, "interrupted", "stopped by the user")
         raise
@@ -173,6 +173,8 @@ def run_pipeline(config: RunConfig, show_progress: bool = True, train_only: bool
         set_status(run_dir, "failed", f"{type(error).__name__}: {error}")
         raise
     set_status(run_dir, "finished")
+    if not train_only:
+        judge_and_report(run_dir)
     return run_dir
 
 

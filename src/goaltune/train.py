@@ -219,7 +219,7 @@ def train_adapter(model: Any, tokenizer: Any, train_set: list[Encoded], val_set:
                 with _autocast(device, bf16):
                     loss_sum, _ = token_loss_sum(model, batch, config.supervised_logits_only)
                 (loss_sum / step_tokens).backward()
-                step_loss += float(loss_sum) / step_tokens
+                step_loss += float(loss_sum.detach()) / step_tokens
                 result.input_tokens += int(batch["attention_mask"].sum())
             if not math.isfinite(step_loss):
                 history.close()

@@ -48,8 +48,8 @@ def _render(tokenizer: Any, messages: list[dict[str, str]], generation_prompt: b
 def assistant_spans(tokenizer: Any, messages: list[dict[str, str]]) -> tuple[str, list[tuple[int, int]]]:
     """Render a conversation and return the character spans of each assistant reply.
 
-    A span runs from the end of the generation prompt before the reply to the end of the reply's
-    rendering, so the end-of-turn token is supervised and the model learns to stop.
+    A span runs from the end of the generation prompt before the reply through its end-of-turn
+    token, so the model learns to stop.
     """
     full = _render(tokenizer, messages, generation_prompt=False)
     spans = []
@@ -60,8 +60,17 @@ def assistant_spans(tokenizer: Any, messages: list[dict[str, str]]) -> tuple[str
         upto = _render(tokenizer, messages[: index + 1], generation_prompt=False)
         if not full.startswith(upto) or not upto.startswith(prefix):
             raise DataError("the chat template does not render conversations incrementally")
-        spans.append((len(prefix), len(upto)))
+        spans.append((len(prefix), _reply_end(upto, len(prefix), tokenizer.eos_token)))
     return full, spans
+
+
+def _reply_end(rendered: str, start: int, eos_token: str | None) -> int:
+    """End of a reply: just after its end-of-turn token, leaving the template's trailing newline."""
+    if eos_token:
+        position = rendered.rfind(eos_token, start)
+        if position >= 0:
+            return position + len(eos_token)
+    return len(rendered)
 
 
 def _labels_from_spans(offsets: list[tuple[int, int]], ids: list[int], spans: list[tuple[int, int]]) -> list[int]:

@@ -92,8 +92,10 @@ def read_history(path: Path) -> History:
 
 
 def _read_mapping(path: Path) -> Json:
-    value = yaml.safe_load(path.read_text(encoding="utf-8")) if path.suffix == ".yaml" \
-        else read_json(path)
+    if path.suffix == ".yaml":
+        value = yaml.safe_load(path.read_text(encoding="utf-8"))
+    else:
+        value = read_json(path)
     if not isinstance(value, dict):
         raise TypeError(f"expected a mapping, got {type(value).__name__}")
     return value
@@ -112,7 +114,7 @@ def load_run(run_dir: Path) -> RunData:
         try:
             setattr(run, attr, read_history(path) if attr == "history" else _read_mapping(path))
         except (RunError, ValueError, TypeError, yaml.YAMLError, OSError, csv.Error) as error:
-            run.problems[name] = f"unreadable ({error})"
+            run.problems[name] = f"unreadable ({str(error).removeprefix(f'{path}: ')})"
     return run
 
 
@@ -211,8 +213,10 @@ def _status_line(run: RunData) -> str:
 def _verdict_section(run: RunData) -> Section:
     verdict = run.verdict
     if verdict is None:
-        banner = Banner(None, False, f"No verdict: {_missing(run, 'verdict.json')}.",
-                        [_status_line(run)])
+        why = _missing(run, "verdict.json")
+        if run.problems.get("verdict.json") == "missing":
+            why += " (a train-only run, or the run stopped before it was judged)"
+        banner = Banner(None, False, f"No verdict: {why}.", [_status_line(run)])
         blocks: list[Block] = [banner]
     else:
         reasons = [str(r) for r in verdict.get("reasons") or []]
@@ -553,7 +557,9 @@ def _sections(run: RunData) -> list[Section]:
 
 def _header_facts(run: RunData) -> list[tuple[str, str]]:
     model = _get(run.metrics, "model", "name_or_path") or _get(run.config, "model", "name_or_path")
-    facts = [("folder", run.path.name), ("model", model), ("status", _get(run.status, "status")),
+    status = _get(run.status, "status")  # 'running' while the pipeline itself writes the report
+    facts = [("folder", run.path.name), ("model", model),
+             ("status", status if status != "running" else None),
              ("purpose", _get(run.verdict, "purpose") or _get(run.config, "goal", "purpose")),
              ("goal", _get(run.config, "goal", "description"))]
     return [(key, str(value)) for key, value in facts if value]

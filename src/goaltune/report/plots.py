@@ -22,7 +22,7 @@ TARGET_COLOR = "#16a34a"
 VAL_COLOR = "#ea580c"
 RUN_COLORS = ("#2563eb", "#dc2626", "#059669", "#d97706", "#7c3aed", "#db2777", "#0891b2")
 DPI = 110
-WIDTH_IN = 9.0
+WIDTH_IN = 9.3  # 1023 px at DPI: the report column's width
 
 History = Sequence[Mapping[str, Any]]
 

@@ -10,7 +10,7 @@ import base64
 import html
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.resources import files
 from string import Template
 from typing import Any
@@ -113,10 +113,11 @@ class Report:
     facts: list[tuple[str, str]]
     sections: list[Section]
     source: str
+    generated: str = field(default_factory=utc_now)
 
     @property
     def footer(self) -> str:
-        return f"Generated {utc_now()} by goaltune from the files in {self.source}/."
+        return f"Generated {self.generated} by goaltune from the files in {self.source}/."
 
 
 # ---------------------------------------------------------------- HTML

@@ -6,13 +6,17 @@ Data: `ifeval` reads Hub `google/IFEval` (split train) or a data_dir with the or
 Each prompt is the single user turn of a chat (chat template + generation prompt), answered
 greedily until EOS or `max_gen_toks` new tokens: 1280 for `ifeval` (the harness's value) and 256
 for `builtin:ifeval-mini` (CPU budget); override with e.g. `ifeval:max_gen_toks=512`.
-Scoring is `lm_eval.tasks.ifeval.utils.process_results`. Prompt-level metrics are per item;
+Scoring is `lm_eval.tasks.ifeval.utils.process_results` (with langdetect seeded and `random`
+seeded per item, so the few checkers that draw random values give the same verdict every run). Prompt-level metrics are per item;
 inst-level metrics average over all instructions (each item record lists its instructions with
 their strict and loose results, and the summary's n counts instructions).
 """
 
 from __future__ import annotations
 
+import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -49,12 +53,24 @@ class IfevalItem:
                 "instruction_id_list": self.instruction_id_list, "kwargs": self.kwargs}
 
 
+def seed_langdetect() -> None:
+    """Make langdetect (the `language:*` and `change_case:*` checkers) deterministic.
+
+    langdetect reseeds from system entropy on every call unless a seed is set, so the harness's
+    verdict on short or mixed-language texts can change from run to run.
+    """
+    import langdetect
+
+    langdetect.DetectorFactory.seed = 0
+
+
 @cache
 def _ifeval_utils() -> Any:
     """lm-eval's IFEval utils, imported after making NLTK's punkt_tab available offline."""
     from goaltune.evaluate.nltk_data import ensure_punkt_tab
 
     ensure_punkt_tab()
+    seed_langdetect()
     from lm_eval.tasks.ifeval import utils
 
     return utils
@@ -80,9 +96,26 @@ def ifeval_item(row: Row, known: set[str]) -> IfevalItem:
     return IfevalItem(row.get("key", int), row.get("prompt", str), ids, kwargs)
 
 
+@contextmanager
+def seeded_random(seed: int) -> Iterator[None]:
+    """Seed Python's global `random` for a block, then restore its state.
+
+    Some checkers draw random parameters when the given ones are invalid (e.g. a
+    letter_frequency instruction with letter "!" checks a random letter), so scoring seeds
+    `random` with the item's key to give the same verdict on every run.
+    """
+    state = random.getstate()
+    random.seed(seed)
+    try:
+        yield
+    finally:
+        random.setstate(state)
+
+
 def score(item: IfevalItem, response: str) -> dict[str, Any]:
     """Prompt-level 0/1 metrics and per-instruction strict/loose results of one response."""
-    result = _ifeval_utils().process_results(item.doc(), [response])
+    with seeded_random(item.key):
+        result = _ifeval_utils().process_results(item.doc(), [response])
     instructions = [
         {"id": inst, "strict": float(strict), "loose": float(loose)}
         for inst, strict, loose in zip(item.instruction_id_list, result["inst_level_strict_acc"],

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from goaltune.errors import BenchmarkError
+from goaltune.evaluate.benchmarks.ifeval import seed_langdetect
 from goaltune.evaluate.benchmarks.registry import Benchmark, Loaded, RunContext, register
 from goaltune.evaluate.benchmarks.results import benchmark_result
 from goaltune.evaluate.stats import score_summary
@@ -62,12 +63,20 @@ def load(options: str | None, data_dir: str | None, limit: int | None) -> Loaded
                   {"task": options, "data_dir": data_dir, "limit": limit})
 
 
-def _output(sample: dict[str, Any]) -> str:
-    """The chosen continuation of a multiple-choice sample, else the first raw response."""
+def _loglikelihoods(sample: dict[str, Any]) -> list[float] | None:
+    """The per-request log-likelihoods of a log-likelihood sample, else None."""
     resps = [r[0] for r in sample["resps"] if r]
     if resps and all(isinstance(r, tuple | list) and len(r) == 2 for r in resps):
-        best = max(range(len(resps)), key=lambda i: resps[i][0])
-        return str(sample["arguments"][best][1]).strip()
+        return [float(r[0]) for r in resps]
+    return None
+
+
+def _output(sample: dict[str, Any]) -> str:
+    """The most likely continuation of a log-likelihood sample, else the first raw response."""
+    lls = _loglikelihoods(sample)
+    if lls is not None:
+        return str(sample["arguments"][lls.index(max(lls))][1]).strip()
+    resps = [r[0] for r in sample["resps"] if r]
     return str(resps[0]) if resps else ""
 
 
@@ -94,6 +103,8 @@ def samples_to_records(samples: dict[str, list[dict]], grouped: bool) -> list[di
                 "metrics": {},
                 "lists": {},
             })
+            if (lls := _loglikelihoods(sample)) is not None:
+                record["loglikelihoods"] = lls
             for metric, value in _metric_values(sample).items():
                 if isinstance(value, bool | int | float):
                     record["metrics"][metric] = float(value)
@@ -118,6 +129,7 @@ def run(context: RunContext, loaded: Loaded) -> dict[str, Any]:
     from lm_eval import simple_evaluate
     from lm_eval.models.huggingface import HFLM
 
+    seed_langdetect()
     task, settings = loaded.settings["task"], loaded.settings
     lm = HFLM(pretrained=context.model, tokenizer=context.tokenizer,
               batch_size=context.batch_size)

@@ -1,0 +1,101 @@
+"""`goaltune run` end to end on a tiny random model saved as a local folder."""
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from goaltune.cli import app
+from goaltune.runs import LOSS_COLUMNS
+from tests.conftest import build_tiny_model
+
+TRAINING_METRIC_KEYS = {
+    "model", "hyperparameters", "data", "seed", "device", "memory", "train_time_s", "wall_time_s",
+    "loss", "versions", "tokens_seen", "steps",
+}
+
+
+@pytest.fixture
+def tiny_model_dir(tmp_path: Path, tiny_model_and_tokenizer) -> Path:
+    _, tokenizer = tiny_model_and_tokenizer
+    folder = tmp_path / "tiny-model"
+    build_tiny_model(tokenizer).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def write_config(tmp_path: Path, model_dir: Path, **extra: object) -> Path:
+    rows = [{"prompt": f"Question: {i}", "completion": f"Answer: {i}"} for i in range(24)]
+    (tmp_path / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    tests = [{"id": f"t{i}", "prompt": f"Question: {i}", "completion": f"Answer: {i}"} for i in range(6)]
+    (tmp_path / "test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in tests))
+    config = {
+        "name": "tiny",
+        "output_dir": str(tmp_path / "runs"),
+        "model": {"name_or_path": str(model_dir)},
+        "data": {"train": str(tmp_path / "train.jsonl"), "test": str(tmp_path / "test.jsonl"), "validation_split": 0.25},
+        "lora": {"r": 4, "lora_alpha": 8},
+        "train": {"max_steps": 6, "per_device_train_batch_size": 4, "learning_rate": 1e-2, "eval_steps": 3, "bf16": False},
+        "eval": {"metrics": ["exact_match", "contains"], "max_new_tokens": 8, "bootstrap_resamples": 100},
+        "goal": {"purpose": "behavior", "task_metrics": ["exact_match"]},
+        **extra,
+    }
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_run_writes_the_whole_run_folder(tmp_path: Path, tiny_model_dir: Path) -> None:
+    result = CliRunner().invoke(app, ["run", str(write_config(tmp_path, tiny_model_dir)), "--quiet"])
+    assert result.exit_code == 0, result.output
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert run_dir.name.startswith("tiny-")
+    assert json.loads((run_dir / "status.json").read_text())["status"] == "finished"
+    saved = yaml.safe_load((run_dir / "config.yaml").read_text())
+    assert saved["lora"]["r"] == 4 and saved["train"]["warmup_ratio"] == 0.05
+    rows = list(csv.DictReader((run_dir / "loss_history.csv").open()))
+    assert tuple(rows[0]) == LOSS_COLUMNS and len(rows) == 6
+    metrics = json.loads((run_dir / "training_metrics.json").read_text())
+    assert TRAINING_METRIC_KEYS <= set(metrics)
+    assert metrics["data"]["train_examples"] == 18 and metrics["versions"]["torch"]
+    assert metrics["model"]["parameters"]["trainable"] > 0
+    assert (run_dir / "adapter" / "adapter_config.json").is_file()
+    assert (run_dir / "adapter" / "adapter_model.safetensors").is_file()
+    for side in ("before", "after"):
+        evaluation = json.loads((run_dir / "eval" / f"{side}.json").read_text())
+        assert evaluation["task"]["metrics"]["exact_match"]["n"] == 6
+        assert {"prompt", "output", "metrics"} <= set(evaluation["task"]["items"][0])
+    verdict = json.loads((run_dir / "verdict.json").read_text())
+    assert verdict["verdict"] in {"SUCCESS", "INVESTIGATE", "NEEDS TUNING", "PROBLEM"}
+    assert (run_dir / "report.html").is_file() and (run_dir / "report.md").is_file()
+    assert "verdict:" in result.output
+
+
+def test_adapter_loads_with_plain_peft(tmp_path: Path, tiny_model_dir: Path) -> None:
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    result = CliRunner().invoke(app, ["train", str(write_config(tmp_path, tiny_model_dir)), "--quiet"])
+    assert result.exit_code == 0, result.output
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert not (run_dir / "eval").exists()
+    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_model_dir), run_dir / "adapter")
+    assert any("lora_B" in name and float(p.abs().max()) > 0 for name, p in model.named_parameters())
+
+
+def test_bad_config_is_one_line_and_exit_2(tmp_path: Path, tiny_model_dir: Path) -> None:
+    path = write_config(tmp_path, tiny_model_dir, lorra={"r": 4})
+    result = CliRunner().invoke(app, ["run", str(path)])
+    assert result.exit_code == 2
+    assert "unknown key 'lorra'" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "runs").exists()
+
+
+def test_missing_model_path_is_a_clear_error(tmp_path: Path, tiny_model_dir: Path) -> None:
+    path = write_config(tmp_path, tmp_path / "no-such-model")
+    result = CliRunner().invoke(app, ["run", str(path)])
+    assert result.exit_code == 2 and "does not exist" in result.output
+    assert not (tmp_path / "runs").exists()
