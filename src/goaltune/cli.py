@@ -11,7 +11,7 @@ from typing import Any, Optional
 import typer
 from rich.console import Console
 
-from goaltune.errors import GoaltuneError, TrainingFailed
+from goaltune.errors import GoaltuneError, TrainingFailed, TrainingInterrupted
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="LoRA fine-tuning judged by the goal you set.")
@@ -32,6 +32,11 @@ def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
         except TrainingFailed as error:
             err_console.print(f"[bold red]training failed:[/] {error}", highlight=False)
             raise typer.Exit(error.exit_code) from None
+        except TrainingInterrupted as stop:
+            err_console.print(f"[bold yellow]interrupted:[/] {stop}", highlight=False)
+            folder = Path(str(stop.checkpoint)).parent.parent
+            err_console.print(f"resume with: goaltune {command.__name__} --resume {folder}")
+            raise typer.Exit(stop.exit_code) from None
 
     return wrapper
 
@@ -52,30 +57,47 @@ SetOption = typer.Option([], "--set", help="Override a config key, e.g. --set lo
 QuietOption = typer.Option(False, "--quiet", "-q", help="No progress bars.")
 
 
+ResumeOption = typer.Option(None, "--resume", help="Continue this interrupted run folder.")
+
+
+def _config_and_resume(config: Path | None, resume: Path | None, set_: list[str]) -> Any:
+    from goaltune.config import load_config
+
+    if (config is None) == (resume is None):
+        raise GoaltuneError("give either a CONFIG file or --resume RUN_FOLDER")
+    return None if resume else load_config(config, _parse_overrides(set_))
+
+
 @app.command()
 @user_errors
-def run(config: Path = typer.Argument(..., help="Run config (YAML)."),
-        set_: list[str] = SetOption, quiet: bool = QuietOption) -> None:
+def run(config: Optional[Path] = typer.Argument(None, help="Run config (YAML)."),
+        resume: Optional[Path] = ResumeOption, set_: list[str] = SetOption,
+        quiet: bool = QuietOption) -> None:
     """Evaluate the base model, train a LoRA adapter, evaluate again, judge and report."""
-    from goaltune.config import load_config
-    from goaltune.pipeline import run_pipeline
+    from goaltune.pipeline import resume_pipeline, run_pipeline
     from goaltune.summary import print_run_summary
 
-    run_config = load_config(config, _parse_overrides(set_))
-    run_dir = run_pipeline(run_config, show_progress=not quiet)
+    run_config = _config_and_resume(config, resume, set_)
+    if run_config is None:
+        run_dir = resume_pipeline(resume, show_progress=not quiet)
+    else:
+        run_dir = run_pipeline(run_config, show_progress=not quiet)
     print_run_summary(run_dir, console)
 
 
 @app.command()
 @user_errors
-def train(config: Path = typer.Argument(..., help="Run config (YAML)."),
-          set_: list[str] = SetOption, quiet: bool = QuietOption) -> None:
+def train(config: Optional[Path] = typer.Argument(None, help="Run config (YAML)."),
+          resume: Optional[Path] = ResumeOption, set_: list[str] = SetOption,
+          quiet: bool = QuietOption) -> None:
     """Train a LoRA adapter only (no before/after evaluation)."""
-    from goaltune.config import load_config
-    from goaltune.pipeline import run_pipeline
+    from goaltune.pipeline import resume_pipeline, run_pipeline
 
-    run_config = load_config(config, _parse_overrides(set_))
-    run_dir = run_pipeline(run_config, show_progress=not quiet, train_only=True)
+    run_config = _config_and_resume(config, resume, set_)
+    if run_config is None:
+        run_dir = resume_pipeline(resume, show_progress=not quiet, train_only=True)
+    else:
+        run_dir = run_pipeline(run_config, show_progress=not quiet, train_only=True)
     console.print(f"adapter written to [bold]{run_dir / 'adapter'}[/]")
 
 

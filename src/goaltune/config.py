@@ -72,6 +72,9 @@ class TrainConfig(_Strict):
     logging_steps: int = Field(default=1, ge=1)
     eval_steps: int = Field(default=20, ge=1)
     bf16: Literal["auto", "true", "false"] | bool = "auto"
+    save_steps: int = Field(default=50, ge=1)
+    save_total_limit: int = Field(default=2, ge=1)
+    max_bad_batches: int = Field(default=0, ge=0)
     length_bucketing: bool = True
     supervised_logits_only: bool = True
 

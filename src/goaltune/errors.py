@@ -33,3 +33,13 @@ class TrainingFailed(Exception):
     """Training stopped abnormally (non-finite loss); the run is marked failed."""
 
     exit_code = 1
+
+
+class TrainingInterrupted(Exception):
+    """SIGINT/SIGTERM stopped training after a checkpoint was written; the run can be resumed."""
+
+    exit_code = 130
+
+    def __init__(self, signal_name: str, step: int, checkpoint: object) -> None:
+        super().__init__(f"{signal_name} at step {step}; checkpoint {checkpoint}")
+        self.signal_name, self.step, self.checkpoint = signal_name, step, checkpoint

@@ -18,11 +18,12 @@ import torch
 
 from goaltune.config import EvalConfig, RunConfig, dump_config
 from goaltune.data import PreparedData, load_task_items, prepare_training_data
-from goaltune.errors import TrainingFailed
+from goaltune.checkpoints import latest_checkpoint
+from goaltune.errors import RunError, TrainingFailed, TrainingInterrupted
 from goaltune.evaluate.task import evaluate_task
 from goaltune.models import build_lora_model, load_model_and_tokenizer, parameter_counts, resolve_model
 from goaltune.runs import atomic_write_text, create_run_dir, set_status, utc_now, write_json
-from goaltune.train import TrainResult, train_adapter
+from goaltune.train import TrainResult, seed_everything, train_adapter
 
 _LIBRARIES = ("goaltune", "torch", "transformers", "peft", "accelerate", "datasets", "safetensors",
               "gguf", "lm_eval")
@@ -128,27 +129,31 @@ def start_run(config: RunConfig) -> Path:
 
 
 def train_run(config: RunConfig, run_dir: Path, model: Any, tokenizer: Any,
-              data: PreparedData, show_progress: bool = True) -> Any:
-    """Attach LoRA, train, save the adapter and training_metrics.json; returns the PEFT model."""
+              data: PreparedData, show_progress: bool = True, resume: bool = False) -> Any:
+    """Attach LoRA, train (or resume), save the adapter and training_metrics.json."""
     started = time.perf_counter()
+    seed_everything(config.train.seed)  # the adapter's initial weights depend on it
     lora_model = build_lora_model(model, config.lora)
     counts = parameter_counts(lora_model)
-    try:
-        result = train_adapter(lora_model, tokenizer, data.train, data.validation, config.train,
-                               run_dir, show_progress)
-    except TrainingFailed as failure:
-        set_status(run_dir, "failed", str(failure))
-        raise
+    checkpoint = latest_checkpoint(run_dir / "checkpoints") if resume else None
+    result = train_adapter(lora_model, tokenizer, data.train, data.validation, config.train,
+                           run_dir, show_progress, resume_from=checkpoint)
     save_adapter(lora_model, run_dir)
     write_json(run_dir / "training_metrics.json",
                training_metrics(config, data, counts, result, started))
     return lora_model
 
 
-def run_pipeline(config: RunConfig, show_progress: bool = True, train_only: bool = False) -> Path:
-    """Evaluate the base model, train, evaluate again, judge and report. Returns the run folder."""
+def run_pipeline(config: RunConfig, show_progress: bool = True, train_only: bool = False,
+                 resume_dir: Path | None = None) -> Path:
+    """Evaluate the base model, train, evaluate again, judge and report. Returns the run folder.
+
+    With `resume_dir`, continue that run: finished steps (before-eval, checkpointed training)
+    are reused.
+    """
     resolve_model(config.model.name_or_path)  # a wrong model path fails before any folder exists
-    run_dir = start_run(config)
+    run_dir = resume_dir or start_run(config)
+    set_status(run_dir, "running")
     try:
         model, tokenizer = load_model_and_tokenizer(config.model)
         data = prepare_training_data(config.data, config.train, tokenizer)
@@ -156,26 +161,41 @@ def run_pipeline(config: RunConfig, show_progress: bool = True, train_only: bool
                                                          config.eval.limit)
         eval_args = dict(items=items, config=config.eval, model_name=config.model.name_or_path,
                          task_name=config.data.test or config.data.train, show_progress=show_progress)
-        if not train_only:
+        before_path = run_dir / "eval" / "before.json"
+        if not train_only and not before_path.is_file():
             before = evaluate_model(model, tokenizer, adapter=None, label="before", **eval_args)
-            write_json(run_dir / "eval" / "before.json", before)
-        lora_model = train_run(config, run_dir, model, tokenizer, data, show_progress)
+            write_json(before_path, before)
+        lora_model = train_run(config, run_dir, model, tokenizer, data, show_progress,
+                               resume=resume_dir is not None)
         if not train_only:
             if not adapter_is_active(lora_model):
                 raise TrainingFailed("the trained adapter is all zeros: after would equal before")
             after = evaluate_model(lora_model, tokenizer, adapter=str(run_dir / "adapter"),
                                    label="after", **eval_args)
             write_json(run_dir / "eval" / "after.json", after)
-    except KeyboardInterrupt:
-        set_status(run_dir, "interrupted", "stopped by the user")
+    except (KeyboardInterrupt, TrainingInterrupted) as stop:
+        set_status(run_dir, "interrupted", str(stop) or "stopped by the user",
+                   resume=f"goaltune {'train' if train_only else 'run'} --resume {run_dir}")
         raise
-    except Exception as error:
+    except BaseException as error:
         set_status(run_dir, "failed", f"{type(error).__name__}: {error}")
         raise
     set_status(run_dir, "finished")
     if not train_only:
         judge_and_report(run_dir)
     return run_dir
+
+
+def resume_pipeline(run: str | Path, show_progress: bool = True, train_only: bool = False) -> Path:
+    """Continue an interrupted or failed run from its own config and latest checkpoint."""
+    from goaltune.config import load_config
+    from goaltune.runs import read_status, resolve_run_dir
+
+    run_dir = resolve_run_dir(run)
+    if read_status(run_dir)["status"] == "finished":
+        raise RunError(f"{run_dir}: the run already finished; nothing to resume")
+    config = load_config(run_dir / "config.yaml")
+    return run_pipeline(config, show_progress, train_only, resume_dir=run_dir)
 
 
 def judge_and_report(run_dir: Path) -> None:

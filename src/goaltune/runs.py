@@ -118,7 +118,7 @@ class LossHistoryWriter:
         self.path = Path(path)
         new_file = not (append and self.path.is_file())
         self._handle = self.path.open("w" if new_file else "a", encoding="utf-8", newline="")
-        self._writer = csv.DictWriter(self._handle, fieldnames=LOSS_COLUMNS)
+        self._writer = csv.DictWriter(self._handle, fieldnames=LOSS_COLUMNS, lineterminator="\n")
         if new_file:
             self._writer.writeheader()
             self._flush()
@@ -134,6 +134,17 @@ class LossHistoryWriter:
 
     def close(self) -> None:
         self._handle.close()
+
+
+def truncate_loss_history(path: str | Path, last_step: int) -> None:
+    """Drop rows logged after `last_step` (they belong to steps a resume will redo)."""
+    path = Path(path)
+    if not path.is_file():
+        return
+    with path.open(encoding="utf-8", newline="") as handle:
+        rows = [row for row in csv.DictReader(handle) if int(row["step"]) <= last_step]
+    lines = [",".join(LOSS_COLUMNS)] + [",".join(row[c] for c in LOSS_COLUMNS) for row in rows]
+    atomic_write_text(path, "\n".join(lines) + "\n")
 
 
 def _csv_value(value: Any) -> Any:

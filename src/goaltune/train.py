@@ -8,6 +8,8 @@ from __future__ import annotations
 import math
 import random
 import resource
+import signal
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import nullcontext
@@ -22,8 +24,9 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 
 from goaltune.config import TrainConfig
 from goaltune.data.encoding import IGNORE_INDEX, Encoded, collate, make_batches
-from goaltune.errors import TrainingFailed
-from goaltune.runs import LossHistoryWriter
+from goaltune.checkpoints import load_checkpoint, save_checkpoint
+from goaltune.errors import TrainingFailed, TrainingInterrupted
+from goaltune.runs import LossHistoryWriter, truncate_loss_history
 
 
 def seed_everything(seed: int) -> None:
@@ -186,9 +189,49 @@ def _progress() -> Progress:
     )
 
 
+class StopRequested:
+    """Turns SIGINT/SIGTERM into a flag checked between optimizer steps (main thread only)."""
+
+    def __init__(self) -> None:
+        self.signal_name: str | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> StopRequested:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.signal_name = signal.Signals(signum).name
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+def _resume_state(checkpoint: Path | None, model: Any, optimizer: Any, scheduler: Any,
+                  result: TrainResult, history_path: Path) -> int:
+    """Load a checkpoint (if any) into the live objects; returns the step to continue after."""
+    if checkpoint is None:
+        return 0
+    state = load_checkpoint(checkpoint, model, optimizer, scheduler)
+    for key in ("epochs", "tokens_seen", "input_tokens", "train_losses", "train_seconds"):
+        setattr(result, key, state[key])
+    result.val_losses = [tuple(pair) for pair in state["val_losses"]]
+    truncate_loss_history(history_path, state["step"])
+    return state["step"]
+
+
 def train_adapter(model: Any, tokenizer: Any, train_set: list[Encoded], val_set: list[Encoded],
-                  config: TrainConfig, run_dir: Path, show_progress: bool = True) -> TrainResult:
-    """Train the LoRA parameters of `model` in place and log every step to loss_history.csv."""
+                  config: TrainConfig, run_dir: Path, show_progress: bool = True,
+                  resume_from: Path | None = None) -> TrainResult:
+    """Train the LoRA parameters of `model` in place and log every step to loss_history.csv.
+
+    Checkpoints go to `run_dir/checkpoints` every `save_steps` steps and at each epoch end;
+    `resume_from` continues from one with identical results. SIGINT/SIGTERM save a checkpoint
+    and raise TrainingInterrupted; a non-finite loss raises TrainingFailed.
+    """
     seed_everything(config.seed)
     device = pick_device()
     model.to(device)
@@ -198,16 +241,31 @@ def train_adapter(model: Any, tokenizer: Any, train_set: list[Encoded], val_set:
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay,
                                   foreach=True)
-    _, total_steps = plan_steps(len(train_set), config)
+    steps_per_epoch, total_steps = plan_steps(len(train_set), config)
     scheduler = lr_scheduler(optimizer, config, total_steps)
-    history = LossHistoryWriter(run_dir / "loss_history.csv")
     result = TrainResult(bf16=bf16, device=str(device))
+    history_path = run_dir / "loss_history.csv"
+    first_step = _resume_state(resume_from, model, optimizer, scheduler, result, history_path) + 1
+    history = LossHistoryWriter(history_path, append=first_step > 1)
     stream = micro_batch_stream(train_set, config)
+    for _ in range((first_step - 1) * config.gradient_accumulation_steps):
+        next(stream)  # the data position is a pure function of the seed and the step
+    checkpoint_dir = run_dir / "checkpoints"
+
+    def checkpoint(step: int) -> Path:
+        state = {"epochs": result.epochs, "tokens_seen": result.tokens_seen,
+                 "input_tokens": result.input_tokens, "train_losses": result.train_losses,
+                 "val_losses": result.val_losses, "train_seconds": result.train_seconds}
+        return save_checkpoint(checkpoint_dir, step, model, optimizer, scheduler, state,
+                               config.save_total_limit)
+
     progress = _progress() if show_progress else None
-    task = progress.add_task("train", total=total_steps, loss="-", tps="-") if progress else None
-    started = time.perf_counter()
-    with progress or nullcontext():
-        for step in range(1, total_steps + 1):
+    task = progress.add_task("train", total=total_steps, completed=first_step - 1, loss="-",
+                             tps="-") if progress else None
+    started = time.perf_counter() - result.train_seconds
+    bad_batches = 0
+    with progress or nullcontext(), StopRequested() as stop:
+        for step in range(first_step, total_steps + 1):
             # Gather the micro-batches of this optimizer step; normalise by their supervised tokens.
             micro = [next(stream) for _ in range(config.gradient_accumulation_steps)]
             epoch = micro[-1][0]
@@ -222,8 +280,12 @@ def train_adapter(model: Any, tokenizer: Any, train_set: list[Encoded], val_set:
                 step_loss += float(loss_sum.detach()) / step_tokens
                 result.input_tokens += int(batch["attention_mask"].sum())
             if not math.isfinite(step_loss):
-                history.close()
-                raise TrainingFailed(f"non-finite training loss ({step_loss}) at step {step}")
+                optimizer.zero_grad(set_to_none=True)
+                bad_batches += 1
+                if bad_batches > config.max_bad_batches:
+                    history.close()
+                    raise TrainingFailed(f"non-finite training loss ({step_loss}) at step {step}")
+                continue
             grad_norm = float(torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm))
             optimizer.step()
             scheduler.step()
@@ -239,6 +301,7 @@ def train_adapter(model: Any, tokenizer: Any, train_set: list[Encoded], val_set:
                 if val is not None:
                     result.val_losses.append((step, val))
             elapsed = time.perf_counter() - started
+            result.train_seconds = elapsed
             if step % config.logging_steps == 0 or val is not None or step == total_steps:
                 history.append({
                     "step": step, "epoch": round(epoch, 4), "train_loss": step_loss, "val_loss": val,
@@ -248,8 +311,13 @@ def train_adapter(model: Any, tokenizer: Any, train_set: list[Encoded], val_set:
             if progress is not None:
                 progress.update(task, completed=step, loss=f"{step_loss:.4f}",
                                 tps=f"{result.input_tokens / max(elapsed, 1e-9):.0f}")
+            if stop.signal_name:
+                history.close()
+                raise TrainingInterrupted(stop.signal_name, step, checkpoint(step))
+            if step % config.save_steps == 0 or step % steps_per_epoch == 0:
+                checkpoint(step)
     history.close()
-    result.train_seconds = time.perf_counter() - started
+    result.steps = total_steps
     result.memory = peak_memory(device)
     model.eval()
     return result

@@ -1,0 +1,114 @@
+"""Training checkpoints: written atomically, pruned to the last K, read back for resume.
+
+A checkpoint folder `checkpoints/step-000050/` holds the trainable (adapter) weights as
+safetensors, the optimizer and scheduler states, RNG states, and `state.json` with the data
+position and the loss figures so far. It is staged under a temporary name and renamed into place
+only when complete, so `latest_checkpoint` never returns a half-written one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from goaltune.errors import RunError
+
+STATE_FILE = "state.json"
+
+
+def _fsync_tree(folder: Path) -> None:
+    for path in folder.iterdir():
+        with path.open("rb") as handle:
+            os.fsync(handle.fileno())
+
+
+def rng_state() -> dict[str, Any]:
+    """Python, NumPy and torch RNG states in a form torch.load(weights_only=True) accepts."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    return {
+        "python": random.getstate(),
+        "numpy": [kind, keys.tolist(), pos, has_gauss, cached],
+        "torch": torch.get_rng_state(),
+    }
+
+
+def restore_rng_state(state: dict[str, Any]) -> None:
+    """Put back the RNG states saved by `rng_state`."""
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, np.array(keys, dtype=np.uint32), pos, has_gauss, cached))
+    torch.set_rng_state(state["torch"])
+
+
+def trainable_state(model: Any) -> dict[str, torch.Tensor]:
+    """The parameters being trained (the adapter), detached and contiguous on CPU."""
+    return {n: p.detach().cpu().contiguous() for n, p in model.named_parameters() if p.requires_grad}
+
+
+def save_checkpoint(folder: Path, step: int, model: Any, optimizer: Any, scheduler: Any,
+                    state: dict[str, Any], keep: int) -> Path:
+    """Write `folder/step-NNNNNN` atomically, then keep only the newest `keep` checkpoints."""
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"step-{step:06d}"
+    staging = folder / f".staging-step-{step:06d}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        save_file(trainable_state(model), str(staging / "adapter.safetensors"))
+        torch.save(optimizer.state_dict(), staging / "optimizer.pt")
+        torch.save(scheduler.state_dict(), staging / "scheduler.pt")
+        torch.save(rng_state(), staging / "rng.pt")
+        (staging / STATE_FILE).write_text(json.dumps({"step": step, **state}))
+        _fsync_tree(staging)
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    prune_checkpoints(folder, keep)
+    return target
+
+
+def list_checkpoints(folder: Path) -> list[Path]:
+    """Complete checkpoints, oldest first."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.glob("step-*") if (p / STATE_FILE).is_file())
+
+
+def prune_checkpoints(folder: Path, keep: int) -> None:
+    """Delete all but the newest `keep` complete checkpoints."""
+    for old in list_checkpoints(folder)[:-keep] if keep > 0 else []:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def latest_checkpoint(folder: Path) -> Path | None:
+    """The newest complete checkpoint, or None."""
+    found = list_checkpoints(folder)
+    return found[-1] if found else None
+
+
+def load_checkpoint(path: Path, model: Any, optimizer: Any, scheduler: Any) -> dict[str, Any]:
+    """Restore weights, optimizer, scheduler and RNG from a checkpoint; returns its state.json."""
+    try:
+        weights = load_file(str(path / "adapter.safetensors"))
+        parameters = dict(model.named_parameters())
+        with torch.no_grad():
+            for name, tensor in weights.items():
+                parameters[name].copy_(tensor)
+        optimizer.load_state_dict(torch.load(path / "optimizer.pt", weights_only=True))
+        scheduler.load_state_dict(torch.load(path / "scheduler.pt", weights_only=True))
+        restore_rng_state(torch.load(path / "rng.pt", weights_only=True))
+        return json.loads((path / STATE_FILE).read_text())
+    except (OSError, KeyError, ValueError, RuntimeError) as error:
+        raise RunError(f"{path}: checkpoint cannot be loaded ({error})") from None
