@@ -7,12 +7,12 @@ import random
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import build_tiny_model
 
+from conftest import build_tiny_model
 from goaltune.evaluate.benchmarks import run_benchmarks
 from goaltune.evaluate.loglikelihood import encode_pair, loglikelihoods
 
-WORDS = "the quick brown fox jumps over lazy dog Question Answer eggs market".split()
+WORDS = ["the", "quick", "brown", "fox", "jumps", "over", "lazy", "dog", "Question", "Answer", "eggs", "market"]
 
 
 def _requests(seed: int = 0, contexts: int = 5) -> list[tuple[str, str]]:

@@ -9,10 +9,10 @@ import nltk
 import pytest
 
 from goaltune.evaluate.benchmarks import load_benchmark
+from goaltune.evaluate.benchmarks.data import Row
 from goaltune.evaluate.benchmarks.gsm8k import STOP, GsmItem
 from goaltune.evaluate.benchmarks.gsm8k import score as gsm8k_score
 from goaltune.evaluate.benchmarks.hellaswag import hellaswag_item
-from goaltune.evaluate.benchmarks.data import Row
 from goaltune.evaluate.benchmarks.ifeval import score as ifeval_score
 from goaltune.evaluate.benchmarks.ifeval import seeded_random, summarize_ifeval
 from goaltune.evaluate.nltk_data import PUNKT_TAB_FILES, ensure_punkt_tab
@@ -99,8 +99,8 @@ RESPONSES = [
     "PARAGRAPH 1\nTHIS IS ALL CAPS.\n\nPARAGRAPH 2\nSTILL CAPS, WITH A COMMA.",
     '"<<My Title>>\n* first point\n* second point\n\nP.S. thanks [name] [address] [date]"',
     '```json\n{"answer": "My answer is yes."}\n```',
-    "Dr. Smith arrived at 5 p.m. He left. *highlighted section* and *another one*.\n\n***\n\n"
-    "Second paragraph here. Is there anything else I can help with?",
+    ("Dr. Smith arrived at 5 p.m. He left. *highlighted section* and *another one*.\n\n***\n\n"
+     "Second paragraph here. Is there anything else I can help with?"),
     "My answer is yes.",
     "Section 1\nFirst part.\nSection 2\nSecond part.\n******\nAnother response entirely.",
 ]
@@ -109,7 +109,8 @@ RESPONSES = [
 def _ifeval_cases() -> list[tuple[dict, str]]:
     rows = _jsonl(SHARED / "ifeval" / "input_data.jsonl")
     cases = [(row, RESPONSES[i % len(RESPONSES)]) for i, row in enumerate(rows)]
-    return cases + [(row, f"{row['prompt']}\n\nSure, here it is.") for row in rows]
+    repeats = [row for row in rows if "combination:repeat_prompt" in row["instruction_id_list"]]
+    return cases + [(row, f"{row['prompt']}\n\nSure, here it is.") for row in repeats]
 
 
 @needs_shared

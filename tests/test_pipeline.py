@@ -99,3 +99,19 @@ def test_missing_model_path_is_a_clear_error(tmp_path: Path, tiny_model_dir: Pat
     result = CliRunner().invoke(app, ["run", str(path)])
     assert result.exit_code == 2 and "does not exist" in result.output
     assert not (tmp_path / "runs").exists()
+
+
+def test_non_finite_loss_gives_failed_verdict_and_report(tmp_path: Path, tiny_model_dir: Path) -> None:
+    path = write_config(tmp_path, tiny_model_dir)
+    config = yaml.safe_load(path.read_text())
+    config["train"]["learning_rate"] = 1e30  # diverges to inf/nan within a few steps
+    config["train"]["max_steps"] = 20
+    path.write_text(yaml.safe_dump(config))
+    result = CliRunner().invoke(app, ["run", str(path), "--quiet"])
+    assert result.exit_code == 1 and "non-finite training loss" in result.output
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    status = json.loads((run_dir / "status.json").read_text())
+    assert status["status"] == "failed" and "non-finite" in status["reason"]
+    verdict = json.loads((run_dir / "verdict.json").read_text())
+    assert verdict["verdict"] == "FAILED" and "non-finite" in " ".join(verdict["reasons"])
+    assert (run_dir / "report.html").is_file()

@@ -20,6 +20,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from goaltune.errors import RunError
+from goaltune.runs import write_failure
 
 STATE_FILE = "state.json"
 
@@ -56,10 +57,27 @@ def trainable_state(model: Any) -> dict[str, torch.Tensor]:
 
 def save_checkpoint(folder: Path, step: int, model: Any, optimizer: Any, scheduler: Any,
                     state: dict[str, Any], keep: int) -> Path:
-    """Write `folder/step-NNNNNN` atomically, then keep only the newest `keep` checkpoints."""
-    folder.mkdir(parents=True, exist_ok=True)
+    """Write `folder/step-NNNNNN` atomically, then keep only the newest `keep` checkpoints.
+
+    A failed write (disk full) removes the staging folder, keeps the earlier checkpoints and
+    raises RunError.
+    """
     target = folder / f"step-{step:06d}"
     staging = folder / f".staging-step-{step:06d}"
+    try:
+        _write_checkpoint(target, staging, step, model, optimizer, scheduler, state)
+    except OSError as error:
+        raise write_failure(target, error) from None
+    except RuntimeError as error:  # torch.save reports a failed write as a RuntimeError
+        raise RunError(f"cannot write {target} ({error})") from None
+    prune_checkpoints(folder, keep)
+    return target
+
+
+def _write_checkpoint(target: Path, staging: Path, step: int, model: Any, optimizer: Any,
+                      scheduler: Any, state: dict[str, Any]) -> None:
+    """Stage every file of the checkpoint, sync them, then rename the staging folder into place."""
+    target.parent.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     try:
@@ -75,8 +93,6 @@ def save_checkpoint(folder: Path, step: int, model: Any, optimizer: Any, schedul
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    prune_checkpoints(folder, keep)
-    return target
 
 
 def list_checkpoints(folder: Path) -> list[Path]:

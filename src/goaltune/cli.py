@@ -10,6 +10,7 @@ from typing import Any, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from goaltune.errors import GoaltuneError, TrainingFailed, TrainingInterrupted
 
@@ -17,6 +18,12 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="LoRA fine-tuning judged by the goal you set.")
 console = Console()
 err_console = Console(stderr=True)
+
+
+def one_line(error: Exception) -> str:
+    """The error's message as one line, escaped so brackets in it are not read as markup."""
+    lines = (line.strip() for line in str(error).splitlines())
+    return escape("; ".join(line for line in lines if line))
 
 
 def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -27,10 +34,12 @@ def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return command(*args, **kwargs)
         except GoaltuneError as error:
-            err_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+            err_console.print(f"[bold red]error:[/] {one_line(error)}", highlight=False,
+                              soft_wrap=True)
             raise typer.Exit(error.exit_code) from None
         except TrainingFailed as error:
-            err_console.print(f"[bold red]training failed:[/] {error}", highlight=False)
+            err_console.print(f"[bold red]training failed:[/] {one_line(error)}",
+                              highlight=False)
             raise typer.Exit(error.exit_code) from None
         except TrainingInterrupted as stop:
             err_console.print(f"[bold yellow]interrupted:[/] {stop}", highlight=False)
@@ -60,6 +69,14 @@ QuietOption = typer.Option(False, "--quiet", "-q", help="No progress bars.")
 ResumeOption = typer.Option(None, "--resume", help="Continue this interrupted run folder.")
 
 
+def _quiet_libraries(quiet: bool) -> None:
+    """With --quiet, Transformers and the Hub show no progress bars either."""
+    if quiet:
+        from transformers.utils import logging
+
+        logging.disable_progress_bar()
+
+
 def _config_and_resume(config: Path | None, resume: Path | None, set_: list[str]) -> Any:
     from goaltune.config import load_config
 
@@ -77,6 +94,7 @@ def run(config: Optional[Path] = typer.Argument(None, help="Run config (YAML).")
     from goaltune.pipeline import resume_pipeline, run_pipeline
     from goaltune.summary import print_run_summary
 
+    _quiet_libraries(quiet)
     run_config = _config_and_resume(config, resume, set_)
     if run_config is None:
         run_dir = resume_pipeline(resume, show_progress=not quiet)
@@ -93,6 +111,7 @@ def train(config: Optional[Path] = typer.Argument(None, help="Run config (YAML).
     """Train a LoRA adapter only (no before/after evaluation)."""
     from goaltune.pipeline import resume_pipeline, run_pipeline
 
+    _quiet_libraries(quiet)
     run_config = _config_and_resume(config, resume, set_)
     if run_config is None:
         run_dir = resume_pipeline(resume, show_progress=not quiet, train_only=True)
@@ -120,6 +139,7 @@ def eval_(
     from goaltune.pipeline import evaluate_standalone
     from goaltune.summary import print_eval_table
 
+    _quiet_libraries(quiet)
     result = evaluate_standalone(
         model=model, adapter=adapter, benchmarks=[b for b in benchmarks.split(",") if b.strip()],
         task=task, metrics=[m for m in metrics.split(",") if m.strip()], limit=limit,
@@ -152,6 +172,135 @@ def report(run_dir: Path = typer.Argument(..., help="A run folder.")) -> None:
     paths = build_reports(folder)
     for path in paths:
         console.print(f"wrote [bold]{path}[/]")
+
+
+BaseOption = typer.Option(False, "--base", help="Also show the base model's answer.")
+TemperatureOption = typer.Option(0.0, min=0.0, help="Sampling temperature (0: greedy).")
+
+
+@app.command()
+@user_errors
+def generate(run_dir: Path = typer.Argument(..., help="A run folder (or run name)."),
+             prompt: str = typer.Option(..., "--prompt", "-p", help="The user message."),
+             max_new_tokens: int = typer.Option(256, min=1, help="Reply length limit."),
+             base: bool = BaseOption, temperature: float = TemperatureOption) -> None:
+    """Answer one prompt with the run's adapter applied (streamed), optionally the base too."""
+    from goaltune.chat import ChatSession, load_run_model
+
+    session = ChatSession(load_run_model(run_dir), max_new_tokens, temperature, base)
+    session.ask(prompt)
+
+
+@app.command()
+@user_errors
+def chat(run_dir: Path = typer.Argument(..., help="A run folder (or run name)."),
+         max_new_tokens: int = typer.Option(256, min=1, help="Reply length limit."),
+         base: bool = BaseOption, temperature: float = TemperatureOption) -> None:
+    """Chat with the run's fine-tuned model; /reset clears the history, /quit exits."""
+    from goaltune.chat import ChatSession, chat_loop, load_run_model
+
+    chat_loop(ChatSession(load_run_model(run_dir), max_new_tokens, temperature, base))
+
+
+@app.command()
+@user_errors
+def export(
+    run_dir: Path = typer.Argument(..., help="A run folder (or run name)."),
+    merged: Optional[Path] = typer.Option(None, "--merged", help="Write a merged Transformers folder."),
+    gguf: Optional[Path] = typer.Option(None, "--gguf", help="Write a GGUF file (+ Ollama Modelfile)."),
+    gguf_type: str = typer.Option("f16", "--type", help="GGUF tensor type: f16 or q8_0."),
+    hub: Optional[str] = typer.Option(None, "--hub", help="Upload to this Hub repo (user/name)."),
+    merged_upload: bool = typer.Option(False, "--merged-upload", help="Upload the merged model, not the adapter."),
+    private: bool = typer.Option(False, "--private", help="Create the Hub repo as private."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing output."),
+) -> None:
+    """Merge the adapter into the base weights and export it (folder, GGUF) or upload it."""
+    from goaltune import export as exporting
+
+    if not (merged or gguf or hub):
+        raise GoaltuneError("give at least one of --merged DIR, --gguf FILE, --hub REPO")
+    if gguf_type not in exporting.GGUF_TYPES:
+        raise GoaltuneError(f"--type {gguf_type}: choose one of {', '.join(exporting.GGUF_TYPES)}")
+    for target in (merged, gguf):
+        if target:
+            exporting.check_target(target, overwrite)
+    model = exporting.merge_run(run_dir) if merged or gguf or merged_upload else None
+    if merged:
+        console.print(f"wrote [bold]{exporting.save_merged(model, merged, overwrite)}[/]")
+    if gguf:
+        path = exporting.write_gguf(model, gguf, gguf_type, overwrite)
+        console.print(f"wrote [bold]{path}[/] and {path.with_name('Modelfile')}")
+    if hub:
+        url = exporting.push_to_hub(run_dir, hub, model if merged_upload else None, private)
+        console.print(f"uploaded to [bold]{url}[/]")
+
+
+@app.command("runs")
+@user_errors
+def runs_(root: Path = typer.Argument(Path("runs"), help="Folder holding run folders.")) -> None:
+    """List runs: model, data, key hyperparameters, status, verdict, task change, time."""
+    from goaltune.compare import print_runs
+
+    print_runs(root, console)
+
+
+@app.command()
+@user_errors
+def compare(
+    runs: list[Path] = typer.Argument(..., help="Run folders or names; a sweep folder stands for "
+                                                "its runs."),
+    group_by: Optional[str] = typer.Option(
+        None, "--group-by", help="model, dataset, lora.r, num_train_epochs, learning_rate or any "
+                                 "config path (default: the one key the runs differ in)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Folder for comparison.html/.md/.json "
+                                                           "(default: a new one beside the runs)."),
+) -> None:
+    """Compare runs: scores before/after, loss curves, cost, verdicts, and confounds."""
+    from goaltune.compare import (compare_runs, default_out_dir, expand_runs, print_comparison,
+                                  write_comparison)
+
+    run_dirs = expand_runs(runs)
+    comparison = compare_runs(run_dirs, group_by)
+    print_comparison(comparison, console)
+    for path in write_comparison(comparison, out or default_out_dir(run_dirs)):
+        console.print(f"wrote [bold]{path}[/]")
+
+
+@app.command()
+@user_errors
+def sweep(
+    config: Optional[Path] = typer.Argument(None, help="Base run config (YAML)."),
+    grid: list[str] = typer.Option([], "--grid", help="KEY=V1,V2,... (repeat for more keys), "
+                                                      "e.g. --grid lora.r=8,16"),
+    resume: Optional[Path] = typer.Option(None, "--resume", help="Continue this sweep folder."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Sweep folder (default: "
+                                       "OUTPUT_DIR/sweep-NAME-STAMP); an existing one continues."),
+    jobs: int = typer.Option(1, "--jobs", min=1, help="Accepted; runs go one at a time."),
+    quiet: bool = QuietOption,
+) -> None:
+    """Run a grid of configs, evaluate each base model once, and compare the runs."""
+    from goaltune.compare import print_comparison
+    from goaltune.sweep import compare_sweep, create_sweep, open_sweep, parse_grid, run_sweep
+
+    if (config is None) == (resume is None) or (resume and (grid or out)):
+        raise GoaltuneError("give a CONFIG with --grid (and optionally --out), or --resume "
+                            "SWEEP_FOLDER alone")
+    if jobs > 1:
+        console.print(f"note: --jobs {jobs}: runs go one at a time; they share the device, the "
+                      "evaluation cache and Ctrl-C handling (see docs/SWEEPS.md)")
+    planned = open_sweep(resume) if resume else create_sweep(config, parse_grid(grid), out)
+    console.print(f"sweep folder: [bold]{planned.folder}[/] ({len(planned.runs)} runs)")
+    try:
+        finished = run_sweep(planned, lambda line: console.print(line, highlight=False),
+                             show_progress=not quiet)
+    except (KeyboardInterrupt, TrainingInterrupted):
+        err_console.print(f"[bold yellow]interrupted:[/] continue with: goaltune sweep --resume "
+                          f"{planned.folder}", highlight=False)
+        raise typer.Exit(130) from None
+    comparison = compare_sweep(planned, finished)
+    if comparison is not None:
+        print_comparison(comparison, console)
+        console.print(f"comparison: [bold]{planned.folder / 'comparison.html'}[/]")
 
 
 def main() -> None:

@@ -29,6 +29,14 @@ class ModelConfig(_Strict):
     )
 
 
+class MixSource(_Strict):
+    """General instruction data blended into the training set (against forgetting)."""
+
+    path: str
+    weight: float = Field(gt=0.0, lt=1.0, description="Share of the final training set.")
+    format: Literal["auto", "messages", "alpaca", "prompt_completion", "text"] = "auto"
+
+
 class DataConfig(_Strict):
     """Where the training data comes from and how it becomes supervised examples."""
 
@@ -43,6 +51,16 @@ class DataConfig(_Strict):
     train_on: Literal["completions", "all"] = "completions"
     system_prompt: str | None = None
     truncation: Literal["truncate", "drop"] = "truncate"
+    mix: list[MixSource] = Field(
+        default_factory=list, description="Sources blended into training; validation stays main."
+    )
+
+    @field_validator("mix")
+    @classmethod
+    def _main_data_keeps_a_share(cls, value: list[MixSource]) -> list[MixSource]:
+        if sum(source.weight for source in value) >= 1.0:
+            raise ValueError("the mix weights must sum to less than 1 (the rest is data.train)")
+        return value
 
 
 class LoraConfig(_Strict):
@@ -168,10 +186,39 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Ru
     try:
         raw = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+        where, problem = _yaml_where(path, error), _yaml_problem(error)
+        raise ConfigError(f"{where}: not valid YAML ({problem})") from None
     for key, value in (overrides or {}).items():
         set_by_path(raw, resolve_key_path(key), value)
-    return config_from_dict(raw, source=str(path))
+    config = config_from_dict(raw, source=str(path))
+    anchor_paths(config, path.parent)
+    return config
+
+
+def _yaml_where(path: Path, error: yaml.YAMLError) -> str:
+    mark = getattr(error, "problem_mark", None)
+    return f"{path}, line {mark.line + 1}, column {mark.column + 1}" if mark else str(path)
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    parts = (getattr(error, "problem", None), getattr(error, "context", None))
+    return " ".join(part for part in parts if part) or str(error).splitlines()[0]
+
+
+_PATH_FIELDS = (("data", "train"), ("data", "validation"), ("data", "test"),
+                ("eval", "benchmark_data_dir"), ("model", "name_or_path"))
+
+
+def anchor_paths(config: RunConfig, base: Path) -> None:
+    """Relative paths missing from the working folder but present under `base` point there."""
+    for section_name, key in _PATH_FIELDS:
+        section = getattr(config, section_name)
+        value = getattr(section, key)
+        if value and not Path(value).expanduser().exists() and (base / value).exists():
+            setattr(section, key, str(base / value))
+    for source in config.data.mix:
+        if not Path(source.path).expanduser().exists() and (base / source.path).exists():
+            source.path = str(base / source.path)
 
 
 _SECTIONS = ("model", "data", "lora", "train", "eval", "goal")

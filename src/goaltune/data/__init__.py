@@ -13,6 +13,7 @@ from goaltune.config import DataConfig, TrainConfig
 from goaltune.data.encoding import Encoded, encode_dataset, split_examples
 from goaltune.data.formats import Example, normalize_all
 from goaltune.data.loading import fingerprint, read_records
+from goaltune.data.mixing import blend_sources
 from goaltune.errors import DataError
 
 
@@ -42,14 +43,15 @@ def prepare_training_data(data: DataConfig, train: TrainConfig, tokenizer: Any) 
         train_examples, val_examples = split_examples(examples, data.validation_split, train.seed)
     encode = dict(tokenizer=tokenizer, max_seq_length=train.max_seq_length,
                   train_on=data.train_on, truncation=data.truncation)
-    train_set, train_stats = encode_dataset(train_examples, **encode)
+    blend = blend_sources(train_examples, data, train.seed)  # validation stays main data only
+    train_set, train_stats = encode_dataset(blend.examples, **encode)
     val_set, val_stats = encode_dataset(val_examples, **encode) if val_examples else ([], None)
     return PreparedData(
         train=train_set,
         validation=val_set,
         validation_examples=val_examples,
         data_format=data_format,
-        fingerprint=fingerprint(records),
+        fingerprint=fingerprint(records + blend.records),
         stats={
             "source": data.train,
             "validation_source": data.validation or f"split {data.validation_split}",
@@ -60,6 +62,7 @@ def prepare_training_data(data: DataConfig, train: TrainConfig, tokenizer: Any) 
             "validation": val_stats.to_dict() if val_stats else None,
             "supervised_tokens": sum(e.supervised_tokens for e in train_set),
             "tokens": sum(len(e.input_ids) for e in train_set),
+            **blend.stats,
         },
     )
 

@@ -123,10 +123,17 @@ def encode_dataset(
     if not kept:
         reasons = ", ".join(f"{n} {why}" for why, n in stats.dropped.items())
         raise DataError(
-            f"no usable training examples: all {len(examples)} were dropped ({reasons}); "
+            f"{_source(examples)}: no usable training examples: all {len(examples)} were dropped "
+            f"under data.truncation={truncation} ({reasons}; {stats.truncated} truncated); "
             f"raise train.max_seq_length (now {max_seq_length}) or shorten the data"
         )
     return kept, stats
+
+
+def _source(examples: list[Example]) -> str:
+    """The data source the examples came from, for error messages."""
+    location = examples[0].location if examples else None
+    return location.source if location else "data"
 
 
 def split_examples(
@@ -135,14 +142,15 @@ def split_examples(
     """A seeded train/validation split; the validation share must leave training data."""
     if validation_split <= 0:
         return examples, []
-    count = round(len(examples) * validation_split)
+    count = max(round(len(examples) * validation_split), 1)
     if count >= len(examples):
         raise DataError(
-            f"validation_split {validation_split} leaves no training data ({len(examples)} examples)"
+            f"{_source(examples)}: data.validation_split={validation_split} takes {count} of the "
+            f"{len(examples)} examples and leaves no training data; lower it or add data"
         )
     order = list(range(len(examples)))
     random.Random(seed).shuffle(order)
-    validation = {i for i in order[: max(count, 1)]}
+    validation = set(order[:count])
     train = [e for i, e in enumerate(examples) if i not in validation]
     return train, [e for i, e in enumerate(examples) if i in validation]
 

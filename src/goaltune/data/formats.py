@@ -43,6 +43,8 @@ def detect_format(fields: dict[str, Any]) -> str | None:
 
 def detect_dataset_format(records: list[RawRecord]) -> str:
     """The format of a dataset, judged by its first record; raises DataError when unknown."""
+    if not records:
+        raise DataError("no records to tell the data format from")
     first = records[0]
     found = detect_format(first.fields)
     if found is None:

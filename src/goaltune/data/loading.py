@@ -57,7 +57,7 @@ def _builtin(name: str, split: str) -> list[dict]:
 
 def _read_jsonl(path: Path) -> list[RawRecord]:
     records = []
-    with path.open(encoding="utf-8") as handle:
+    with path.open(encoding="utf-8-sig") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
@@ -65,6 +65,8 @@ def _read_jsonl(path: Path) -> list[RawRecord]:
                 value = json.loads(line)
             except json.JSONDecodeError as error:
                 raise DataError(f"{path}, line {number}: not valid JSON ({error.msg})") from None
+            except RecursionError:
+                raise DataError(f"{path}, line {number}: JSON nested too deeply") from None
             if not isinstance(value, dict):
                 raise DataError(f"{path}, line {number}: expected a JSON object, got {type(value).__name__}")
             records.append(RawRecord(value, Location(str(path), "line", number)))
@@ -73,9 +75,11 @@ def _read_jsonl(path: Path) -> list[RawRecord]:
 
 def _read_json(path: Path) -> list[RawRecord]:
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))
+        value = json.loads(path.read_text(encoding="utf-8-sig"))
     except json.JSONDecodeError as error:
         raise DataError(f"{path}, line {error.lineno}: not valid JSON ({error.msg})") from None
+    except RecursionError:
+        raise DataError(f"{path}: JSON nested too deeply") from None
     if isinstance(value, dict):
         lists = [v for v in value.values() if isinstance(v, list)]
         if len(lists) != 1:
@@ -92,16 +96,22 @@ def _read_json(path: Path) -> list[RawRecord]:
 
 
 def _read_csv(path: Path) -> list[RawRecord]:
-    with path.open(encoding="utf-8", newline="") as handle:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.DictReader(handle)
-        if not reader.fieldnames:
-            raise DataError(f"{path}: CSV file has no header row")
-        records = []
-        for row in reader:
-            if None in row:
-                raise DataError(f"{path}, row {reader.line_num}: more values than header columns")
-            records.append(RawRecord(dict(row), Location(str(path), "row", reader.line_num)))
-    return records
+        try:
+            if not reader.fieldnames:
+                raise DataError(f"{path}: CSV file has no header row")
+            return [_csv_record(path, row, reader) for row in reader]
+        except csv.Error as error:
+            raise DataError(f"{path}, row {reader.line_num}: malformed CSV ({error})") from None
+
+
+def _csv_record(path: Path, row: dict[Any, Any], reader: csv.DictReader) -> RawRecord:
+    if None in row:
+        header = ", ".join(reader.fieldnames or [])
+        raise DataError(f"{path}, row {reader.line_num}: {len(row[None])} more value(s) than the "
+                        f"header columns ({header})")
+    return RawRecord(dict(row), Location(str(path), "row", reader.line_num))
 
 
 def _read_parquet(path: Path) -> list[RawRecord]:
@@ -143,7 +153,11 @@ def read_records(source: str, split: str = "train") -> list[RawRecord]:
         if reader is None:
             known = ", ".join(_READERS)
             raise DataError(f"{source}: unsupported file type '{path.suffix}' (use {known})")
-        records = reader(path)
+        try:
+            records = reader(path)
+        except UnicodeDecodeError as error:
+            bad = error.object[error.start : error.start + 1].hex()
+            raise DataError(f"{source}: not UTF-8 text (byte 0x{bad}); save it as UTF-8") from None
     if not records:
         raise DataError(f"{source}: no records (the file is empty)")
     return records

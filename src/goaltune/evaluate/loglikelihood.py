@@ -72,30 +72,31 @@ def max_length(model: Any, tokenizer: Any) -> int:
     return int(limit) if limit is not None and limit != _TOKENIZER_INFINITY else DEFAULT_MAX_LENGTH
 
 
-def _groups(encoded: list[_Encoded]) -> list[list[int]]:
-    """Request indices grouped by context + continuation[:-1]; one forward serves a group."""
+def _groups(encoded: list[_Encoded]) -> list[tuple[int, list[int]]]:
+    """(representative, members) of requests sharing context + continuation[:-1], longest first.
+
+    One forward pass of the representative (the member with the longest continuation, the
+    first on ties) serves the whole group. Groups are sorted as the harness sorts requests:
+    by descending token count, then by the tokens.
+    """
     groups: dict[tuple[int, ...], list[int]] = defaultdict(list)
     for index, pair in enumerate(encoded):
         groups[tuple(pair.context + pair.continuation[:-1])].append(index)
-    return list(groups.values())
-
-
-def _representative(group: list[int], encoded: list[_Encoded]) -> int:
-    """The group member with the longest continuation (the first, on ties)."""
-    return max(group, key=lambda i: len(encoded[i].continuation))
+    pairs = [(max(g, key=lambda i: len(encoded[i].continuation)), g) for g in groups.values()]
+    return sorted(pairs, key=lambda p: (-len(encoded[p[0]].tokens), tuple(encoded[p[0]].tokens)))
 
 
 def _score_batch(
-    model: Any, batch: list[list[int]], encoded: list[_Encoded], limit: int, device: torch.device
+    model: Any, batch: list[tuple[int, list[int]]], encoded: list[_Encoded], limit: int,
+    device: torch.device,
 ) -> list[tuple[int, float, bool]]:
     """(request index, log-likelihood, is-greedy) for every request of the groups in `batch`."""
-    reps = [_representative(group, encoded) for group in batch]
-    inputs = [encoded[i].tokens[-(limit + 1) :][:-1] for i in reps]
+    inputs = [encoded[rep].tokens[-(limit + 1) :][:-1] for rep, _ in batch]
     width = max(len(tokens) for tokens in inputs)
     padded = torch.tensor([tokens + [0] * (width - len(tokens)) for tokens in inputs], device=device)
     logits = model(padded).logits
     results = []
-    for row, (group, rep, tokens) in enumerate(zip(batch, reps, inputs)):
+    for row, ((rep, group), tokens) in enumerate(zip(batch, inputs)):
         end = len(tokens) + logits.shape[1] - width
         span = len(encoded[rep].continuation)
         logprobs = F.log_softmax(logits[row, end - span : end], dim=-1)
@@ -125,11 +126,7 @@ def loglikelihoods(
     device = next(model.parameters()).device
     encoded = [_Encoded(*encode_pair(tokenizer, c, x)) for c, x in requests]
     limit = max_length(model, tokenizer)
-    groups = sorted(
-        _groups(encoded),
-        key=lambda g: (-len(encoded[_representative(g, encoded)].tokens),
-                       tuple(encoded[_representative(g, encoded)].tokens)),
-    )
+    groups = _groups(encoded)
     results: list[tuple[float, bool]] = [(0.0, False)] * len(requests)
     progress = progress_bar(label) if show_progress else None
     task = progress.add_task(label, total=len(requests)) if progress else None

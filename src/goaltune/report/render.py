@@ -114,6 +114,7 @@ class Report:
     sections: list[Section]
     source: str
     generated: str = field(default_factory=utc_now)
+    html_name: str = "report.html"  # where the Markdown version says the charts are
 
     @property
     def footer(self) -> str:
@@ -276,5 +277,5 @@ def render_markdown(report: Report) -> str:
     for section in report.sections:
         parts.append(f"## {_md(section.title)}")
         parts.extend(text for text in (_MARKDOWN[type(b)](b) for b in section.blocks) if text)
-    parts.append(f"_{_md(report.footer)} The charts are in report.html._")
+    parts.append(f"_{_md(report.footer)} The charts are in {report.html_name}._")
     return "\n\n".join(parts) + "\n"

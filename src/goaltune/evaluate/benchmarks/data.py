@@ -106,7 +106,7 @@ def hub_rows(path: str, name: str | None, split: str) -> tuple[list[Row], str]:
         from datasets import load_dataset
 
         dataset = load_dataset(path, name, split=split)
-    except Exception as error:  # datasets raises many types (offline, missing config, ...)
+    except Exception as error:  # noqa: BLE001 - datasets raises many types (offline, config)
         raise BenchmarkError(
             f"cannot load {source} from the Hugging Face Hub ({type(error).__name__}: {error}); "
             "pass a local benchmark data folder instead"

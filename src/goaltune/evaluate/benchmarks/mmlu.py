@@ -113,13 +113,12 @@ def _subject_items(subject: str, data_dir: str | None) -> tuple[list[ChoiceItem]
 
 def load(options: str | None, data_dir: str | None, limit: int | None) -> Loaded:
     """Items of the selected subjects (at most `limit` per subject)."""
-    items, sources = [], []
-    for subject in subjects(options):
+    chosen, items, sources = subjects(options), [], []
+    for subject in chosen:
         subject_items, source = _subject_items(subject, data_dir)
         items += subject_items[:limit]
         sources.append(source)
-    source = sources[0] if len(set(sources)) == 1 else "; ".join(dict.fromkeys(sources))
-    return Loaded(items, source, {"subjects": subjects(options)})
+    return Loaded(items, "; ".join(dict.fromkeys(sources)), {"subjects": chosen})
 
 
 def macro_summary(records: list[dict[str, Any]], resamples: int) -> dict[str, float | int]:

@@ -25,6 +25,8 @@ def first_json_value(text: str) -> tuple[bool, Any]:
             return True, value
         except json.JSONDecodeError:
             continue
+        except RecursionError:  # nested too deeply to be an answer; later candidates are too
+            break
     return False, None
 
 
@@ -51,6 +53,7 @@ def _parsed(output: str) -> tuple[bool, Any]:
 def json_schema(output: str, item: dict[str, Any]) -> dict[str, float]:
     """The answer's JSON (extracted leniently) validates against the item's JSON Schema."""
     import jsonschema
+    from referencing.exceptions import Unresolvable
 
     schema = item.get("schema")
     if not isinstance(schema, dict):
@@ -58,8 +61,13 @@ def json_schema(output: str, item: dict[str, Any]) -> dict[str, float]:
     ok, value = _parsed(output)
     if not ok:
         return {"json_schema": 0.0}
-    validator = jsonschema.Draft202012Validator(schema)
-    return {"json_schema": float(validator.is_valid(value))}
+    validator_type = jsonschema.Draft202012Validator
+    try:
+        validator_type.check_schema(schema)
+        return {"json_schema": float(validator_type(schema).is_valid(value))}
+    except (jsonschema.SchemaError, Unresolvable) as error:
+        reason = getattr(error, "message", error)
+        raise DataError(f"item {item.get('id')}: invalid JSON schema ({reason})") from None
 
 
 def _leaves(value: Any, prefix: str = "") -> dict[str, Any]:
@@ -94,15 +102,22 @@ def _normalize(text: str) -> str:
     return " ".join(text.strip().split())
 
 
+def _listed(value: Any, fallback: Any) -> list[Any]:
+    """`value` as a list (a single value becomes one element), or `[fallback]` when empty."""
+    if not value:
+        return [fallback]
+    return value if isinstance(value, list) else [value]
+
+
 def exact_match(output: str, item: dict[str, Any]) -> dict[str, float]:
     """The answer equals the reference (or one of `references`) up to whitespace."""
-    references = item.get("references") or [item.get("reference", "")]
+    references = _listed(item.get("references"), item.get("reference", ""))
     return {"exact_match": float(any(_normalize(output) == _normalize(str(r)) for r in references))}
 
 
 def contains(output: str, item: dict[str, Any]) -> dict[str, float]:
     """Every keyword (case-insensitive) appears in the answer; keywords default to the reference."""
-    keywords = item.get("keywords") or [item.get("reference", "")]
+    keywords = _listed(item.get("keywords"), item.get("reference", ""))
     lowered = output.lower()
     return {"contains": float(all(str(k).lower() in lowered for k in keywords))}
 

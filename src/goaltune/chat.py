@@ -1,0 +1,113 @@
+"""Talk to a run's fine-tuned model: one-shot generation and an interactive streaming chat."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from goaltune.config import RunConfig, load_config
+from goaltune.models import load_adapter, load_model_and_tokenizer
+from goaltune.runs import resolve_run_dir
+
+CHAT_HELP = "/reset clears the conversation, /quit (or Ctrl-D) exits."
+
+
+@dataclass
+class RunModel:
+    """A run's base model with its adapter applied, the tokenizer, and the run's config."""
+
+    model: Any
+    tokenizer: Any
+    config: RunConfig
+    run_dir: Path
+
+
+def load_run_model(run: str | Path) -> RunModel:
+    """Load the base model named in the run's config.yaml and apply the run's adapter."""
+    run_dir = resolve_run_dir(run)
+    config = load_config(run_dir / "config.yaml")
+    base, tokenizer = load_model_and_tokenizer(config.model)
+    return RunModel(load_adapter(base, run_dir / "adapter"), tokenizer, config, run_dir)
+
+
+def _sampling(temperature: float) -> dict[str, Any]:
+    if temperature > 0:
+        return {"do_sample": True, "temperature": temperature}
+    return {"do_sample": False}
+
+
+@torch.no_grad()
+def generate_reply(run: RunModel, messages: list[dict[str, str]], max_new_tokens: int = 256,
+                   temperature: float = 0.0, base: bool = False, stream: bool = False) -> str:
+    """The assistant's next reply to `messages` (streamed to stdout when `stream`).
+
+    `base` answers with the adapter disabled, i.e. as the base model would.
+    """
+    from contextlib import nullcontext
+
+    from transformers import TextStreamer
+
+    tokenizer = run.tokenizer
+    prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    encoded = tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
+    encoded = encoded.to(next(run.model.parameters()).device)
+    streamer = TextStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True) if stream else None
+    with run.model.disable_adapter() if base else nullcontext():
+        output = run.model.generate(
+            **encoded, max_new_tokens=max_new_tokens, streamer=streamer,
+            pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+            **_sampling(temperature))
+    return tokenizer.decode(output[0, encoded["input_ids"].shape[1]:], skip_special_tokens=True)
+
+
+@dataclass
+class ChatSession:
+    """A conversation with a run's model; the adapter's replies form the history."""
+
+    run: RunModel
+    max_new_tokens: int = 256
+    temperature: float = 0.0
+    compare_base: bool = False
+    messages: list[dict[str, str]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the conversation (the run's system prompt, if any, stays)."""
+        system = self.run.config.data.system_prompt
+        self.messages = [{"role": "system", "content": system}] if system else []
+
+    def ask(self, text: str) -> str:
+        """Answer one user turn, streaming to stdout; with `compare_base` the base answers too."""
+        self.messages.append({"role": "user", "content": text})
+        print("adapter> ", end="", flush=True)
+        reply = generate_reply(self.run, self.messages, self.max_new_tokens, self.temperature,
+                               stream=True)
+        if self.compare_base:
+            print("base>    ", end="", flush=True)
+            generate_reply(self.run, self.messages, self.max_new_tokens, self.temperature,
+                           base=True, stream=True)
+        self.messages.append({"role": "assistant", "content": reply})
+        return reply
+
+
+def chat_loop(session: ChatSession) -> None:
+    """Read user lines until /quit or end of input; /reset clears the history."""
+    print(f"chatting with {session.run.run_dir.name}. {CHAT_HELP}", flush=True)
+    while True:
+        try:
+            line = input("you> ").strip()
+        except EOFError:
+            print()
+            return
+        if line == "/quit":
+            return
+        if line == "/reset":
+            session.reset()
+            print("(history cleared)", flush=True)
+        elif line:
+            session.ask(line)

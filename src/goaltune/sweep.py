@@ -1,0 +1,187 @@
+"""`goaltune sweep`: a grid of runs from one config that share the base model's evaluation.
+
+The sweep folder, `<output_dir>/sweep-<name>-<stamp>/` (or `--out DIR`), holds `sweep.json` (the
+grid, every run's resolved config and folder, and its status), `eval-cache/` (the base model's
+before-evaluations, see evalcache.py), one folder per run, and the comparison grouped by the first
+grid key. Starting a sweep again on the same folder skips finished runs and resumes the others.
+Runs go one after another: they share the device (and on CPU its few cores), the evaluation cache
+and the training loop's Ctrl-C handling, which needs the main thread.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from goaltune.compare import Comparison, compare_runs, write_comparison
+from goaltune.config import RunConfig, config_from_dict, load_config, resolve_key_path, set_by_path
+from goaltune.errors import ConfigError, RunError, TrainingInterrupted
+from goaltune.evalcache import EvalCache
+from goaltune.runs import create_run_dir, read_json, read_status, sanitize_name, utc_now, write_json
+
+SWEEP_FILE = "sweep.json"
+CACHE_FOLDER = "eval-cache"
+Grid = dict[str, list[Any]]
+Log = Callable[[str], None]
+
+
+def parse_grid(specs: list[str]) -> Grid:
+    """`lora.r=8,16,64` -> {'lora.r': [8, 16, 64]}; short keys are expanded, values are YAML."""
+    grid: Grid = {}
+    for spec in specs:
+        key, sep, values = spec.partition("=")
+        if not sep or not values.strip():
+            raise ConfigError(f"--grid {spec!r}: expected KEY=VALUE,VALUE,...")
+        path = resolve_key_path(key.strip())
+        if path in grid:
+            raise ConfigError(f"--grid {spec!r}: {path} is already in the grid")
+        grid[path] = [yaml.safe_load(value.strip()) for value in values.split(",")]
+    if not grid:
+        raise ConfigError("a sweep needs at least one --grid KEY=VALUES")
+    return grid
+
+
+def expand_grid(grid: Grid) -> list[dict[str, Any]]:
+    """The cartesian product as one override dict per run; the first key varies slowest."""
+    return [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
+
+
+def run_name(base: str, overrides: dict[str, Any]) -> str:
+    """E.g. 'json-api-r8-num_train_epochs1' (the last part of each key, then its value)."""
+    parts = [f"{key.rsplit('.', 1)[-1]}{value}" for key, value in overrides.items()]
+    return sanitize_name("-".join([base, *parts]))
+
+
+def run_configs(base: RunConfig, grid: Grid, sweep_dir: Path) -> list[dict[str, Any]]:
+    """One sweep.json entry (overrides and resolved config) per grid point, validated."""
+    entries = []
+    for overrides in expand_grid(grid):
+        raw = base.model_dump(mode="json")
+        for key, value in overrides.items():
+            set_by_path(raw, key, value)
+        raw.update(name=run_name(base.name, overrides), output_dir=str(sweep_dir))
+        config = config_from_dict(raw, source=f"sweep point {overrides}")
+        entries.append({"name": config.name, "overrides": overrides,
+                        "config": config.model_dump(mode="json"), "run_dir": None})
+    return entries
+
+
+@dataclass
+class Sweep:
+    """A sweep folder and its sweep.json content."""
+
+    folder: Path
+    state: dict[str, Any]
+
+    @property
+    def runs(self) -> list[dict[str, Any]]:
+        return self.state["runs"]
+
+    def save(self) -> None:
+        self.state["updated"] = utc_now()
+        write_json(self.folder / SWEEP_FILE, self.state)
+
+    def run_dir(self, entry: dict[str, Any]) -> Path | None:
+        return self.folder / entry["run_dir"] if entry["run_dir"] else None
+
+    def status(self, entry: dict[str, Any]) -> str:
+        folder = self.run_dir(entry)
+        return read_status(folder)["status"] if folder and folder.is_dir() else "pending"
+
+
+def open_sweep(folder: Path) -> Sweep:
+    """An existing sweep folder (for --resume)."""
+    path = Path(folder) / SWEEP_FILE
+    if not path.is_file():
+        raise RunError(f"{folder}: not a sweep folder (no {SWEEP_FILE})")
+    return Sweep(Path(folder), read_json(path))
+
+
+def _plan(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The run configs of a sweep, wherever its folder is."""
+    return [{**entry["config"], "output_dir": None} for entry in entries]
+
+
+def create_sweep(config_path: Path, grid: Grid, out: Path | None = None) -> Sweep:
+    """Plan a sweep: a new folder, or `out`; an existing plan there must be the same grid."""
+    base = load_config(config_path)
+    folder = Path(out) if out else create_run_dir(base.output_dir, f"sweep-{base.name}")
+    folder.mkdir(parents=True, exist_ok=True)
+    entries = run_configs(base, grid, folder)
+    if (folder / SWEEP_FILE).is_file():
+        sweep = open_sweep(folder)
+        if _plan(sweep.runs) != _plan(entries):
+            raise ConfigError(f"{folder} holds a different sweep; pick a new --out or use "
+                              f"--resume {folder}")
+        return sweep
+    sweep = Sweep(folder, {"name": base.name, "config": str(config_path), "grid": grid,
+                           "created": utc_now(), "status": "running", "eval_cache": CACHE_FOLDER,
+                           "runs": entries})
+    sweep.save()
+    return sweep
+
+
+def _run_one(sweep: Sweep, entry: dict[str, Any], cache: EvalCache, show_progress: bool) -> None:
+    from goaltune.pipeline import run_pipeline, start_run
+
+    config = config_from_dict(entry["config"], source=f"{SWEEP_FILE}: {entry['name']}")
+    config.output_dir = str(sweep.folder)  # the folder may have moved since it was planned
+    folder = sweep.run_dir(entry)
+    if folder is None or not folder.is_dir():
+        entry["run_dir"] = start_run(config).name
+        sweep.save()
+    run_pipeline(config, show_progress, resume_dir=sweep.run_dir(entry), before_cache=cache)
+
+
+def run_sweep(sweep: Sweep, log: Log, show_progress: bool = True) -> list[Path]:
+    """Run every unfinished run in grid order; a failed run does not stop the others, an
+    interrupt does (resume later). Returns the finished run folders."""
+    cache = EvalCache(sweep.folder / CACHE_FOLDER)
+    for index, entry in enumerate(sweep.runs, start=1):
+        prefix = f"[{index}/{len(sweep.runs)}] {entry['name']}"
+        if sweep.status(entry) == "finished":
+            log(f"{prefix}: finished earlier, skipped")
+            continue
+        log(f"{prefix}: {'resuming' if entry['run_dir'] else 'starting'}")
+        try:
+            _run_one(sweep, entry, cache, show_progress)
+        except (KeyboardInterrupt, TrainingInterrupted):
+            sweep.state["status"] = "interrupted"
+            sweep.save()
+            raise
+        except Exception as error:  # one failed grid point (e.g. out of memory) spares the rest
+            log(f"{prefix}: failed ({type(error).__name__}: {error})")
+        entry["status"] = sweep.status(entry)
+        entry["before_eval"] = _before_source(sweep, entry)
+        sweep.save()
+    finished = [e for e in sweep.runs if sweep.status(e) == "finished"]
+    sweep.state["status"] = "finished" if len(finished) == len(sweep.runs) else "incomplete"
+    sweep.save()
+    log(f"base model evaluations: {cache.misses} computed, {cache.hits} reused from the cache")
+    return [sweep.folder / e["run_dir"] for e in finished]
+
+
+def _before_source(sweep: Sweep, entry: dict[str, Any]) -> str | None:
+    folder = sweep.run_dir(entry)
+    path = folder / "eval" / "before.json" if folder else None
+    if path is None or not path.is_file():
+        return None
+    cached = read_json(path).get("eval_cache") or {}
+    return f"{'reused' if cached.get('hit') else 'computed'} {cached.get('key_sha256', '')}".strip()
+
+
+def compare_sweep(sweep: Sweep, finished: list[Path]) -> Comparison | None:
+    """The comparison of the finished runs, grouped by the first grid key, in the sweep folder."""
+    if len(finished) < 2:
+        return None
+    comparison = compare_runs(finished, group_by=next(iter(sweep.state["grid"])))
+    write_comparison(comparison, sweep.folder)
+    sweep.state["comparison"] = {"group_by": comparison.factor, "html": "comparison.html",
+                                 "markdown": "comparison.md", "json": "comparison.json"}
+    sweep.save()
+    return comparison
