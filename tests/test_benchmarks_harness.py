@@ -25,7 +25,7 @@ from goaltune.evaluate.benchmarks.gsm8k import STOP, build_prompt
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
 pytestmark = pytest.mark.skipif(not SHARED.is_dir(), reason=f"{SHARED} is not present")
-MMLU_SUBJECTS = ["college_medicine", "global_facts"]
+MMLU_SUBJECTS = ["global_facts", "high_school_mathematics"]  # short prompts: cheap on CPU
 CUSTOM_ARC = [  # items we never ship, in the ai2_arc layout (numeric labels and 3 choices too)
     {"id": "own-1", "question": "Which tool is best for measuring the mass of a small rock?",
      "choices": {"text": ["a ruler", "a balance", "a thermometer", "a stopwatch"],

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 import torch
+from tests.test_export import train_tiny_run
 from typer.testing import CliRunner
 
 from goaltune.cli import app
-from tests.test_export import train_tiny_run
 
 PTY_TIMEOUT_S = 180.0
 
@@ -40,10 +40,12 @@ def test_generate_prints_the_adapter_answer(tiny_run: Path) -> None:
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     answer = result.output.split("adapter> ", 1)[1].strip()
-    expected = generate_reply(load_run_model(tiny_run), [{"role": "user", "content": "Question: 3"}], 6)
+    messages = [{"role": "user", "content": "Question: 3"}]
+    expected = generate_reply(load_run_model(tiny_run), messages, 6)
     assert answer and answer == expected.strip()
     result = CliRunner().invoke(app, args + ["--base"])
-    assert result.exit_code == 0 and result.output.index("adapter> ") < result.output.index("base> ")
+    assert result.exit_code == 0
+    assert result.output.index("adapter> ") < result.output.index("base> ")
 
 
 def test_base_answer_differs_from_adapter_logits(tiny_run: Path) -> None:
@@ -58,7 +60,8 @@ def test_base_answer_differs_from_adapter_logits(tiny_run: Path) -> None:
     assert float((tuned - base).abs().max()) > 1e-3
 
 
-def test_chat_session_keeps_history_and_resets(tiny_run: Path, capsys: pytest.CaptureFixture) -> None:
+def test_chat_session_keeps_history_and_resets(tiny_run: Path,
+                                               capsys: pytest.CaptureFixture) -> None:
     from goaltune.chat import ChatSession, load_run_model
 
     session = ChatSession(load_run_model(tiny_run), max_new_tokens=4, compare_base=True)

@@ -15,7 +15,12 @@ import torch
 import yaml
 from typer.testing import CliRunner
 
-from goaltune.checkpoints import latest_checkpoint, list_checkpoints, load_checkpoint, save_checkpoint
+from goaltune.checkpoints import (
+    latest_checkpoint,
+    list_checkpoints,
+    load_checkpoint,
+    save_checkpoint,
+)
 from goaltune.cli import app
 from goaltune.diagnose import read_loss_history
 from goaltune.errors import RunError
@@ -31,7 +36,7 @@ def disk_full(*_: Any, **__: Any) -> None:
 
 def leftovers(folder: Path) -> list[Path]:
     """Temporary or staging files and folders (their names start with a dot)."""
-    return [p for p in folder.rglob(".*")]
+    return list(folder.rglob(".*"))
 
 
 def test_atomic_write_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -132,7 +137,7 @@ def test_run_with_a_full_disk_fails_cleanly_and_resumes(
 ) -> None:
     config = write_config(tmp_path, tiny_model_dir)
     raw = yaml.safe_load(config.read_text())
-    raw["train"].update(save_steps=2, eval_steps=2)
+    raw["train"].update(max_steps=4, save_steps=2, eval_steps=2)
     config.write_text(yaml.safe_dump(raw))
     runs = tmp_path / "runs"
     shutil.copytree(Path(__file__).parent / "fixtures" / "run_folder", runs / FINISHED)
@@ -157,8 +162,8 @@ def test_run_with_a_full_disk_fails_cleanly_and_resumes(
     result = CliRunner().invoke(app, ["train", "--resume", str(run_dir), "--quiet"])
     assert result.exit_code == 0, result.output
     assert json.loads((run_dir / "status.json").read_text())["status"] == "finished"
-    assert [row["step"] for row in read_loss_history(run_dir / "loss_history.csv")] == list(
-        range(1, 7))
+    assert [row["step"] for row in read_loss_history(run_dir / "loss_history.csv")] == [1, 2, 3, 4]
+    assert (run_dir / "adapter" / "adapter_config.json").is_file()
 
 
 def test_status_that_cannot_be_written_keeps_the_first_error(

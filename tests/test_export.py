@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from tests.conftest import build_tiny_model
+from tests.test_pipeline import write_config
 from typer.testing import CliRunner
 
 from goaltune.cli import app
 from goaltune.errors import GoaltuneError
-from tests.conftest import build_tiny_model
-from tests.test_pipeline import write_config
 
 FIXTURE_RUN = Path(__file__).parent / "fixtures" / "run_folder"
 PROMPTS = [
@@ -74,13 +74,15 @@ def chat_ids(tokenizer: Any, prompt: str) -> list[int]:
 
 
 @torch.no_grad()
-def greedy(model: Any, tokenizer: Any, prompts: list[str], max_new_tokens: int = 12) -> list[list[int]]:
+def greedy(model: Any, tokenizer: Any, prompts: list[str],
+           max_new_tokens: int = 12) -> list[list[int]]:
     """Greedy continuations (token ids), one prompt at a time, no padding."""
     outputs = []
     for prompt in prompts:
         ids = torch.tensor([chat_ids(tokenizer, prompt)])
         generated = model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False,
-                                   max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id)
+                                   max_new_tokens=max_new_tokens,
+                                   pad_token_id=tokenizer.pad_token_id)
         outputs.append(generated[0, ids.shape[1]:].tolist())
     return outputs
 
@@ -102,7 +104,8 @@ def load_plain(folder: Path, gguf_file: str | None = None) -> tuple[Any, Any]:
     return model, AutoTokenizer.from_pretrained(folder, **extra)
 
 
-def test_merged_folder_loads_in_plain_transformers(tiny_run: Path, exported: dict[str, Path]) -> None:
+def test_merged_folder_loads_in_plain_transformers(tiny_run: Path,
+                                                   exported: dict[str, Path]) -> None:
     from goaltune.chat import load_run_model
 
     folder = exported["merged"]
@@ -114,7 +117,8 @@ def test_merged_folder_loads_in_plain_transformers(tiny_run: Path, exported: dic
     merged, tokenizer = load_plain(folder)
     run = load_run_model(tiny_run)
     assert tokenizer.chat_template == run.tokenizer.chat_template
-    assert json.loads((folder / "generation_config.json").read_text())["eos_token_id"] == tokenizer.eos_token_id
+    generation = json.loads((folder / "generation_config.json").read_text())
+    assert generation["eos_token_id"] == tokenizer.eos_token_id
     with run.model.disable_adapter():
         assert max_logit_diff(run.model, merged, tokenizer, PROMPTS[:3]) > 1e-3  # adapter matters
     assert max_logit_diff(run.model, merged, tokenizer, PROMPTS) < 1e-4
@@ -134,15 +138,17 @@ def test_gguf_f16_round_trips_through_transformers(exported: dict[str, Path]) ->
     for prompt in PROMPTS:
         assert chat_ids(gguf_tokenizer, prompt) == chat_ids(tokenizer, prompt)
     assert gguf_tokenizer.chat_template == tokenizer.chat_template
-    assert (gguf_tokenizer.eos_token, gguf_tokenizer.pad_token) == (tokenizer.eos_token, tokenizer.pad_token)
+    assert gguf_tokenizer.eos_token == tokenizer.eos_token
+    assert gguf_tokenizer.pad_token == tokenizer.pad_token
 
 
 def test_gguf_metadata_and_modelfile(exported: dict[str, Path]) -> None:
     from gguf import GGUFReader
 
     fields = GGUFReader(exported["f16"]).fields
-    expected = {"general.architecture": "llama", "llama.block_count": 2, "llama.context_length": 1024,
-                "llama.embedding_length": 32, "llama.feed_forward_length": 64,
+    expected = {"general.architecture": "llama", "llama.block_count": 2,
+                "llama.context_length": 1024, "llama.embedding_length": 32,
+                "llama.feed_forward_length": 64,
                 "llama.attention.head_count": 4, "llama.attention.head_count_kv": 4,
                 "llama.rope.freq_base": 10000.0, "llama.vocab_size": 400,
                 "tokenizer.ggml.model": "gpt2", "tokenizer.ggml.pre": "gpt2",
@@ -171,7 +177,8 @@ def test_gguf_q8_0_reads_back(exported: dict[str, Path]) -> None:
     assert reader.fields["general.file_type"].contents() == 7
     merged, tokenizer = load_plain(exported["merged"])
     tensor = next(t for t in reader.tensors if t.name == "blk.1.attn_q.weight")
-    expected = permute_for_llama_cpp(merged.model.layers[1].self_attn.q_proj.weight.detach().numpy(), 4)
+    q_proj = merged.model.layers[1].self_attn.q_proj.weight.detach().numpy()
+    expected = permute_for_llama_cpp(q_proj, 4)
     values = dequantize(tensor.data, tensor.tensor_type).reshape(expected.shape)
     assert np.abs(values - expected).max() <= np.abs(expected).max() / 100
     loaded, _ = load_plain(exported["q8_0"].parent, exported["q8_0"].name)
@@ -183,7 +190,8 @@ def test_gguf_refuses_other_architectures(tmp_path: Path, tiny_run: Path) -> Non
 
     from goaltune.export import MergedRun, write_gguf
 
-    model = GPT2LMHeadModel(GPT2Config(n_layer=1, n_embd=8, n_head=2, vocab_size=40, n_positions=16))
+    config = GPT2Config(n_layer=1, n_embd=8, n_head=2, vocab_size=40, n_positions=16)
+    model = GPT2LMHeadModel(config)
     merged = MergedRun(model, None, None, tiny_run)  # type: ignore[arg-type]
     with pytest.raises(GoaltuneError, match="llama-family"):
         write_gguf(merged, tmp_path / "gpt2.gguf")
@@ -193,7 +201,8 @@ def test_gguf_refuses_other_architectures(tmp_path: Path, tiny_run: Path) -> Non
 def test_export_cli_errors_are_one_line(tiny_run: Path, exported: dict[str, Path]) -> None:
     result = CliRunner().invoke(app, ["export", str(tiny_run)])
     assert result.exit_code == 2 and "--merged DIR" in result.output
-    result = CliRunner().invoke(app, ["export", str(tiny_run), "--gguf", "x.gguf", "--type", "q4_k"])
+    args = ["export", str(tiny_run), "--gguf", "x.gguf", "--type", "q4_k"]
+    result = CliRunner().invoke(app, args)
     assert result.exit_code == 2 and "f16, q8_0" in result.output
     result = CliRunner().invoke(app, ["export", str(tiny_run), "--merged", str(exported["merged"])])
     assert result.exit_code == 2 and "--overwrite" in result.output
@@ -210,7 +219,7 @@ def _fixture_run_with_adapter(tmp_path: Path) -> Path:
     run_dir = tmp_path / "json-api-20261128T160000Z"
     shutil.copytree(FIXTURE_RUN, run_dir)
     (run_dir / "adapter").mkdir()
-    settings = {"peft_type": "LORA", "base_model_name_or_path": "/root/.cache/goaltune/gguf/x", "r": 16}
+    settings = {"peft_type": "LORA", "base_model_name_or_path": "/cache/goaltune/gguf/x", "r": 16}
     (run_dir / "adapter" / "adapter_config.json").write_text(json.dumps(settings))
     save_file({"w": torch.zeros(2)}, run_dir / "adapter" / "adapter_model.safetensors")
     return run_dir
@@ -229,8 +238,9 @@ def test_hub_folder_and_model_card(tmp_path: Path) -> None:
     meta = _front_matter(card)
     assert meta["base_model"] == "HuggingFaceTB/SmolLM2-135M-Instruct"
     assert meta["library_name"] == "peft" and "goaltune" in meta["tags"]
-    for expected in ("## Verdict: SUCCESS", "json_valid rose 70 points", "| json_valid | task | 20.0% | 90.0% | +70.0 |",
-                     "builtin:mc-mini", "58.3%", "9f2c4e1ab7d05e3c", "1.9128 -> 0.3201", "0.3852",
+    for expected in ("## Verdict: SUCCESS", "json_valid rose 70 points",
+                     "| json_valid | task | 20.0% | 90.0% | +70.0 |", "builtin:mc-mini", "58.3%",
+                     "9f2c4e1ab7d05e3c", "1.9128 -> 0.3201", "0.3852", "Q8_0.gguf`",
                      "114.09 s on cpu", "| learning_rate | 0.0003 |", "319 / 16",
                      'AutoPeftModelForCausalLM.from_pretrained("me/json-api-lora")'):
         assert expected in card, expected
@@ -260,7 +270,8 @@ def test_hub_merged_folder_and_thin_upload(tmp_path: Path, tiny_run: Path,
     monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
     assert push_to_hub(tiny_run, "me/tiny", private=True) == "https://huggingface.co/me/tiny"
     assert calls == [("create_repo", ("me/tiny", True, True)),
-                     ("upload_folder", ["README.md", "adapter_config.json", "adapter_model.safetensors"])]
+                     ("upload_folder", ["README.md", "adapter_config.json",
+                                        "adapter_model.safetensors"])]
 
 
 @pytest.mark.slow
@@ -279,8 +290,8 @@ def test_embedded_model_merged_and_gguf_match(tmp_path: Path) -> None:
     config = RunConfig(name="smol-export", lora=LoraConfig(r=8, lora_alpha=16))
     run_dir = tmp_path / "run"
     write_yaml(run_dir / "config.yaml", config.model_dump())
-    model = build_lora_model(load_model_and_tokenizer(config.model)[0], config.lora)
     torch.manual_seed(0)
+    model = build_lora_model(load_model_and_tokenizer(config.model)[0], config.lora)
     with torch.no_grad():
         for name, parameter in model.named_parameters():
             if "lora_B" in name:
@@ -304,6 +315,7 @@ def test_embedded_model_merged_and_gguf_match(tmp_path: Path) -> None:
     diff = max_logit_diff(plain, loaded, tokenizer, prompts)
     print(f"embedded GGUF f16 max logit diff {diff:.4f}; {time.perf_counter() - started:.0f} s")
     assert diff < 0.25
-    assert GGUFReader(tmp_path / "gguf" / "smol.gguf").fields["tokenizer.ggml.pre"].contents() == "smollm"
+    fields = GGUFReader(tmp_path / "gguf" / "smol.gguf").fields
+    assert fields["tokenizer.ggml.pre"].contents() == "smollm"
     modelfile = (tmp_path / "gguf" / "Modelfile").read_text()
     assert 'SYSTEM """You are a helpful AI assistant named SmolLM' in modelfile

@@ -54,7 +54,9 @@ def generate_reply(run: RunModel, messages: list[dict[str, str]], max_new_tokens
     prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     encoded = tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
     encoded = encoded.to(next(run.model.parameters()).device)
-    streamer = TextStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True) if stream else None
+    streamer = None
+    if stream:
+        streamer = TextStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
     with run.model.disable_adapter() if base else nullcontext():
         output = run.model.generate(
             **encoded, max_new_tokens=max_new_tokens, streamer=streamer,

@@ -187,6 +187,7 @@ def generate(run_dir: Path = typer.Argument(..., help="A run folder (or run name
     """Answer one prompt with the run's adapter applied (streamed), optionally the base too."""
     from goaltune.chat import ChatSession, load_run_model
 
+    _quiet_libraries(True)
     session = ChatSession(load_run_model(run_dir), max_new_tokens, temperature, base)
     session.ask(prompt)
 
@@ -199,6 +200,7 @@ def chat(run_dir: Path = typer.Argument(..., help="A run folder (or run name).")
     """Chat with the run's fine-tuned model; /reset clears the history, /quit exits."""
     from goaltune.chat import ChatSession, chat_loop, load_run_model
 
+    _quiet_libraries(True)
     chat_loop(ChatSession(load_run_model(run_dir), max_new_tokens, temperature, base))
 
 
@@ -206,11 +208,12 @@ def chat(run_dir: Path = typer.Argument(..., help="A run folder (or run name).")
 @user_errors
 def export(
     run_dir: Path = typer.Argument(..., help="A run folder (or run name)."),
-    merged: Optional[Path] = typer.Option(None, "--merged", help="Write a merged Transformers folder."),
-    gguf: Optional[Path] = typer.Option(None, "--gguf", help="Write a GGUF file (+ Ollama Modelfile)."),
+    merged: Optional[Path] = typer.Option(None, "--merged", help="Write a merged HF folder."),
+    gguf: Optional[Path] = typer.Option(None, "--gguf", help="Write GGUF (+ Ollama Modelfile)."),
     gguf_type: str = typer.Option("f16", "--type", help="GGUF tensor type: f16 or q8_0."),
     hub: Optional[str] = typer.Option(None, "--hub", help="Upload to this Hub repo (user/name)."),
-    merged_upload: bool = typer.Option(False, "--merged-upload", help="Upload the merged model, not the adapter."),
+    merged_upload: bool = typer.Option(False, "--merged-upload",
+                                       help="Upload the merged model, not the adapter."),
     private: bool = typer.Option(False, "--private", help="Create the Hub repo as private."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing output."),
 ) -> None:
@@ -219,6 +222,8 @@ def export(
 
     if not (merged or gguf or hub):
         raise GoaltuneError("give at least one of --merged DIR, --gguf FILE, --hub REPO")
+    if merged_upload and not hub:
+        raise GoaltuneError("--merged-upload needs --hub REPO")
     if gguf_type not in exporting.GGUF_TYPES:
         raise GoaltuneError(f"--type {gguf_type}: choose one of {', '.join(exporting.GGUF_TYPES)}")
     for target in (merged, gguf):
@@ -287,11 +292,11 @@ def sweep(
                             "SWEEP_FOLDER alone")
     if jobs > 1:
         console.print(f"note: --jobs {jobs}: runs go one at a time; they share the device, the "
-                      "evaluation cache and Ctrl-C handling (see docs/SWEEPS.md)")
+                      "evaluation cache and Ctrl-C handling (see docs/EXPERIMENTS.md)")
     planned = open_sweep(resume) if resume else create_sweep(config, parse_grid(grid), out)
     console.print(f"sweep folder: [bold]{planned.folder}[/] ({len(planned.runs)} runs)")
     try:
-        finished = run_sweep(planned, lambda line: console.print(line, highlight=False),
+        finished = run_sweep(planned, lambda line: console.print(line, markup=False),
                              show_progress=not quiet)
     except (KeyboardInterrupt, TrainingInterrupted):
         err_console.print(f"[bold yellow]interrupted:[/] continue with: goaltune sweep --resume "

@@ -145,10 +145,9 @@ class ComparedRun:
 
 def differing_keys(runs: list[ComparedRun]) -> list[str]:
     """Config keys whose values are not the same in every run."""
-    keys: dict[str, None] = {}
-    for run in runs[1:]:
-        keys.update(dict.fromkeys(run.differs_from(runs[0])))
-    return list(keys)
+    keys = {key for run in runs[1:] for key in run.differs_from(runs[0])}
+    order = list(dict.fromkeys(key for run in runs for key in run.flat))
+    return sorted(keys, key=order.index)
 
 
 def _labels(runs: list[RunData]) -> list[str]:
@@ -194,10 +193,15 @@ def benchmarks(runs: list[ComparedRun]) -> list[str]:
     return list(names)
 
 
+def goal_task_metrics(runs: list[ComparedRun]) -> list[str]:
+    """The first run's goal task metrics (names)."""
+    goals = _get(runs[0].data.config, "goal", "task_metrics") or []
+    return [str(g.get("name")) for g in goals if isinstance(g, Mapping)]
+
+
 def goal_metrics(runs: list[ComparedRun]) -> list[str]:
     """The metrics the summary compares: the goal's task metrics (else all), then benchmarks."""
-    goals = [g.get("name") for g in _get(runs[0].data.config, "goal", "task_metrics") or []
-             if isinstance(g, Mapping)]
+    goals = goal_task_metrics(runs)
     return list(dict.fromkeys([*(goals or task_metrics(runs)), *benchmarks(runs)]))
 
 
@@ -267,7 +271,8 @@ class Pair:
         return f"{head} (at {fixed})" if fixed else head
 
     def text(self) -> str:
-        """E.g. 'lora.r 64 vs 16: +2.0 points json_valid, -6.0 points builtin:mc-mini, 1.3x time'."""
+        """E.g. 'lora.r 64 vs 16: +2.0 points json_valid, -6.0 points builtin:mc-mini, 1.3x
+        time'."""
         parts = [f"{v:+.1f} points {name}" for name, v in self.changes.items() if v is not None]
         if self.time_ratio is not None:
             parts.append(f"{self.time_ratio:.1f}x time")
@@ -425,7 +430,8 @@ def _score_rows(c: Comparison, names: list[str], bench: bool) -> tuple[list[Scor
             label = f"{run.label}: {name.removeprefix('builtin:')}"
             chart.append(ScoreRow(label, Score.from_entry(before), Score.from_entry(after)))
             n = _get(delta, "n") or _get(after, "n") or _get(before, "n")
-            table.append((name, metric, run.label, score_text(before), score_text(after),
+            source = (name, f"{metric} (primary)") if bench else (name,)
+            table.append((*source, run.label, score_text(before), score_text(after),
                           *_change_cells(delta, before, after), _count(n)))
     return chart, table
 
@@ -441,20 +447,22 @@ def _entries(run: RunData, name: str, bench: bool) -> tuple[Any, Any, str]:
             _get(run.after, "benchmarks", name, "metrics", metric), str(metric))
 
 
-_SCORE_HEADERS = ("source", "metric", "run", "before [95% CI]", "after [95% CI]",
-                  "change, points [95% CI]", "judged", "n")
+_SCORE_HEADERS = ("run", "before [95% CI]", "after [95% CI]", "change, points [95% CI]",
+                  "judged", "n")
 
 
 def _scores_section(c: Comparison, bench: bool) -> Section:
-    names = benchmarks(c.runs) if bench else task_metrics(c.runs)
+    goals = [name for name in goal_task_metrics(c.runs) if name in task_metrics(c.runs)]
+    names = benchmarks(c.runs) if bench else list(dict.fromkeys([*goals, *task_metrics(c.runs)]))
     ident, title = ("benchmarks", "Guard benchmarks") if bench else ("task", "Task metrics")
     chart_rows, table_rows = _score_rows(c, names, bench)
     if not chart_rows:
         return Section(ident, title, [Text(f"No {title.lower()} in the runs' eval files.",
                                            note=True)])
     alt = f"{title} before and after per run, with 95% confidence intervals"
+    headers = ("benchmark", "metric", *_SCORE_HEADERS) if bench else ("metric", *_SCORE_HEADERS)
     return Section(ident, title, [Chart(f"chart-{ident}", alt, before_after_png(chart_rows)),
-                                  Table(_SCORE_HEADERS, table_rows)])
+                                  Table(headers, table_rows)])
 
 
 def _loss_section(c: Comparison) -> Section:
@@ -480,8 +488,8 @@ def _cost_section(c: Comparison) -> Section:
         rows.append((run.label, _duration(figures["train_time_s"]), _memory(metrics),
                      _throughput(metrics.get("loss") or {}),
                      _parameters(_get(metrics, "model", "parameters") or {}),
-                     f"{_duration(figures['eval_before_s'])} / "
-                     f"{_duration(figures['eval_after_s'])}"))
+                     (f"{_duration(figures['eval_before_s'])} / "
+                      f"{_duration(figures['eval_after_s'])}")))
     return Section("cost", "Cost", [Table(("run", "train time", "peak memory", "throughput",
                                            "trainable parameters", "eval time before / after"),
                                           rows)])
@@ -544,7 +552,7 @@ def print_comparison(c: Comparison, console: Console) -> None:
     table = RichTable(title=f"comparison{f' by {c.factor}' if c.factor else ''}")
     for column in ("run", *([c.factor] if c.factor else []), "status", "verdict", "task change",
                    "worst guard", "train time"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for run in c.runs:
         factor = [_value(run.value(c.factor))] if c.factor else []
         table.add_row(run.label, *factor, _get(run.data.status, "status") or "unknown",
@@ -573,7 +581,7 @@ def _epochs(config: Json) -> str:
 def _time(seconds: Any) -> str:
     if not isinstance(seconds, (int, float)):
         return "-"
-    minutes, rest = divmod(int(round(seconds)), 60)
+    minutes, rest = divmod(round(seconds), 60)
     return f"{minutes}m{rest:02d}s" if minutes else f"{seconds:.1f}s"
 
 
@@ -599,7 +607,7 @@ def print_runs(root: Path, console: Console) -> int:
     runs = find_runs(root)
     table = RichTable(title=f"runs in {root}")
     for column in RUNS_COLUMNS:
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for run_dir in runs:
         table.add_row(*run_row(run_dir, root))
     console.print(table if runs else f"no runs in {root}")

@@ -28,7 +28,7 @@ def _digest(value: Any) -> str:
 def _file_identity(path: Path) -> list[Any]:
     """(name, size, mtime) of a weights file, or of every file directly in a model folder."""
     files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
-    return [(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files]
+    return [[p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in files]
 
 
 def model_identity(config: RunConfig) -> Json:
@@ -76,10 +76,11 @@ class EvalCache:
         key = before_key(config, items)
         digest = _digest(key)
         path = self.folder / f"{digest}.json"
-        hit = path.is_file() and read_json(path).get("key") == key
+        stored = read_json(path) if path.is_file() else {}
+        hit = _digest(stored.get("key")) == digest
         if hit:
             self.hits += 1
-            result = read_json(path)["result"]
+            result = stored["result"]
         else:
             self.misses += 1
             result = evaluate()

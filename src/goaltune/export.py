@@ -73,7 +73,6 @@ def _drop_quantization_marker(model: Any) -> None:
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
-    model.is_quantized = False
 
 
 def check_target(target: str | Path, overwrite: bool) -> None:
@@ -93,9 +92,9 @@ def save_merged(merged: MergedRun, out_dir: str | Path, overwrite: bool = False)
     check_target(out_dir, overwrite)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tokenizer, generation = merged.tokenizer, merged.model.generation_config
-    generation.bos_token_id = tokenizer.bos_token_id
-    generation.eos_token_id = tokenizer.eos_token_id
-    generation.pad_token_id = tokenizer.pad_token_id
+    for name in ("bos_token_id", "eos_token_id", "pad_token_id"):
+        if getattr(generation, name, None) is None:  # keep the base's (e.g. several EOS ids)
+            setattr(generation, name, getattr(tokenizer, name))
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
     try:
         merged.model.save_pretrained(staging, safe_serialization=True)
@@ -299,7 +298,8 @@ def write_gguf(merged: MergedRun, out_file: str | Path, qtype: str = "f16",
     writer = GGUFWriter(partial, "llama")
     try:
         writer.add_name(merged.config.name)
-        writer.add_file_type(LlamaFileType.MOSTLY_Q8_0 if qtype == "q8_0" else LlamaFileType.MOSTLY_F16)
+        file_type = {"f16": LlamaFileType.MOSTLY_F16, "q8_0": LlamaFileType.MOSTLY_Q8_0}[qtype]
+        writer.add_file_type(file_type)
         writer.add_quantization_version(GGML_QUANT_VERSION)
         _add_architecture(writer, config)
         _add_tokenizer(writer, merged.tokenizer, config.vocab_size, _source_gguf(merged.config))
@@ -312,6 +312,7 @@ def write_gguf(merged: MergedRun, out_file: str | Path, qtype: str = "f16",
         writer.close()
         os.replace(partial, out_file)
     finally:
+        writer.close()
         partial.unlink(missing_ok=True)
     write_modelfile(out_file, merged)
     return out_file
@@ -332,7 +333,8 @@ def modelfile_text(gguf_name: str, template: str | None, eos_token: str | None,
         stops = ["<|im_start|>", "<|im_end|>"] + [s for s in stops if s != "<|im_end|>"]
         system_prompt = system_prompt or _default_system_prompt(template)
     else:
-        lines += ["# No TEMPLATE: Ollama reads the chat template stored in the GGUF metadata.", ""]
+        lines += ["# No TEMPLATE derived: Ollama uses the GGUF's chat template if it recognises it;",
+                  "# otherwise add a TEMPLATE matching tokenizer.chat_template.", ""]
     if system_prompt:
         lines += [f'SYSTEM """{system_prompt}"""', ""]
     lines += [f'PARAMETER stop "{stop}"' for stop in stops]
@@ -404,7 +406,8 @@ def _score_rows(run: RunData) -> list[tuple[str, str, str, str]]:
     for name, bench in (after.get("benchmarks") or {}).items():
         metric = bench.get("primary_metric", "acc")
         old = (bench_before.get(name) or {}).get("metrics", {}).get(metric)
-        rows.append((name, metric, score_text(old), score_text(bench.get("metrics", {}).get(metric))))
+        new = bench.get("metrics", {}).get(metric)
+        rows.append((name, metric, score_text(old), score_text(new)))
     return rows
 
 
@@ -420,8 +423,9 @@ def _training_lines(metrics: dict[str, Any]) -> list[str]:
         ("steps", metrics.get("steps")), ("supervised tokens seen", metrics.get("tokens_seen")),
         ("train loss (first -> final)",
          f"{loss.get('first_train_loss')} -> {loss.get('final_train_loss')}"),
-        ("validation loss (first -> final, best)",
-         f"{loss.get('first_val_loss')} -> {loss.get('final_val_loss')}, {loss.get('best_val_loss')}"),
+        ("validation loss (first -> final)",
+         f"{loss.get('first_val_loss')} -> {loss.get('final_val_loss')}"),
+        ("best validation loss", loss.get("best_val_loss")),
         ("training time", f"{metrics.get('train_time_s')} s on {metrics.get('device')}"),
         ("wall time", f"{metrics.get('wall_time_s')} s"),
     ]
@@ -438,8 +442,17 @@ def _usage_lines(repo_hint: str, base_model: str | None, merged: bool) -> list[s
         code = ["from peft import AutoPeftModelForCausalLM",
                 f'model = AutoPeftModelForCausalLM.from_pretrained("{repo_hint}")']
         if not base_model:
-            code.insert(0, "# the base model was local: set base_model_name_or_path in adapter_config.json")
+            code.insert(0, "# the base model was local: set base_model_name_or_path "
+                           "in adapter_config.json")
     return ["## Usage", "", "```python", *code, "```", ""]
+
+
+def _gguf_source_note(run: RunData) -> str | None:
+    model = (run.metrics or {}).get("model") or {}
+    if model.get("kind") != "gguf":
+        return None
+    return (f"Trained on the dequantized weights of `{Path(str(model.get('location'))).name}`; "
+            "on the full-precision base the adapter's effect may differ slightly.")
 
 
 def model_card(run_dir: Path, merged: bool = False, repo_hint: str = "REPO_ID") -> str:
@@ -450,9 +463,12 @@ def model_card(run_dir: Path, merged: bool = False, repo_hint: str = "REPO_ID") 
     what = "merged into its base model" if merged else "LoRA adapter"
     goal = ((run.config or {}).get("goal") or {}).get("description")
     lines = [_front_matter(base_model, merged), f"# {run.name}", "",
-             f"A {what} for `{base_model or base_name}`, fine-tuned and evaluated with goaltune.", ""]
+             f"A {what} for `{base_model or base_name}`, fine-tuned and evaluated with goaltune.",
+             ""]
     if goal:
         lines += [f"**Goal:** {goal}", ""]
+    if (source := _gguf_source_note(run)) is not None:
+        lines += [source, ""]
     if run.verdict:
         lines += _verdict_lines(run.verdict)
     if scores := _score_rows(run):
@@ -501,7 +517,7 @@ def upload_folder_to_hub(folder: Path, repo_id: str, private: bool = False) -> s
         url = api.create_repo(repo_id, private=private, exist_ok=True)
         api.upload_folder(repo_id=repo_id, folder_path=str(folder),
                           commit_message="Upload fine-tune from goaltune")
-    except Exception as error:  # network, auth and Hub errors come in many types
+    except Exception as error:  # noqa: BLE001 - network/auth/Hub error types vary by version
         raise GoaltuneError(f"upload to {repo_id} failed: {error}") from None
     return str(url)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import glob
 import errno
 import io
 import json
@@ -190,7 +191,9 @@ def resolve_run_dir(run: str | Path, output_dir: str | Path = "runs") -> Path:
     path = Path(run)
     if path.is_dir():
         return path
-    matches = sorted(Path(output_dir).glob(f"{run}*"))
+    if path.is_absolute() or len(path.parts) > 1:
+        raise RunError(f"{run}: no such run folder")
+    matches = sorted(Path(output_dir).glob(f"{glob.escape(str(run))}*"))
     matches = [m for m in matches if m.is_dir()]
     if not matches:
         raise RunError(f"{run}: no such run folder")

@@ -154,7 +154,7 @@ def run_sweep(sweep: Sweep, log: Log, show_progress: bool = True) -> list[Path]:
             sweep.state["status"] = "interrupted"
             sweep.save()
             raise
-        except Exception as error:  # one failed grid point (e.g. out of memory) spares the rest
+        except Exception as error:  # noqa: BLE001  (a failed grid point spares the rest)
             log(f"{prefix}: failed ({type(error).__name__}: {error})")
         entry["status"] = sweep.status(entry)
         entry["before_eval"] = _before_source(sweep, entry)

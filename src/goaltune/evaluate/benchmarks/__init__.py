@@ -3,6 +3,8 @@
 Names: ifeval, gsm8k, arc_easy, arc_challenge, hellaswag, mmlu[:subject,...],
 builtin:ifeval-mini, builtin:mc-mini and lm_eval:TASK; each is one module of this package.
 Prompts, metrics and scoring follow lm-evaluation-harness 0.4.13 (see each module).
+To add a benchmark, add a module that defines `load(options, data_dir, limit) -> Loaded` and
+`run(context, loaded) -> dict` and calls `register(Benchmark(name, load, run))`.
 """
 
 from __future__ import annotations

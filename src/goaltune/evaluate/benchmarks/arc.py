@@ -10,7 +10,13 @@ from __future__ import annotations
 
 from goaltune.evaluate.benchmarks.data import Row, load_rows
 from goaltune.evaluate.benchmarks.multiple_choice import ChoiceItem, choice_runner
-from goaltune.evaluate.benchmarks.registry import Benchmark, Loaded, parse_options, register
+from goaltune.evaluate.benchmarks.registry import (
+    Benchmark,
+    Loaded,
+    Loader,
+    parse_options,
+    register,
+)
 
 
 def arc_item(row: Row) -> ChoiceItem:
@@ -33,18 +39,16 @@ def arc_item(row: Row) -> ChoiceItem:
     )
 
 
-def _loader(name: str, config: str):
+def _loader(name: str, config: str) -> Loader:
     def load(options: str | None, data_dir: str | None, limit: int | None) -> Loaded:
         parse_options(name, options, {})
         rows, source = load_rows(data_dir, "arc", f"{config}-test.jsonl",
-                                 ("allenai/ai2_arc", config, "test"))
+                                 ("allenai/ai2_arc", config))
         return Loaded([arc_item(row) for row in rows][:limit], source)
 
     return load
 
 
-register(Benchmark("arc_easy", _loader("arc_easy", "ARC-Easy"), choice_runner("acc"),
-                   "ARC-Easy test, zero-shot log-likelihood (acc, acc_norm)"))
+register(Benchmark("arc_easy", _loader("arc_easy", "ARC-Easy"), choice_runner("acc")))
 register(Benchmark("arc_challenge", _loader("arc_challenge", "ARC-Challenge"),
-                   choice_runner("acc_norm"),
-                   "ARC-Challenge test, zero-shot log-likelihood (acc, acc_norm)"))
+                   choice_runner("acc_norm")))

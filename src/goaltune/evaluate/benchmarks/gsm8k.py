@@ -10,7 +10,8 @@ Options (`gsm8k:num_fewshot=5,apply_chat_template=false,max_gen_toks=256`), harn
 - apply_chat_template (default true): as lm-eval with --apply_chat_template and its default
   fewshot_as_multiturn: each example is a user turn "Question: {q}\nAnswer:" and an assistant turn
   with its full answer, the doc is the last user turn, then the generation prompt. When false,
-  the plain harness prompt "Question: {q}\nAnswer: {a}\n\n...Question: {q}\nAnswer:".
+  the plain harness prompt "Question: {q}\nAnswer: {a}\n\n...Question: {q}\nAnswer:" (encoded
+  without special tokens; the harness adds a BOS token if the tokenizer adds one by default).
 - max_gen_toks (default 256, the harness's default for HFLM).
 Greedy, stopping at "Question:", "</s>", "<|im_end|>" (and EOS). Metrics `exact_match,strict-match`
 (regex "#### (\\-?[0-9\\.\\,]+)", first match) and `exact_match,flexible-extract` (regex
@@ -162,4 +163,4 @@ def run(context: RunContext, loaded: Loaded) -> dict[str, Any]:
                             settings)
 
 
-register(Benchmark("gsm8k", load, run, "GSM8K test, greedy generation, exact_match (2 filters)"))
+register(Benchmark("gsm8k", load, run))

@@ -53,9 +53,8 @@ def load(options: str | None, data_dir: str | None, limit: int | None) -> Loaded
     """Validation items (all, or the first `limit`)."""
     parse_options("hellaswag", options, {})
     rows, source = load_rows(data_dir, "hellaswag", "hellaswag_val.jsonl",
-                             ("Rowan/hellaswag", None, "validation"))
+                             ("Rowan/hellaswag", None))
     return Loaded([hellaswag_item(row) for row in rows][:limit], source)
 
 
-register(Benchmark("hellaswag", load, choice_runner("acc_norm"),
-                   "HellaSwag validation, zero-shot log-likelihood (acc, acc_norm)"))
+register(Benchmark("hellaswag", load, choice_runner("acc_norm")))

@@ -6,10 +6,11 @@ Data: `ifeval` reads Hub `google/IFEval` (split train) or a data_dir with the or
 Each prompt is the single user turn of a chat (chat template + generation prompt), answered
 greedily until EOS or `max_gen_toks` new tokens: 1280 for `ifeval` (the harness's value) and 256
 for `builtin:ifeval-mini` (CPU budget); override with e.g. `ifeval:max_gen_toks=512`.
-Scoring is `lm_eval.tasks.ifeval.utils.process_results` (with langdetect seeded and `random`
-seeded per item, so the few checkers that draw random values give the same verdict every run). Prompt-level metrics are per item;
-inst-level metrics average over all instructions (each item record lists its instructions with
-their strict and loose results, and the summary's n counts instructions).
+Scoring is `lm_eval.tasks.ifeval.utils.process_results`, with langdetect seeded and `random`
+seeded per item so that the few checkers drawing random values give the same verdict every run.
+Prompt-level metrics are per item; inst-level metrics average over all instructions (each item
+record lists its instructions with their strict and loose results; the summary's n counts
+instructions).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from goaltune.evaluate.benchmarks.data import Row, builtin_rows, load_rows
 from goaltune.evaluate.benchmarks.registry import (
     Benchmark,
     Loaded,
+    Loader,
     RunContext,
     parse_options,
     register,
@@ -151,21 +153,20 @@ def run(context: RunContext, loaded: Loaded) -> dict[str, Any]:
                             loaded.settings)
 
 
-def _loader(name: str, max_gen_toks: int, builtin_file: str | None):
+def _loader(name: str, max_gen_toks: int, builtin_file: str | None) -> Loader:
     def load(options: str | None, data_dir: str | None, limit: int | None) -> Loaded:
         settings = parse_options(name, options, {"max_gen_toks": max_gen_toks})
         if builtin_file:
             rows, source = builtin_rows(builtin_file)
         else:
             rows, source = load_rows(data_dir, "ifeval", "input_data.jsonl",
-                                     ("google/IFEval", None, "train"))
+                                     ("google/IFEval", None))
         known = known_instructions()
         return Loaded([ifeval_item(row, known) for row in rows][:limit], source, settings)
 
     return load
 
 
-register(Benchmark("ifeval", _loader("ifeval", 1280, None), run,
-                   "IFEval, chat template, greedy (prompt/inst-level strict/loose acc)"))
-register(Benchmark("builtin:ifeval-mini", _loader("builtin:ifeval-mini", 256, "ifeval_mini.jsonl"),
-                   run, "goaltune's shipped IFEval-style prompts, lm-eval's checkers"))
+register(Benchmark("ifeval", _loader("ifeval", 1280, None), run))
+register(Benchmark("builtin:ifeval-mini",
+                   _loader("builtin:ifeval-mini", 256, "ifeval_mini.jsonl"), run))

@@ -150,4 +150,4 @@ def run(context: RunContext, loaded: Loaded) -> dict[str, Any]:
     return result
 
 
-register(Benchmark(NAME, load, run, "any lm-evaluation-harness task: lm_eval:TASK"))
+register(Benchmark(NAME, load, run))

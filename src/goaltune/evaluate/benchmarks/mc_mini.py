@@ -24,5 +24,4 @@ def load(options: str | None, data_dir: str | None, limit: int | None) -> Loaded
     return Loaded(items[:limit], source)
 
 
-register(Benchmark(NAME, load, choice_runner("acc"),
-                   "goaltune's shipped multiple-choice suite, log-likelihood (acc, acc_norm)"))
+register(Benchmark(NAME, load, choice_runner("acc")))

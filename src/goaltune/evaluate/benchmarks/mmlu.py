@@ -148,4 +148,4 @@ def run(context: RunContext, loaded: Loaded) -> dict[str, Any]:
     return benchmark_result("acc", metrics, records, loaded.source, loaded.settings)
 
 
-register(Benchmark("mmlu", load, run, "MMLU test (default harness prompt), zero-shot, acc"))
+register(Benchmark("mmlu", load, run))

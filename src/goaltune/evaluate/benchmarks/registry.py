@@ -38,14 +38,17 @@ class Loaded:
     settings: dict[str, Any] = field(default_factory=dict)
 
 
+Loader = Callable[[str | None, str | None, int | None], Loaded]
+Runner = Callable[[RunContext, Loaded], dict[str, Any]]
+
+
 @dataclass(frozen=True)
 class Benchmark:
     """`load(options, data_dir, limit)` reads and validates items; `run` scores the model on them."""
 
     name: str
-    load: Callable[[str | None, str | None, int | None], Loaded]
-    run: Callable[[RunContext, Loaded], dict[str, Any]]
-    description: str = ""
+    load: Loader
+    run: Runner
 
 
 BENCHMARKS: dict[str, Benchmark] = {}
