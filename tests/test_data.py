@@ -151,3 +151,17 @@ def test_builtin_json_api_items_keep_reference_and_schema() -> None:
     items = load_task_items(DataConfig(train="builtin:json-api"), limit=5)
     assert len(items) == 5
     assert all(json.loads(item["reference"]) and item["schema"]["type"] == "object" for item in items)
+
+
+def test_csv_byte_order_mark_and_non_utf8_files(tmp_path: Path) -> None:
+    (tmp_path / "bom.csv").write_bytes(b"\xef\xbb\xbfprompt,completion\np,c\n")
+    records = read_records(str(tmp_path / "bom.csv"))
+    assert [r.fields for r in records] == [{"prompt": "p", "completion": "c"}]
+    (tmp_path / "latin1.jsonl").write_bytes(b'{"text": "caf\xe9"}\n')
+    with pytest.raises(DataError, match=r"latin1\.jsonl: not UTF-8 text \(byte 0xe9\)"):
+        read_records(str(tmp_path / "latin1.jsonl"))
+
+
+def test_a_split_of_a_single_example_leaves_no_training_data() -> None:
+    with pytest.raises(DataError, match="takes 1 of the 1 examples and leaves no training data"):
+        split_examples([Example(text="only")], 0.1, seed=0)
