@@ -103,7 +103,7 @@ class EvalConfig(_Strict):
     metrics: list[str] = Field(default_factory=lambda: ["exact_match"])
     benchmarks: list[str] = Field(default_factory=list)
     max_new_tokens: int = Field(default=256, ge=1)
-    batch_size: int = Field(default=16, ge=1)
+    batch_size: int = Field(default=32, ge=1)
     limit: int | None = Field(default=None, ge=1)
     benchmark_limit: int | None = Field(default=None, ge=1)
     benchmark_data_dir: str | None = None
