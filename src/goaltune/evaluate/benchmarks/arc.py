@@ -43,7 +43,7 @@ def _loader(name: str, config: str) -> Loader:
     def load(options: str | None, data_dir: str | None, limit: int | None) -> Loaded:
         parse_options(name, options, {})
         rows, source = load_rows(data_dir, "arc", f"{config}-test.jsonl",
-                                 ("allenai/ai2_arc", config))
+                                 ("allenai/ai2_arc", config, "test"))
         return Loaded([arc_item(row) for row in rows][:limit], source)
 
     return load

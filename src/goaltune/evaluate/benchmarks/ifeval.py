@@ -160,7 +160,7 @@ def _loader(name: str, max_gen_toks: int, builtin_file: str | None) -> Loader:
             rows, source = builtin_rows(builtin_file)
         else:
             rows, source = load_rows(data_dir, "ifeval", "input_data.jsonl",
-                                     ("google/IFEval", None))
+                                     ("google/IFEval", None, "train"))
         known = known_instructions()
         return Loaded([ifeval_item(row, known) for row in rows][:limit], source, settings)
 
