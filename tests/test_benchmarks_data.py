@@ -96,7 +96,7 @@ def test_builtin_mc_mini_loads():
 def test_builtin_ifeval_mini_loads():
     loaded = load_benchmark("builtin:ifeval-mini")
     assert len(loaded.items) >= 50
-    assert loaded.settings["max_gen_toks"] == 256
+    assert loaded.settings["max_gen_toks"] == 128
     assert load_benchmark("builtin:ifeval-mini:max_gen_toks=64").settings["max_gen_toks"] == 64
 
 

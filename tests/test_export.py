@@ -188,11 +188,11 @@ def test_gguf_q8_0_reads_back(exported: dict[str, Path]) -> None:
 def test_gguf_refuses_other_architectures(tmp_path: Path, tiny_run: Path) -> None:
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    from goaltune.export import MergedRun, write_gguf
+    from goaltune.export import RunModel, write_gguf
 
     config = GPT2Config(n_layer=1, n_embd=8, n_head=2, vocab_size=40, n_positions=16)
     model = GPT2LMHeadModel(config)
-    merged = MergedRun(model, None, None, tiny_run)  # type: ignore[arg-type]
+    merged = RunModel(model, None, None, tiny_run)  # type: ignore[arg-type]
     with pytest.raises(GoaltuneError, match="llama-family"):
         write_gguf(merged, tmp_path / "gpt2.gguf")
     assert list(tmp_path.iterdir()) == []

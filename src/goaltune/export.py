@@ -8,14 +8,13 @@ import re
 import shutil
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import yaml
 
-from goaltune.chat import load_run_model
+from goaltune.chat import RunModel, load_run_model
 from goaltune.config import RunConfig, load_config
 from goaltune.errors import GoaltuneError, RunError
 from goaltune.models import EMBEDDED_MODELS, resolve_model
@@ -50,23 +49,13 @@ LLAMA_TOP_TENSORS = {"model.embed_tokens": "token_embd", "model.norm": "output_n
                      "lm_head": "output"}
 
 
-@dataclass
-class MergedRun:
-    """A run's adapter merged into its base weights, with the tokenizer and the run's config."""
-
-    model: Any
-    tokenizer: Any
-    config: RunConfig
-    run_dir: Path
-
-
-def merge_run(run: str | Path) -> MergedRun:
+def merge_run(run: str | Path) -> RunModel:
     """Load base model + adapter and fold the adapter into the weights (`merge_and_unload`)."""
     loaded = load_run_model(run)
     model = loaded.model.merge_and_unload()
     model.eval()
     _drop_quantization_marker(model)
-    return MergedRun(model, loaded.tokenizer, loaded.config, loaded.run_dir)
+    return RunModel(model, loaded.tokenizer, loaded.config, loaded.run_dir)
 
 
 def _drop_quantization_marker(model: Any) -> None:
@@ -85,7 +74,7 @@ def check_target(target: str | Path, overwrite: bool) -> None:
 # ---------------------------------------------------------------- merged Transformers folder
 
 
-def save_merged(merged: MergedRun, out_dir: str | Path, overwrite: bool = False) -> Path:
+def save_merged(merged: RunModel, out_dir: str | Path, overwrite: bool = False) -> Path:
     """Write a standard Transformers folder: safetensors, config, generation config, tokenizer
     and chat template. Staged, then renamed into place."""
     out_dir = Path(out_dir)
@@ -283,7 +272,7 @@ def _source_gguf(config: RunConfig) -> Path | None:
     return Path(resolved.location) if resolved.kind == "gguf" else None
 
 
-def write_gguf(merged: MergedRun, out_file: str | Path, qtype: str = "f16",
+def write_gguf(merged: RunModel, out_file: str | Path, qtype: str = "f16",
                overwrite: bool = False) -> Path:
     """Write the merged model as a llama.cpp GGUF file (plus an Ollama Modelfile beside it)."""
     from gguf import GGML_QUANT_VERSION, GGUFWriter, LlamaFileType
@@ -341,7 +330,7 @@ def modelfile_text(gguf_name: str, template: str | None, eos_token: str | None,
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-def write_modelfile(gguf_file: Path, merged: MergedRun) -> Path:
+def write_modelfile(gguf_file: Path, merged: RunModel) -> Path:
     """Write `Modelfile` beside the GGUF file (`ollama create NAME -f Modelfile`)."""
     text = modelfile_text(gguf_file.name, merged.tokenizer.chat_template,
                           merged.tokenizer.eos_token, merged.config.data.system_prompt)
@@ -491,7 +480,7 @@ def _stage_adapter(run_dir: Path, staging: Path, base_model: str | None) -> None
         (staging / "adapter_config.json").write_text(json.dumps(settings, indent=2) + "\n")
 
 
-def prepare_hub_folder(run: str | Path, staging_dir: str | Path, merged: MergedRun | None = None,
+def prepare_hub_folder(run: str | Path, staging_dir: str | Path, merged: RunModel | None = None,
                        repo_hint: str = "REPO_ID") -> Path:
     """Build exactly the folder `push_to_hub` uploads: the adapter (or the merged model when
     `merged` is given) and a model card README.md carrying the run's metrics and verdict."""
@@ -522,7 +511,7 @@ def upload_folder_to_hub(folder: Path, repo_id: str, private: bool = False) -> s
     return str(url)
 
 
-def push_to_hub(run: str | Path, repo_id: str, merged: MergedRun | None = None,
+def push_to_hub(run: str | Path, repo_id: str, merged: RunModel | None = None,
                 private: bool = False) -> str:
     """Stage the adapter (or merged model) with its model card and upload it to `repo_id`."""
     with tempfile.TemporaryDirectory(prefix="goaltune-hub-") as tmp:
