@@ -124,6 +124,30 @@ def test_lm_eval_task_runs_the_model_passed(tmp_path, tiny_model_and_tokenizer):
         i["loglikelihoods"] for i in base["items"]]
 
 
+def test_lm_eval_task_flattens_instruction_level_metrics(tmp_path, tiny_model_and_tokenizer):
+    import lm_eval
+
+    model, tokenizer = tiny_model_and_tokenizer
+    rows = [{"key": 1, "prompt": "Say hi.", "instruction_id_list": ["punctuation:no_comma",
+             "change_case:english_lowercase"], "kwargs": [{}, {}]},
+            {"key": 2, "prompt": "Say bye.", "instruction_id_list": ["punctuation:no_comma"],
+             "kwargs": [{}]}]
+    data = tmp_path / "ifeval.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    include = Path(lm_eval.__file__).parent / "tasks" / "ifeval" / "ifeval.yaml"
+    config = {"include": str(include), "task": "tiny_ifeval", "dataset_path": "json",
+              "dataset_kwargs": {"data_files": {"train": str(data)}},
+              "generation_kwargs": {"until": [], "do_sample": False, "max_gen_toks": 4}}
+    (tmp_path / "tiny_ifeval.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    result = run_benchmarks(model, tokenizer, ["lm_eval:tiny_ifeval"], data_dir=str(tmp_path),
+                            resamples=200, show_progress=False)["lm_eval:tiny_ifeval"]
+    inst = result["metrics"]["inst_level_loose_acc,none"]
+    assert inst["n"] == 3
+    assert inst["score"] == result["harness_results"]["inst_level_loose_acc,none"]
+    assert result["items"][0]["metric_lists"]["inst_level_loose_acc,none"] in (
+        [0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0])
+
+
 @pytest.mark.slow
 def test_unknown_lm_eval_task(tiny_model_and_tokenizer):
     """Slow only because lm-eval indexes its ~15k built-in task configs first."""

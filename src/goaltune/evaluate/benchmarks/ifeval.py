@@ -33,6 +33,7 @@ from goaltune.evaluate.benchmarks.registry import (
     RunContext,
     parse_options,
     register,
+    require,
 )
 from goaltune.evaluate.benchmarks.results import benchmark_result, summarize
 from goaltune.evaluate.generation import generate_texts, render_prompts
@@ -74,6 +75,7 @@ def _ifeval_utils() -> Any:
     """lm-eval's IFEval utils, imported after making NLTK's punkt_tab available offline."""
     from goaltune.evaluate.nltk_data import ensure_punkt_tab
 
+    require("lm_eval", "IFEval scoring")
     ensure_punkt_tab()
     seed_langdetect()
     from lm_eval.tasks.ifeval import utils

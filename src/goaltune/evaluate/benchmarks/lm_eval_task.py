@@ -17,7 +17,7 @@ from typing import Any
 
 from goaltune.errors import BenchmarkError
 from goaltune.evaluate.benchmarks.ifeval import seed_langdetect
-from goaltune.evaluate.benchmarks.registry import Benchmark, Loaded, RunContext, register
+from goaltune.evaluate.benchmarks.registry import Benchmark, Loaded, RunContext, register, require
 from goaltune.evaluate.benchmarks.results import benchmark_result
 from goaltune.evaluate.stats import score_summary
 
@@ -31,6 +31,7 @@ def task_manager(include_path: str | None, defaults: bool) -> Any:
     """An lm-eval TaskManager (cached: indexing the built-in tasks takes seconds)."""
     from goaltune.evaluate.nltk_data import ensure_punkt_tab
 
+    require("lm_eval", NAME)
     ensure_punkt_tab()
     from lm_eval.tasks import TaskManager
 
@@ -101,7 +102,6 @@ def samples_to_records(samples: dict[str, list[dict]], grouped: bool) -> list[di
                 "output": _output(sample),
                 "target": str(sample["target"]),
                 "metrics": {},
-                "lists": {},
             })
             if (lls := _loglikelihoods(sample)) is not None:
                 record["loglikelihoods"] = lls
@@ -109,17 +109,18 @@ def samples_to_records(samples: dict[str, list[dict]], grouped: bool) -> list[di
                 if isinstance(value, bool | int | float):
                     record["metrics"][metric] = float(value)
                 elif _is_binary_list(value):
-                    record["lists"][metric] = [float(v) for v in value]
+                    record.setdefault("metric_lists", {})[metric] = [float(v) for v in value]
     return list(records.values())
 
 
 def summarize_records(records: list[dict[str, Any]], resamples: int) -> dict[str, dict]:
-    """score_summary of each scalar metric over records and each list metric over its values."""
-    names = dict.fromkeys(m for r in records for m in [*r["metrics"], *r["lists"]])
+    """score_summary of each scalar metric over records, each list metric over all its values."""
+    lists = [r.get("metric_lists", {}) for r in records]
+    names = dict.fromkeys(m for r, extra in zip(records, lists) for m in [*r["metrics"], *extra])
     summary = {}
     for name in names:
         values = [r["metrics"][name] for r in records if name in r["metrics"]]
-        values += [v for r in records for v in r["lists"].get(name, [])]
+        values += [v for extra in lists for v in extra.get(name, [])]
         summary[name] = score_summary(values, resamples)
     return summary
 
@@ -138,10 +139,6 @@ def run(context: RunContext, loaded: Loaded) -> dict[str, Any]:
     samples = output["samples"]
     records = samples_to_records(samples, grouped=len(samples) > 1 or task not in samples)
     metrics = summarize_records(records, context.resamples)
-    for record in records:
-        lists = record.pop("lists")
-        if lists:
-            record["metric_lists"] = lists
     harness = {k: v for k, v in output["results"].get(task, {}).items()
                if isinstance(v, int | float) and not isinstance(v, bool)}
     result = benchmark_result(next(iter(metrics), ""), metrics, records, loaded.source,

@@ -9,6 +9,7 @@ module. A spec is `NAME` or `NAME:OPTIONS`, e.g. `mmlu:anatomy,virology`, `gsm8k
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -71,6 +72,13 @@ def _discover() -> None:
         if not module.ispkg:
             importlib.import_module(f"{__package__}.{module.name}")
     _discovered = True
+
+
+def require(module: str, purpose: str) -> None:
+    """BenchmarkError naming the install command when an optional package is missing."""
+    if importlib.util.find_spec(module) is None:
+        raise BenchmarkError(f"{purpose} needs the Python package '{module}'; install it with: "
+                             "pip install 'goaltune[eval]'")
 
 
 def benchmark_names() -> list[str]:
