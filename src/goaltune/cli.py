@@ -77,12 +77,19 @@ def _quiet_libraries(quiet: bool) -> None:
         logging.disable_progress_bar()
 
 
-def _config_and_resume(config: Path | None, resume: Path | None, set_: list[str]) -> Any:
+def _start_or_resume(config: Path | None, resume: Path | None, set_: list[str], quiet: bool,
+                     train_only: bool) -> Path:
+    """Run a new config, or continue the run folder given with --resume (never both)."""
     from goaltune.config import load_config
+    from goaltune.pipeline import resume_pipeline, run_pipeline
 
     if (config is None) == (resume is None):
         raise GoaltuneError("give either a CONFIG file or --resume RUN_FOLDER")
-    return None if resume else load_config(config, _parse_overrides(set_))
+    _quiet_libraries(quiet)
+    if resume is not None:
+        return resume_pipeline(resume, show_progress=not quiet, train_only=train_only)
+    return run_pipeline(load_config(config, _parse_overrides(set_)), show_progress=not quiet,
+                        train_only=train_only)
 
 
 @app.command()
@@ -91,16 +98,9 @@ def run(config: Optional[Path] = typer.Argument(None, help="Run config (YAML).")
         resume: Optional[Path] = ResumeOption, set_: list[str] = SetOption,
         quiet: bool = QuietOption) -> None:
     """Evaluate the base model, train a LoRA adapter, evaluate again, judge and report."""
-    from goaltune.pipeline import resume_pipeline, run_pipeline
     from goaltune.summary import print_run_summary
 
-    _quiet_libraries(quiet)
-    run_config = _config_and_resume(config, resume, set_)
-    if run_config is None:
-        run_dir = resume_pipeline(resume, show_progress=not quiet)
-    else:
-        run_dir = run_pipeline(run_config, show_progress=not quiet)
-    print_run_summary(run_dir, console)
+    print_run_summary(_start_or_resume(config, resume, set_, quiet, train_only=False), console)
 
 
 @app.command()
@@ -109,14 +109,7 @@ def train(config: Optional[Path] = typer.Argument(None, help="Run config (YAML).
           resume: Optional[Path] = ResumeOption, set_: list[str] = SetOption,
           quiet: bool = QuietOption) -> None:
     """Train a LoRA adapter only (no before/after evaluation)."""
-    from goaltune.pipeline import resume_pipeline, run_pipeline
-
-    _quiet_libraries(quiet)
-    run_config = _config_and_resume(config, resume, set_)
-    if run_config is None:
-        run_dir = resume_pipeline(resume, show_progress=not quiet, train_only=True)
-    else:
-        run_dir = run_pipeline(run_config, show_progress=not quiet, train_only=True)
+    run_dir = _start_or_resume(config, resume, set_, quiet, train_only=True)
     console.print(f"adapter written to [bold]{run_dir / 'adapter'}[/]")
 
 
