@@ -13,6 +13,7 @@ that their mean is the macro average) and `acc:<subject>` per subject.
 
 from __future__ import annotations
 
+import string
 from typing import Any
 
 from goaltune.errors import BenchmarkError
@@ -58,8 +59,9 @@ def description(subject: str) -> str:
 
 
 def mmlu_context(subject: str, question: str, choices: list[str]) -> str:
-    """Description plus the harness's default doc_to_text."""
-    options = "".join(f"\n{letter}. {choice}" for letter, choice in zip(LETTERS, choices))
+    """Description plus the harness's default doc_to_text (letters go on past D if needed)."""
+    options = "".join(f"\n{letter}. {choice}"
+                      for letter, choice in zip(string.ascii_uppercase, choices))
     return f"{description(subject)}{question.strip()}{options}\nAnswer:"
 
 
