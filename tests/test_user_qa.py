@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from goaltune.errors import BenchmarkError
-from goaltune.evaluate.benchmarks import load_benchmark, run_benchmarks
-from goaltune.evaluate.benchmarks import user_qa
+from goaltune.evaluate.benchmarks import load_benchmark, run_benchmarks, user_qa
 from goaltune.evaluate.benchmarks.user_qa import (
     exact_match,
     extract_answer,

@@ -67,6 +67,17 @@ QuietOption = typer.Option(False, "--quiet", "-q", help="No progress bars.")
 
 
 ResumeOption = typer.Option(None, "--resume", help="Continue this interrupted run folder.")
+AllowCodeOption = typer.Option(
+    False, "--allow-code-execution",
+    help="Let code:PATH benchmarks run model-written programs (in goaltune's sandbox).")
+
+
+def _allow_code(allowed: bool) -> None:
+    """--allow-code-execution: the opt-in that code:PATH benchmarks check."""
+    if allowed:
+        from goaltune.evaluate.sandbox import allow_code_execution
+
+        allow_code_execution()
 
 
 def _quiet_libraries(quiet: bool) -> None:
@@ -96,10 +107,11 @@ def _start_or_resume(config: Path | None, resume: Path | None, set_: list[str], 
 @user_errors
 def run(config: Optional[Path] = typer.Argument(None, help="Run config (YAML)."),
         resume: Optional[Path] = ResumeOption, set_: list[str] = SetOption,
-        quiet: bool = QuietOption) -> None:
+        quiet: bool = QuietOption, allow_code: bool = AllowCodeOption) -> None:
     """Evaluate the base model, train a LoRA adapter, evaluate again, judge and report."""
     from goaltune.summary import print_run_summary
 
+    _allow_code(allow_code)
     print_run_summary(_start_or_resume(config, resume, set_, quiet, train_only=False), console)
 
 
@@ -127,11 +139,13 @@ def eval_(
     max_new_tokens: int = typer.Option(256, help="Generation length for the task."),
     out: Optional[Path] = typer.Option(None, help="Write the results JSON here."),
     quiet: bool = QuietOption,
+    allow_code: bool = AllowCodeOption,
 ) -> None:
     """Evaluate a model (optionally with an adapter) on task items and/or benchmarks."""
     from goaltune.pipeline import evaluate_standalone
     from goaltune.summary import print_eval_table
 
+    _allow_code(allow_code)
     _quiet_libraries(quiet)
     result = evaluate_standalone(
         model=model, adapter=adapter, benchmarks=[b for b in benchmarks.split(",") if b.strip()],
@@ -275,11 +289,13 @@ def sweep(
                                        "OUTPUT_DIR/sweep-NAME-STAMP); an existing one continues."),
     jobs: int = typer.Option(1, "--jobs", min=1, help="Accepted; runs go one at a time."),
     quiet: bool = QuietOption,
+    allow_code: bool = AllowCodeOption,
 ) -> None:
     """Run a grid of configs, evaluate each base model once, and compare the runs."""
     from goaltune.compare import print_comparison
     from goaltune.sweep import compare_sweep, create_sweep, open_sweep, parse_grid, run_sweep
 
+    _allow_code(allow_code)
     if (config is None) == (resume is None) or (resume and (grid or out)):
         raise GoaltuneError("give a CONFIG with --grid (and optionally --out), or --resume "
                             "SWEEP_FOLDER alone")

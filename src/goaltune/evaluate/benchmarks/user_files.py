@@ -61,7 +61,8 @@ def _read_csv_with_header(path: Path) -> list[Row]:
                                          f"({', '.join(header)}), got {len(record)}")
                 rows.append(Row({k: v for k, v in zip(header, record) if v.strip()}, where))
         except csv.Error as error:
-            raise BenchmarkError(f"{path}, line {reader.line_num}: malformed CSV ({error})") from None
+            where = f"{path}, line {reader.line_num}"
+            raise BenchmarkError(f"{where}: malformed CSV ({error})") from None
     return rows
 
 
