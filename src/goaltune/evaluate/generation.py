@@ -6,6 +6,8 @@ from contextlib import nullcontext
 from typing import Any
 
 import torch
+
+from goaltune.distributed import context
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 
@@ -29,7 +31,49 @@ def progress_bar(label: str) -> Progress:
     )
 
 
+def _stopped(text: str, stop: list[str]) -> bool:
+    return any(s and s in text for s in stop)
+
+
 @torch.no_grad()
+def greedy_batch(model: Any, tokenizer: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                 max_new_tokens: int, stop: list[str]) -> list[list[int]]:
+    """Greedy new tokens for one left-padded batch, with the KV cache.
+
+    A row leaves the batch as soon as it emits EOS or its text contains a stop sequence: its cache
+    rows are dropped, so the remaining decode steps only compute the rows still running.
+    """
+    eos = tokenizer.eos_token_id
+    rows = list(range(input_ids.shape[0]))
+    tokens: list[list[int]] = [[] for _ in rows]
+    positions = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
+    out = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=positions,
+                use_cache=True, logits_to_keep=1)
+    cache, next_positions = out.cache, positions[:, -1:] + 1
+    for _ in range(max_new_tokens):
+        chosen = out.logits[:, -1].argmax(-1)
+        keep = []
+        for slot, (row, token) in enumerate(zip(rows, chosen.tolist())):
+            if token == eos:
+                continue
+            tokens[row].append(token)
+            if not (stop and _stopped(tokenizer.decode(tokens[row][-16:]), stop)):
+                keep.append(slot)
+        if not keep or len(tokens[rows[keep[0]]]) >= max_new_tokens:
+            break
+        if len(keep) < len(rows):
+            index = torch.tensor(keep, device=chosen.device)
+            cache.batch_select_indices(index)
+            chosen, attention_mask = chosen[index], attention_mask[index]
+            next_positions = next_positions[index]
+            rows = [rows[slot] for slot in keep]
+        attention_mask = torch.cat([attention_mask, attention_mask.new_ones(len(rows), 1)], dim=-1)
+        out = model(input_ids=chosen[:, None], attention_mask=attention_mask,
+                    position_ids=next_positions, cache=cache, use_cache=True)
+        next_positions = next_positions + 1
+    return tokens
+
+
 def generate_texts(
     model: Any,
     tokenizer: Any,
@@ -43,37 +87,33 @@ def generate_texts(
     """Greedy completions of already-rendered prompts, returned in the input order.
 
     Prompts are sorted by length so each batch carries little padding; every sequence stops at
-    EOS (the cache is kept per batch) and is cut at the first stop sequence.
+    EOS (leaving its batch, see `greedy_batch`) and is cut at the first stop sequence. With
+    several processes each generates every N-th batch (the same batches as one process would)
+    and all of them get every output.
     """
     model.eval()
     device = next(model.parameters()).device
     tokenizer.padding_side = "left"
     lengths = [len(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
     order = sorted(range(len(prompts)), key=lambda i: -lengths[i])
-    outputs: list[str] = [""] * len(prompts)
+    outputs: dict[int, str] = {}
+    starts = context().share(range(0, len(order), batch_size))
     progress = progress_bar(label) if show_progress else None
-    task = progress.add_task(label, total=len(prompts)) if progress else None
+    own = sum(len(order[start : start + batch_size]) for start in starts)
+    task = progress.add_task(label, total=own) if progress else None
     with progress or nullcontext():
-        for start in range(0, len(order), batch_size):
+        for start in starts:
             batch_ids = order[start : start + batch_size]
             encoded = tokenizer(
                 [prompts[i] for i in batch_ids], return_tensors="pt", padding=True,
                 add_special_tokens=False,
             ).to(device)
-            generated = model.generate(
-                **encoded,
-                max_new_tokens=max_new_tokens,
-                do_sample=False,
-                pad_token_id=tokenizer.pad_token_id,
-                eos_token_id=tokenizer.eos_token_id,
-                stop_strings=stop or None,
-                tokenizer=tokenizer if stop else None,
-            )
-            new_tokens = generated[:, encoded["input_ids"].shape[1] :]
+            new_tokens = greedy_batch(model, tokenizer, encoded["input_ids"],
+                                      encoded["attention_mask"], max_new_tokens, stop or [])
             for row, index in enumerate(batch_ids):
                 text = tokenizer.decode(new_tokens[row], skip_special_tokens=True)
                 outputs[index] = _cut_at_stop(text, stop or [])
             if progress is not None:
                 progress.update(task, advance=len(batch_ids))
-    return outputs
-
+    outputs = context().merge(outputs)
+    return [outputs[index] for index in range(len(prompts))]
