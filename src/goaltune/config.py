@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_validator,
+                      model_validator)
 
 from goaltune.errors import ConfigError
 
@@ -143,8 +144,21 @@ class GoalConfig(_Strict):
         return value
 
 
+FILE_BENCHMARKS = ("mc", "qa", "code")  # benchmarks whose spec is KIND:PATH[:OPTIONS]
+
+
+def is_file_benchmark(spec: str) -> bool:
+    """Whether a benchmark spec names a user's file: `mc:PATH`, `qa:PATH` or `code:PATH`."""
+    kind, sep, _ = spec.strip().partition(":")
+    return bool(sep) and kind in FILE_BENCHMARKS
+
+
 class RunConfig(_Strict):
-    """One fine-tuning run: model, data, LoRA, training, evaluation and goal."""
+    """One fine-tuning run: model, data, LoRA, training, evaluation and goal.
+
+    Guard benchmarks and file-benchmark task metrics (e.g. `mc:data/test.jsonl`) are evaluated
+    even when eval.benchmarks does not list them: they are appended to it.
+    """
 
     name: str = "run"
     output_dir: str = "runs"
@@ -154,6 +168,15 @@ class RunConfig(_Strict):
     train: TrainConfig = Field(default_factory=TrainConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
     goal: GoalConfig = Field(default_factory=GoalConfig)
+
+    @model_validator(mode="after")
+    def _evaluate_goal_benchmarks(self) -> RunConfig:
+        named = [*(m.name for m in self.goal.task_metrics if is_file_benchmark(m.name)),
+                 *self.goal.guard_benchmarks]
+        missing = [spec for spec in dict.fromkeys(named) if spec not in self.eval.benchmarks]
+        if missing:
+            self.eval.benchmarks = [*self.eval.benchmarks, *missing]
+        return self
 
 
 def format_validation_error(error: ValidationError, source: str) -> str:
@@ -209,6 +232,31 @@ _PATH_FIELDS = (("data", "train"), ("data", "validation"), ("data", "test"),
                 ("eval", "benchmark_data_dir"), ("model", "name_or_path"))
 
 
+def _anchored(value: str, base: Path) -> str:
+    """`base / value` when value is missing from the working folder but present under base."""
+    if value and not Path(value).expanduser().exists() and (base / value).exists():
+        return str(base / value)
+    return value
+
+
+def anchor_spec(spec: str, base: Path) -> str:
+    """A file benchmark spec with its path anchored like the data paths; others unchanged."""
+    if not is_file_benchmark(spec):
+        return spec
+    kind, _, rest = spec.strip().partition(":")
+    path, sep, options = rest.partition(":")
+    return f"{kind}:{_anchored(path, base)}{sep}{options}"
+
+
+def _anchor_benchmark_specs(config: RunConfig, base: Path) -> None:
+    """The same anchoring in eval.benchmarks, the guards and the task metric names, so a task
+    metric still names its benchmark's results."""
+    config.eval.benchmarks = [anchor_spec(s, base) for s in config.eval.benchmarks]
+    config.goal.guard_benchmarks = [anchor_spec(s, base) for s in config.goal.guard_benchmarks]
+    for metric in config.goal.task_metrics:
+        metric.name = anchor_spec(metric.name, base)
+
+
 def anchor_paths(config: RunConfig, base: Path) -> None:
     """Relative paths missing from the working folder but present under `base` point there."""
     for section_name, key in _PATH_FIELDS:
@@ -219,6 +267,7 @@ def anchor_paths(config: RunConfig, base: Path) -> None:
     for source in config.data.mix:
         if not Path(source.path).expanduser().exists() and (base / source.path).exists():
             source.path = str(base / source.path)
+    _anchor_benchmark_specs(config, base)
 
 
 _SECTIONS = ("model", "data", "lora", "train", "eval", "goal")
