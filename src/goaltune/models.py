@@ -173,6 +173,30 @@ def prepare_tokenizer(tokenizer: Any, chat_template: str | None = None) -> Any:
     return tokenizer
 
 
+def require_4bit() -> None:
+    """ModelError unless QLoRA can run here: a CUDA GPU and the bitsandbytes package."""
+    if not torch.cuda.is_available():
+        raise ModelError("model.load_in_4bit (QLoRA) needs a CUDA GPU, and none is visible; "
+                         "set model.load_in_4bit: false to train on this machine")
+    if importlib.util.find_spec("bitsandbytes") is None:
+        raise ModelError("model.load_in_4bit (QLoRA) needs the bitsandbytes package; install it "
+                         "with: pip install 'goaltune[gpu]'")
+
+
+def quantization_options(config: ModelConfig) -> dict[str, Any]:
+    """from_pretrained options for a 4-bit NF4 base (QLoRA) on this process's GPU, else none."""
+    if not config.load_in_4bit:
+        return {}
+    require_4bit()
+    from transformers import BitsAndBytesConfig
+
+    compute = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    quantization = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
+                                      bnb_4bit_use_double_quant=True,
+                                      bnb_4bit_compute_dtype=compute)
+    return {"quantization_config": quantization, "device_map": {"": torch.cuda.current_device()}}
+
+
 def load_model_and_tokenizer(config: ModelConfig) -> tuple[Any, Any]:
     """Load the base causal LM and its tokenizer as the config says."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -187,7 +211,8 @@ def load_model_and_tokenizer(config: ModelConfig) -> tuple[Any, Any]:
     try:
         tokenizer = AutoTokenizer.from_pretrained(location, **common)
         model = AutoModelForCausalLM.from_pretrained(
-            location, dtype=_dtype(config.dtype), use_safetensors=True, **common
+            location, dtype=_dtype(config.dtype), use_safetensors=True, **common,
+            **quantization_options(config),
         )
     except (OSError, ValueError) as error:  # ValueError: a config.json that is not a model's
         raise ModelError(f"{config.name_or_path}: cannot load model ({error})") from None
@@ -195,10 +220,33 @@ def load_model_and_tokenizer(config: ModelConfig) -> tuple[Any, Any]:
     return model, prepare_tokenizer(tokenizer, config.chat_template)
 
 
+@torch.no_grad()
+def require_active_adapter(model: Any, tokenizer: Any, adapter: str) -> None:
+    """ModelError unless the adapter changes the model's outputs on a probe sentence.
+
+    An evaluation "with the adapter" that silently ran the base model reports identical scores
+    before and after; this catches an adapter that was not applied, disabled, or never trained.
+    """
+    if not hasattr(model, "disable_adapter"):
+        raise ModelError(f"{adapter}: the model under evaluation carries no adapter")
+    probe = tokenizer("Adapter check: the quick brown fox.", return_tensors="pt")
+    probe = {key: value.to(next(model.parameters()).device) for key, value in probe.items()}
+    with_adapter = model(**probe).logits
+    with model.disable_adapter():
+        without = model(**probe).logits
+    if torch.equal(with_adapter, without):
+        raise ModelError(f"{adapter}: the adapter does not change the model's outputs (not applied, "
+                         "or its LoRA weights are still zero); before and after would be the same model")
+
+
 def build_lora_model(model: Any, config: LoraConfig) -> Any:
-    """Wrap a base model with a fresh trainable LoRA adapter (PEFT)."""
+    """Wrap a base model with a fresh trainable LoRA adapter (PEFT); a 4-bit base is prepared
+    for k-bit training first (QLoRA)."""
     from peft import LoraConfig as PeftLoraConfig
-    from peft import get_peft_model
+    from peft import get_peft_model, prepare_model_for_kbit_training
+
+    if getattr(model, "hf_quantizer", None) is not None:
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
 
     peft_config = PeftLoraConfig(
         r=config.r,
