@@ -4,13 +4,19 @@ The sweep folder, `<output_dir>/sweep-<name>-<stamp>/` (or `--out DIR`), holds `
 grid, every run's resolved config and folder, and its status), `eval-cache/` (the base model's
 before-evaluations, see evalcache.py), one folder per run, and the comparison grouped by the first
 grid key. Starting a sweep again on the same folder skips finished runs and resumes the others.
-Runs go one after another: they share the device (and on CPU its few cores), the evaluation cache
-and the training loop's Ctrl-C handling, which needs the main thread.
+Runs go one after another, or with `jobs` > 1 in that many worker processes (each with its share of
+the CPU threads): first one run per distinct base evaluation, so every base model is evaluated
+once, then the rest, which find that evaluation in the cache. Only the main process writes
+sweep.json.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,8 +132,9 @@ def create_sweep(config_path: Path, grid: Grid, out: Path | None = None) -> Swee
     return sweep
 
 
-def _run_one(sweep: Sweep, entry: dict[str, Any], cache: EvalCache, show_progress: bool) -> None:
-    from goaltune.pipeline import run_pipeline, start_run
+def _prepare_run_dir(sweep: Sweep, entry: dict[str, Any]) -> RunConfig:
+    """The entry's config, pointed at the sweep folder; its run folder is created if missing."""
+    from goaltune.pipeline import start_run
 
     config = config_from_dict(entry["config"], source=f"{SWEEP_FILE}: {entry['name']}")
     config.output_dir = str(sweep.folder)  # the folder may have moved since it was planned
@@ -135,35 +142,132 @@ def _run_one(sweep: Sweep, entry: dict[str, Any], cache: EvalCache, show_progres
     if folder is None or not folder.is_dir():
         entry["run_dir"] = start_run(config).name
         sweep.save()
+    return config
+
+
+def _run_one(sweep: Sweep, entry: dict[str, Any], cache: EvalCache, show_progress: bool) -> None:
+    from goaltune.pipeline import run_pipeline
+
+    config = _prepare_run_dir(sweep, entry)
     run_pipeline(config, show_progress, resume_dir=sweep.run_dir(entry), before_cache=cache)
 
 
-def run_sweep(sweep: Sweep, log: Log, show_progress: bool = True) -> list[Path]:
-    """Run every unfinished run in grid order; a failed run does not stop the others, an
-    interrupt does (resume later). Returns the finished run folders."""
-    cache = EvalCache(sweep.folder / CACHE_FOLDER)
+def _record(sweep: Sweep, entry: dict[str, Any]) -> None:
+    entry["status"] = sweep.status(entry)
+    entry["before_eval"] = _before_source(sweep, entry)
+    sweep.save()
+
+
+def _finish(sweep: Sweep, cache_counts: tuple[int, int], log: Log) -> list[Path]:
+    finished = [e for e in sweep.runs if sweep.status(e) == "finished"]
+    sweep.state["status"] = "finished" if len(finished) == len(sweep.runs) else "incomplete"
+    sweep.save()
+    log(f"base model evaluations: {cache_counts[1]} computed, {cache_counts[0]} reused from the "
+        "cache")
+    return [sweep.folder / e["run_dir"] for e in finished]
+
+
+def _interrupted(sweep: Sweep) -> None:
+    sweep.state["status"] = "interrupted"
+    sweep.save()
+
+
+def _pending(sweep: Sweep, log: Log) -> list[tuple[int, dict[str, Any]]]:
+    """(position, entry) of every unfinished run; finished ones are logged as skipped."""
+    pending = []
     for index, entry in enumerate(sweep.runs, start=1):
-        prefix = f"[{index}/{len(sweep.runs)}] {entry['name']}"
         if sweep.status(entry) == "finished":
-            log(f"{prefix}: finished earlier, skipped")
-            continue
+            log(f"[{index}/{len(sweep.runs)}] {entry['name']}: finished earlier, skipped")
+        else:
+            pending.append((index, entry))
+    return pending
+
+
+def run_sweep(sweep: Sweep, log: Log, show_progress: bool = True, jobs: int = 1) -> list[Path]:
+    """Run every unfinished run in grid order (`jobs` at a time); a failed run does not stop the
+    others, an interrupt does (resume later). Returns the finished run folders."""
+    pending = _pending(sweep, log)
+    if jobs > 1 and len(pending) > 1:
+        return _run_parallel(sweep, pending, log, jobs)
+    cache = EvalCache(sweep.folder / CACHE_FOLDER)
+    for index, entry in pending:
+        prefix = f"[{index}/{len(sweep.runs)}] {entry['name']}"
         log(f"{prefix}: {'resuming' if entry['run_dir'] else 'starting'}")
         try:
             _run_one(sweep, entry, cache, show_progress)
         except (KeyboardInterrupt, TrainingInterrupted):
-            sweep.state["status"] = "interrupted"
-            sweep.save()
+            _interrupted(sweep)
             raise
         except Exception as error:  # noqa: BLE001  (a failed grid point spares the rest)
             log(f"{prefix}: failed ({type(error).__name__}: {error})")
-        entry["status"] = sweep.status(entry)
-        entry["before_eval"] = _before_source(sweep, entry)
-        sweep.save()
-    finished = [e for e in sweep.runs if sweep.status(e) == "finished"]
-    sweep.state["status"] = "finished" if len(finished) == len(sweep.runs) else "incomplete"
-    sweep.save()
-    log(f"base model evaluations: {cache.misses} computed, {cache.hits} reused from the cache")
-    return [sweep.folder / e["run_dir"] for e in finished]
+        _record(sweep, entry)
+    return _finish(sweep, (cache.hits, cache.misses), log)
+
+
+def _evaluation_identity(entry: dict[str, Any]) -> str:
+    """What decides an entry's base evaluation: its model, data and eval sections."""
+    config = entry["config"]
+    return json.dumps([config["model"], config["data"], config["eval"]], sort_keys=True)
+
+
+def waves(pending: list[tuple[int, dict[str, Any]]]) -> list[list[tuple[int, dict[str, Any]]]]:
+    """[first run of each base evaluation], [the rest]: the first wave fills the cache."""
+    leaders: dict[str, tuple[int, dict[str, Any]]] = {}
+    for item in pending:
+        leaders.setdefault(_evaluation_identity(item[1]), item)
+    first = list(leaders.values())
+    return [wave for wave in (first, [item for item in pending if item not in first]) if wave]
+
+
+def _worker_init(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def _run_in_worker(folder: str, position: int) -> tuple[int, int, str | None]:
+    """One run of a sweep in a worker process: (cache hits, misses, error or None)."""
+    sweep = open_sweep(Path(folder))
+    cache = EvalCache(sweep.folder / CACHE_FOLDER)
+    try:
+        _run_one(sweep, sweep.runs[position - 1], cache, show_progress=False)
+    except (KeyboardInterrupt, TrainingInterrupted) as stop:
+        return cache.hits, cache.misses, f"interrupted: {stop}"
+    except Exception as error:  # noqa: BLE001  (a failed grid point spares the rest)
+        return cache.hits, cache.misses, f"{type(error).__name__}: {error}"
+    return cache.hits, cache.misses, None
+
+
+def _run_parallel(sweep: Sweep, pending: list[tuple[int, dict[str, Any]]], log: Log,
+                  jobs: int) -> list[Path]:
+    for _, entry in pending:  # run folders are made here, so only this process writes sweep.json
+        _prepare_run_dir(sweep, entry)
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    hits = misses = 0
+    interrupted = False
+    context = multiprocessing.get_context("spawn")
+    try:
+        for wave in waves(pending):
+            with ProcessPoolExecutor(jobs, mp_context=context, initializer=_worker_init,
+                                     initargs=(threads,)) as pool:
+                futures = []
+                for index, entry in wave:
+                    log(f"[{index}/{len(sweep.runs)}] {entry['name']}: started in a worker")
+                    futures.append((index, entry, pool.submit(_run_in_worker, str(sweep.folder),
+                                                              index)))
+                for index, entry, future in futures:
+                    run_hits, run_misses, error = future.result()
+                    hits, misses = hits + run_hits, misses + run_misses
+                    interrupted = interrupted or bool(error and error.startswith("interrupted"))
+                    log(f"[{index}/{len(sweep.runs)}] {entry['name']}: "
+                        f"{f'failed ({error})' if error else sweep.status(entry)}")
+                    _record(sweep, entry)
+            if interrupted:
+                raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        _interrupted(sweep)
+        raise
+    return _finish(sweep, (hits, misses), log)
 
 
 def _before_source(sweep: Sweep, entry: dict[str, Any]) -> str | None:
