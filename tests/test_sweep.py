@@ -227,6 +227,7 @@ def test_parallel_sweep_evaluates_the_base_once(tmp_path: Path,
                                       str(out), "--jobs", "2", "-q"])
     assert result.exit_code == 0, result.output
     assert "1 computed, 2 reused" in result.output
+    assert result.output.count("started in a worker") == 3
     state = read(out / "sweep.json")
     assert state["status"] == "finished"
     assert [e["status"] for e in state["runs"]] == ["finished"] * 3
