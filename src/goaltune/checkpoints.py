@@ -1,9 +1,11 @@
 """Training checkpoints: written atomically, pruned to the last K, read back for resume.
 
 A checkpoint folder `checkpoints/step-000050/` holds the trainable (adapter) weights as
-safetensors, the optimizer and scheduler states, RNG states, and `state.json` with the data
-position and the loss figures so far. It is staged under a temporary name and renamed into place
-only when complete, so `latest_checkpoint` never returns a half-written one.
+safetensors, the optimizer and scheduler states, RNG states (`rng.pt`, plus `rng-rank-N.pt` for
+each further process), and `state.json` with the data position, the number of processes and the
+loss figures so far. It is staged under a temporary name and renamed into place only when
+complete, so `latest_checkpoint` never returns a half-written one. Under FSDP or DeepSpeed the
+weights and optimizer state are Accelerate's `save_state` output in `accelerate/`.
 """
 
 from __future__ import annotations
@@ -23,22 +25,28 @@ from goaltune.errors import RunError
 from goaltune.runs import write_failure
 
 STATE_FILE = "state.json"
+ACCELERATE_STATE = "accelerate"
 
 
 def _fsync_tree(folder: Path) -> None:
     for path in folder.iterdir():
+        if path.is_dir():
+            continue
         with path.open("rb") as handle:
             os.fsync(handle.fileno())
 
 
 def rng_state() -> dict[str, Any]:
-    """Python, NumPy and torch RNG states in a form torch.load(weights_only=True) accepts."""
+    """Python, NumPy, torch (and CUDA) RNG states in a form torch.load(weights_only=True) accepts."""
     kind, keys, pos, has_gauss, cached = np.random.get_state()
-    return {
+    state = {
         "python": random.getstate(),
         "numpy": [kind, keys.tolist(), pos, has_gauss, cached],
         "torch": torch.get_rng_state(),
     }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state()
+    return state
 
 
 def restore_rng_state(state: dict[str, Any]) -> None:
@@ -48,6 +56,13 @@ def restore_rng_state(state: dict[str, Any]) -> None:
     kind, keys, pos, has_gauss, cached = state["numpy"]
     np.random.set_state((kind, np.array(keys, dtype=np.uint32), pos, has_gauss, cached))
     torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state(state["cuda"])
+
+
+def rng_file(rank: int) -> str:
+    """The RNG state file of a process: `rng.pt` for the main one, `rng-rank-N.pt` for others."""
+    return "rng.pt" if rank == 0 else f"rng-rank-{rank}.pt"
 
 
 def trainable_state(model: Any) -> dict[str, torch.Tensor]:
@@ -55,17 +70,25 @@ def trainable_state(model: Any) -> dict[str, torch.Tensor]:
     return {n: p.detach().cpu().contiguous() for n, p in model.named_parameters() if p.requires_grad}
 
 
+def checkpoint_path(folder: Path, step: int) -> Path:
+    """Where the checkpoint of `step` goes."""
+    return folder / f"step-{step:06d}"
+
+
 def save_checkpoint(folder: Path, step: int, model: Any, optimizer: Any, scheduler: Any,
-                    state: dict[str, Any], keep: int) -> Path:
+                    state: dict[str, Any], keep: int,
+                    rng_states: list[dict[str, Any]] | None = None) -> Path:
     """Write `folder/step-NNNNNN` atomically, then keep only the newest `keep` checkpoints.
 
+    `rng_states` holds every process's RNG state in rank order (default: this process's).
     A failed write (disk full) removes the staging folder, keeps the earlier checkpoints and
     raises RunError.
     """
-    target = folder / f"step-{step:06d}"
+    target = checkpoint_path(folder, step)
     staging = folder / f".staging-step-{step:06d}"
     try:
-        _write_checkpoint(target, staging, step, model, optimizer, scheduler, state)
+        _write_checkpoint(target, staging, step, model, optimizer, scheduler, state,
+                          rng_states or [rng_state()])
     except OSError as error:
         raise write_failure(target, error) from None
     except RuntimeError as error:  # torch.save reports a failed write as a RuntimeError
@@ -75,7 +98,7 @@ def save_checkpoint(folder: Path, step: int, model: Any, optimizer: Any, schedul
 
 
 def _write_checkpoint(target: Path, staging: Path, step: int, model: Any, optimizer: Any,
-                      scheduler: Any, state: dict[str, Any]) -> None:
+                      scheduler: Any, state: dict[str, Any], rng_states: list[dict[str, Any]]) -> None:
     """Stage every file of the checkpoint, sync them, then rename the staging folder into place."""
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(staging, ignore_errors=True)
@@ -84,7 +107,8 @@ def _write_checkpoint(target: Path, staging: Path, step: int, model: Any, optimi
         save_file(trainable_state(model), str(staging / "adapter.safetensors"))
         torch.save(optimizer.state_dict(), staging / "optimizer.pt")
         torch.save(scheduler.state_dict(), staging / "scheduler.pt")
-        torch.save(rng_state(), staging / "rng.pt")
+        for rank, rng in enumerate(rng_states):
+            torch.save(rng, staging / rng_file(rank))
         (staging / STATE_FILE).write_text(json.dumps({"step": step, **state}))
         _fsync_tree(staging)
         if target.exists():
@@ -114,8 +138,9 @@ def latest_checkpoint(folder: Path) -> Path | None:
     return found[-1] if found else None
 
 
-def load_checkpoint(path: Path, model: Any, optimizer: Any, scheduler: Any) -> dict[str, Any]:
-    """Restore weights, optimizer, scheduler and RNG from a checkpoint; returns its state.json."""
+def load_checkpoint(path: Path, model: Any, optimizer: Any, scheduler: Any,
+                    rank: int = 0) -> dict[str, Any]:
+    """Restore weights, optimizer, scheduler and this process's RNG; returns its state.json."""
     try:
         weights = load_file(str(path / "adapter.safetensors"))
         parameters = dict(model.named_parameters())
@@ -124,7 +149,57 @@ def load_checkpoint(path: Path, model: Any, optimizer: Any, scheduler: Any) -> d
                 parameters[name].copy_(tensor)
         optimizer.load_state_dict(torch.load(path / "optimizer.pt", weights_only=True))
         scheduler.load_state_dict(torch.load(path / "scheduler.pt", weights_only=True))
-        restore_rng_state(torch.load(path / "rng.pt", weights_only=True))
+        restore_rng_state(torch.load(path / rng_file(rank), weights_only=True))
+        return json.loads((path / STATE_FILE).read_text())
+    except (OSError, KeyError, ValueError, RuntimeError) as error:
+        raise RunError(f"{path}: checkpoint cannot be loaded ({error})") from None
+
+
+def checkpoint_processes(path: Path) -> int:
+    """How many processes trained the checkpoint (state.json; older checkpoints: 1)."""
+    try:
+        return int(json.loads((path / STATE_FILE).read_text()).get("processes", 1))
+    except (OSError, ValueError, AttributeError) as error:
+        raise RunError(f"{path / STATE_FILE}: cannot be read ({error})") from None
+
+
+def save_accelerate_checkpoint(folder: Path, step: int, accelerator: Any, scheduler: Any,
+                               state: dict[str, Any], keep: int, dist: Any) -> Path:
+    """Sharded weights or optimizer (FSDP, DeepSpeed): every process writes its part with
+    Accelerate's `save_state` into the staging folder, then the main process completes it."""
+    target = checkpoint_path(folder, step)
+    staging = folder / f".staging-step-{step:06d}"
+    if dist.is_main:
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir()
+    dist.barrier()
+    accelerator.save_state(str(staging / ACCELERATE_STATE))
+    dist.barrier()
+    if dist.is_main:
+        try:
+            torch.save(scheduler.state_dict(), staging / "scheduler.pt")
+            (staging / STATE_FILE).write_text(json.dumps({"step": step, **state}))
+            _fsync_tree(staging)
+            if target.exists():
+                shutil.rmtree(target)
+            os.replace(staging, target)
+        except OSError as error:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise write_failure(target, error) from None
+        prune_checkpoints(folder, keep)
+    dist.barrier()
+    return target
+
+
+def load_accelerate_checkpoint(path: Path, accelerator: Any, scheduler: Any) -> dict[str, Any]:
+    """Restore a `save_accelerate_checkpoint` checkpoint on every process; returns its state.json."""
+    if not (path / ACCELERATE_STATE).is_dir():
+        raise RunError(f"{path}: not written under FSDP/DeepSpeed; resume with the same "
+                       "Accelerate config it was trained with")
+    try:
+        accelerator.load_state(str(path / ACCELERATE_STATE))
+        scheduler.load_state_dict(torch.load(path / "scheduler.pt", weights_only=True))
         return json.loads((path / STATE_FILE).read_text())
     except (OSError, KeyError, ValueError, RuntimeError) as error:
         raise RunError(f"{path}: checkpoint cannot be loaded ({error})") from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -12,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from goaltune.distributed import is_main_process, world_size_from_env
 from goaltune.errors import GoaltuneError, TrainingFailed, TrainingInterrupted
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -27,24 +29,31 @@ def one_line(error: Exception) -> str:
 
 
 def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Print user errors as one clear line (no traceback) and exit with their code."""
+    """Print user errors as one clear line (no traceback) and exit with their code.
+
+    With several processes only the main one prints; every one exits with the code.
+    """
+
+    def say(message: str, **options: Any) -> None:
+        if is_main_process():
+            err_console.print(message, highlight=False, **options)
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
         except GoaltuneError as error:
-            err_console.print(f"[bold red]error:[/] {one_line(error)}", highlight=False,
-                              soft_wrap=True)
+            say(f"[bold red]error:[/] {one_line(error)}", soft_wrap=True)
             raise typer.Exit(error.exit_code) from None
         except TrainingFailed as error:
-            err_console.print(f"[bold red]training failed:[/] {one_line(error)}",
-                              highlight=False)
+            say(f"[bold red]training failed:[/] {one_line(error)}")
             raise typer.Exit(error.exit_code) from None
         except TrainingInterrupted as stop:
-            err_console.print(f"[bold yellow]interrupted:[/] {stop}", highlight=False)
+            say(f"[bold yellow]interrupted:[/] {stop}")
             folder = Path(str(stop.checkpoint)).parent.parent
-            err_console.print(f"resume with: goaltune {command.__name__} --resume {folder}")
+            processes = world_size_from_env()
+            more = f" --num-processes {processes}" if processes > 1 else ""
+            say(f"resume with: goaltune {command.__name__} --resume {folder}{more}")
             raise typer.Exit(stop.exit_code) from None
 
     return wrapper
@@ -67,6 +76,13 @@ QuietOption = typer.Option(False, "--quiet", "-q", help="No progress bars.")
 
 
 ResumeOption = typer.Option(None, "--resume", help="Continue this interrupted run folder.")
+ProcessesOption = typer.Option(
+    None, "--num-processes", min=1,
+    help="Data-parallel training in N processes through accelerate launch (one per GPU; gloo on "
+         "CPU). The global batch is per_device_train_batch_size x N x accumulation.")
+AccelerateConfigOption = typer.Option(
+    None, "--accelerate-config", exists=True, dir_okay=False,
+    help="An Accelerate config file (multi-GPU, FSDP, DeepSpeed), e.g. examples/accelerate/.")
 AllowCodeOption = typer.Option(
     False, "--allow-code-execution",
     help="Let code:PATH benchmarks run model-written programs (in goaltune's sandbox).")
@@ -103,26 +119,71 @@ def _start_or_resume(config: Path | None, resume: Path | None, set_: list[str], 
                         train_only=train_only)
 
 
+def _launch(args: list[str], config: Path | None, resume: Path | None, set_: list[str],
+            num_processes: int | None, accelerate_config: Path | None) -> int:
+    """Check the config here, then run `goaltune ARGS` in several processes (accelerate launch)."""
+    from goaltune.config import load_config
+    from goaltune.distributed import launch
+    from goaltune.models import require_4bit, resolve_model
+
+    if (config is None) == (resume is None):
+        raise GoaltuneError("give either a CONFIG file or --resume RUN_FOLDER")
+    if config is not None:
+        checked = load_config(config, _parse_overrides(set_))
+        resolve_model(checked.model.name_or_path)
+        if checked.model.load_in_4bit:
+            require_4bit()
+    return launch(args, num_processes, accelerate_config)
+
+
+def _worker_args(command: str, config: Path | None, resume: Path | None, set_: list[str],
+                 quiet: bool) -> list[str]:
+    """The command line each launched process runs (the same command, minus the launch options)."""
+    args = [command, str(config)] if config is not None else [command, "--resume", str(resume)]
+    for pair in set_:
+        args += ["--set", pair]
+    return [*args, *(["--quiet"] if quiet else [])]
+
+
+def _launches(num_processes: int | None, accelerate_config: Path | None) -> bool:
+    """True when this command should start several processes (and is not one of them)."""
+    wanted = (num_processes or 1) > 1 or accelerate_config is not None
+    return wanted and world_size_from_env() == 1 and "LOCAL_RANK" not in os.environ
+
+
 @app.command()
 @user_errors
 def run(config: Optional[Path] = typer.Argument(None, help="Run config (YAML)."),
         resume: Optional[Path] = ResumeOption, set_: list[str] = SetOption,
-        quiet: bool = QuietOption, allow_code: bool = AllowCodeOption) -> None:
+        quiet: bool = QuietOption, allow_code: bool = AllowCodeOption,
+        num_processes: Optional[int] = ProcessesOption,
+        accelerate_config: Optional[Path] = AccelerateConfigOption) -> None:
     """Evaluate the base model, train a LoRA adapter, evaluate again, judge and report."""
     from goaltune.summary import print_run_summary
 
+    if _launches(num_processes, accelerate_config):
+        args = _worker_args("run", config, resume, set_, quiet)
+        args += ["--allow-code-execution"] if allow_code else []
+        raise typer.Exit(_launch(args, config, resume, set_, num_processes, accelerate_config))
     _allow_code(allow_code)
-    print_run_summary(_start_or_resume(config, resume, set_, quiet, train_only=False), console)
+    run_dir = _start_or_resume(config, resume, set_, quiet, train_only=False)
+    if is_main_process():
+        print_run_summary(run_dir, console)
 
 
 @app.command()
 @user_errors
 def train(config: Optional[Path] = typer.Argument(None, help="Run config (YAML)."),
           resume: Optional[Path] = ResumeOption, set_: list[str] = SetOption,
-          quiet: bool = QuietOption) -> None:
+          quiet: bool = QuietOption, num_processes: Optional[int] = ProcessesOption,
+          accelerate_config: Optional[Path] = AccelerateConfigOption) -> None:
     """Train a LoRA adapter only (no before/after evaluation)."""
+    if _launches(num_processes, accelerate_config):
+        args = _worker_args("train", config, resume, set_, quiet)
+        raise typer.Exit(_launch(args, config, resume, set_, num_processes, accelerate_config))
     run_dir = _start_or_resume(config, resume, set_, quiet, train_only=True)
-    console.print(f"adapter written to [bold]{run_dir / 'adapter'}[/]")
+    if is_main_process():
+        console.print(f"adapter written to [bold]{run_dir / 'adapter'}[/]")
 
 
 @app.command("eval")
@@ -318,8 +379,14 @@ def sweep(
 
 
 def main() -> None:
-    """Entry point for `python -m goaltune`."""
-    app(prog_name="goaltune")
+    """Entry point for `python -m goaltune` (what `accelerate launch -m goaltune` runs)."""
+    from goaltune.distributed import record_exit_code
+
+    try:
+        app(prog_name="goaltune")
+    except SystemExit as done:
+        record_exit_code(done.code)
+        raise
 
 
 if __name__ == "__main__":

@@ -28,6 +28,9 @@ class ModelConfig(_Strict):
     chat_template: str | None = Field(
         default=None, description="Jinja template overriding the tokenizer's (or the plain fallback)."
     )
+    load_in_4bit: bool = Field(
+        default=False, description="QLoRA: 4-bit NF4 base weights (bitsandbytes, CUDA only)."
+    )
 
 
 class MixSource(_Strict):
@@ -96,6 +99,7 @@ class TrainConfig(_Strict):
     max_bad_batches: int = Field(default=0, ge=0)
     length_bucketing: bool = True
     supervised_logits_only: bool = True
+    gradient_checkpointing: bool = False
 
 
 class EvalConfig(_Strict):

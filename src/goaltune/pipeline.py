@@ -1,7 +1,8 @@
 """The recipes behind the CLI commands: run (eval -> train -> eval -> verdict -> report), train, eval.
 
 Each step writes its artifacts into the run folder as soon as it is done, so a failure later on
-never costs what was already finished.
+never costs what was already finished. With several processes every process runs every step (the
+work is sharded inside), and only the main process writes files.
 """
 
 from __future__ import annotations
@@ -20,13 +21,15 @@ import torch
 from goaltune.config import EvalConfig, RunConfig, dump_config
 from goaltune.data import PreparedData, load_task_items, prepare_training_data
 from goaltune.checkpoints import latest_checkpoint
+from goaltune.distributed import Context, context
 from goaltune.errors import RunError, TrainingFailed, TrainingInterrupted
 from goaltune.evalcache import EvalCache
 from goaltune.evaluate.task import evaluate_task
-from goaltune.models import build_lora_model, load_model_and_tokenizer, parameter_counts, resolve_model
+from goaltune.models import (build_lora_model, load_adapter, load_model_and_tokenizer,
+                             parameter_counts, require_4bit, resolve_model)
 from goaltune.runs import (atomic_write_text, create_run_dir, set_status, utc_now, write_failure,
                            write_json)
-from goaltune.train import TrainResult, seed_everything, train_adapter
+from goaltune.train import TrainResult, place_model, seed_everything, train_adapter
 
 _LIBRARIES = ("goaltune", "torch", "transformers", "peft", "accelerate", "datasets", "safetensors",
               "gguf", "lm_eval")
@@ -70,13 +73,17 @@ def evaluate_model(model: Any, tokenizer: Any, items: list[dict[str, Any]] | Non
     return result
 
 
-def save_adapter(model: Any, run_dir: Path) -> Path:
-    """Write the adapter in PEFT format, atomically (staged, then renamed into place)."""
+def save_adapter(model: Any, run_dir: Path, state_dict: dict[str, Any] | None = None) -> Path:
+    """Write the adapter in PEFT format, atomically (staged, then renamed into place).
+
+    `state_dict` supplies the weights when the model's own are sharded (FSDP, ZeRO-3).
+    """
     target = run_dir / "adapter"
     try:
         staging = Path(tempfile.mkdtemp(prefix=".adapter-", dir=run_dir))
         try:
-            model.save_pretrained(str(staging), safe_serialization=True)
+            extra = {} if state_dict is None else {"state_dict": state_dict}
+            model.save_pretrained(str(staging), safe_serialization=True, **extra)
             if target.exists():
                 shutil.rmtree(target)
             staging.rename(target)
@@ -112,6 +119,9 @@ def training_metrics(config: RunConfig, data: PreparedData, counts: dict[str, fl
                  "max_seq_length": config.train.max_seq_length},
         "seed": config.train.seed,
         "device": result.device,
+        "processes": result.processes,
+        "global_batch_size": (config.train.per_device_train_batch_size
+                              * config.train.gradient_accumulation_steps * result.processes),
         "bf16_autocast": result.bf16,
         "steps": result.steps,
         "epochs": round(result.epochs, 4),
@@ -136,18 +146,32 @@ def start_run(config: RunConfig) -> Path:
 
 def train_run(config: RunConfig, run_dir: Path, model: Any, tokenizer: Any,
               data: PreparedData, show_progress: bool = True, resume: bool = False) -> Any:
-    """Attach LoRA, train (or resume), save the adapter and training_metrics.json."""
+    """Attach LoRA, train (or resume), save the adapter and training_metrics.json.
+
+    Returns the trained model, ready to evaluate on every process.
+    """
+    dist = context()
     started = time.perf_counter()
     seed_everything(config.train.seed)  # the adapter's initial weights depend on it
     lora_model = build_lora_model(model, config.lora)
     counts = parameter_counts(lora_model)
-    checkpoint = latest_checkpoint(run_dir / "checkpoints") if resume else None
+    checkpoint = dist.broadcast(latest_checkpoint(run_dir / "checkpoints") if resume else None)
     result = train_adapter(lora_model, tokenizer, data.train, data.validation, config.train,
                            run_dir, show_progress, resume_from=checkpoint)
-    save_adapter(lora_model, run_dir)
-    write_json(run_dir / "training_metrics.json",
-               training_metrics(config, data, counts, result, started))
+    adapter = dist.on_main(lambda: save_adapter(lora_model, run_dir, result.gathered_adapter))
+    dist.on_main(lambda: write_json(run_dir / "training_metrics.json",
+                                    training_metrics(config, data, counts, result, started)))
+    if result.sharded_params:  # no process holds the trained weights whole: load them back
+        base, _ = load_model_and_tokenizer(config.model)
+        place_model(base, dist.device)
+        return load_adapter(base, adapter)
     return lora_model
+
+
+def resume_command(run_dir: Path, train_only: bool, dist: Context) -> str:
+    """The command that continues this run (with as many processes as it had)."""
+    processes = f" --num-processes {dist.world_size}" if dist.active else ""
+    return f"goaltune {'train' if train_only else 'run'} --resume {run_dir}{processes}"
 
 
 def run_pipeline(config: RunConfig, show_progress: bool = True, train_only: bool = False,
@@ -158,23 +182,29 @@ def run_pipeline(config: RunConfig, show_progress: bool = True, train_only: bool
     are reused. With `before_cache`, the base model's evaluation is taken from (or stored in)
     that cache, so runs sharing a base model and evaluation settings evaluate it once.
     """
+    dist = context()
     resolve_model(config.model.name_or_path)  # a wrong model path fails before any folder exists
-    run_dir = resume_dir or start_run(config)
-    set_status(run_dir, "running")
+    if config.model.load_in_4bit:
+        require_4bit()
+    run_dir = resume_dir or dist.on_main(lambda: start_run(config))
+    show_progress = show_progress and dist.is_main
+    dist.on_main(lambda: set_status(run_dir, "running"))
     try:
-        model, tokenizer = load_model_and_tokenizer(config.model)
-        data = prepare_training_data(config.data, config.train, tokenizer)
+        with dist.main_first():  # the main process fills the model and data caches
+            model, tokenizer = load_model_and_tokenizer(config.model)
+            data = prepare_training_data(config.data, config.train, tokenizer)
+        place_model(model, dist.device)
         items = None if train_only else load_task_items(config.data, data.validation_examples,
                                                          config.eval.limit)
         eval_args = dict(items=items, config=config.eval, model_name=config.model.name_or_path,
                          task_name=config.data.test or config.data.train, show_progress=show_progress)
         before_path = run_dir / "eval" / "before.json"
-        if not train_only and not before_path.is_file():
+        if not train_only and dist.broadcast(not before_path.is_file()):
             evaluate_before = functools.partial(evaluate_model, model, tokenizer, adapter=None,
                                                 label="before", **eval_args)
-            before = (before_cache.fetch(config, items, evaluate_before) if before_cache
-                      else evaluate_before())
-            write_json(before_path, before)
+            before = (before_cache.fetch(config, items, evaluate_before)
+                      if before_cache and not dist.active else evaluate_before())
+            dist.on_main(lambda: write_json(before_path, before))
         lora_model = train_run(config, run_dir, model, tokenizer, data, show_progress,
                                resume=resume_dir is not None)
         if not train_only:
@@ -182,21 +212,25 @@ def run_pipeline(config: RunConfig, show_progress: bool = True, train_only: bool
                 raise TrainingFailed("the trained adapter is all zeros: after would equal before")
             after = evaluate_model(lora_model, tokenizer, adapter=str(run_dir / "adapter"),
                                    label="after", **eval_args)
-            write_json(run_dir / "eval" / "after.json", after)
+            dist.on_main(lambda: write_json(run_dir / "eval" / "after.json", after))
     except (KeyboardInterrupt, TrainingInterrupted) as stop:
-        set_status(run_dir, "interrupted", str(stop) or "stopped by the user",
-                   resume=f"goaltune {'train' if train_only else 'run'} --resume {run_dir}")
+        if dist.is_main:
+            set_status(run_dir, "interrupted", str(stop) or "stopped by the user",
+                       resume=resume_command(run_dir, train_only, dist))
         raise
     except TrainingFailed as failure:
-        _mark_failed(run_dir, failure)
-        judge_and_report(run_dir)  # a FAILED verdict with the reason, and the loss curve so far
+        if dist.is_main:
+            _mark_failed(run_dir, failure)
+            judge_and_report(run_dir)  # a FAILED verdict with the reason, and the loss curve so far
         raise
     except BaseException as error:
-        _mark_failed(run_dir, error)
+        if dist.is_main:
+            _mark_failed(run_dir, error)
         raise
-    set_status(run_dir, "finished")
-    if not train_only:
-        judge_and_report(run_dir)
+    if dist.is_main:
+        set_status(run_dir, "finished")
+        if not train_only:
+            judge_and_report(run_dir)
     return run_dir
 
 
@@ -236,11 +270,11 @@ def evaluate_standalone(model: str, adapter: Path | None, benchmarks: list[str],
     """`goaltune eval`: one model (plus adapter) on task items and/or benchmarks."""
     from goaltune.config import DataConfig, ModelConfig
     from goaltune.errors import ConfigError
-    from goaltune.models import load_adapter
 
     if not benchmarks and not task:
         raise ConfigError("nothing to evaluate: pass --benchmarks and/or --task")
     base, tokenizer = load_model_and_tokenizer(ModelConfig(name_or_path=model))
+    place_model(base, context().device)
     evaluated = load_adapter(base, adapter) if adapter else base
     items = None
     if task:
@@ -251,6 +285,6 @@ def evaluate_standalone(model: str, adapter: Path | None, benchmarks: list[str],
                         benchmark_data_dir=data_dir)
     result = evaluate_model(evaluated, tokenizer, items, config, model,
                             str(adapter) if adapter else None, task or "", "eval", show_progress)
-    if out:
+    if out and context().is_main:
         write_json(out, result)
     return result

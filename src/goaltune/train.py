@@ -1,6 +1,9 @@
 """The training loop: LoRA with AdamW, warmup + schedule, accumulation, clipping, validation.
 
 Read `train_adapter` top to bottom: it is the algorithm. Helpers above it are small pieces.
+With several processes (data parallel), every process walks the same seeded stream of
+micro-batches; an optimizer step takes accumulation x processes of them and each process trains
+on its own consecutive share, so N processes reproduce one process with N times the accumulation.
 """
 
 from __future__ import annotations
@@ -24,8 +27,12 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 
 from goaltune.config import TrainConfig
 from goaltune.data.encoding import IGNORE_INDEX, Encoded, collate, make_batches
-from goaltune.checkpoints import load_checkpoint, save_checkpoint
-from goaltune.errors import TrainingFailed, TrainingInterrupted
+from goaltune.checkpoints import (checkpoint_path, checkpoint_processes, load_accelerate_checkpoint,
+                                  load_checkpoint, rng_state, save_accelerate_checkpoint,
+                                  save_checkpoint)
+from goaltune.distributed import Context, context
+from goaltune.engine import StepEngine
+from goaltune.errors import RunError, TrainingFailed, TrainingInterrupted
 from goaltune.runs import LossHistoryWriter, truncate_loss_history
 
 
@@ -56,17 +63,20 @@ def use_bf16(setting: str | bool, device: torch.device) -> bool:
     return cpu_supports_bf16()
 
 
-def pick_device() -> torch.device:
-    """CUDA when available, else CPU."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
 def peak_memory(device: torch.device) -> dict[str, Any]:
     """Peak memory so far: CUDA max allocated on GPU, else the process's peak RSS."""
     if device.type == "cuda":
         return {"peak_memory_mib": torch.cuda.max_memory_allocated(device) / 2**20, "kind": "cuda_max_allocated"}
     rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {"peak_memory_mib": rss_kib / 1024, "kind": "process_peak_rss"}
+
+
+def gathered_memory(dist: Context, device: torch.device) -> dict[str, Any]:
+    """Every process's peak memory (`per_process`); the headline figure is the largest."""
+    everyone = dist.gather({"rank": dist.rank, "device": str(device), **peak_memory(device)})
+    largest = max(everyone, key=lambda m: m["peak_memory_mib"])
+    return {"peak_memory_mib": largest["peak_memory_mib"], "kind": largest["kind"],
+            "per_process": everyone}
 
 
 def _causal_lm(model: Any) -> Any:
@@ -95,24 +105,50 @@ def token_loss_sum(model: Any, batch: dict[str, torch.Tensor], supervised_only: 
     return loss, count
 
 
+def supervised_targets(item: Encoded) -> int:
+    """The example's next-token targets that carry a label: its share of a step's loss."""
+    return sum(1 for label in item.labels[1:] if label != IGNORE_INDEX)
+
+
+def place_model(model: Any, device: torch.device) -> None:
+    """Move the model to the device (a quantized model was placed when it was loaded)."""
+    if getattr(_causal_lm(model), "hf_quantizer", None) is None:
+        model.to(device)
+
+
+def enable_gradient_checkpointing(model: Any) -> None:
+    """Recompute activations during backward instead of keeping them: less memory, more compute."""
+    lm = _causal_lm(model)
+    lm.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    lm.config.use_cache = False
+
+
 def _autocast(device: torch.device, bf16: bool) -> Any:
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
 
 
 @torch.no_grad()
-def validation_loss(model: Any, encoded: list[Encoded], batch_size: int, pad_id: int,
-                    device: torch.device, bf16: bool, supervised_only: bool) -> float | None:
-    """Mean per-token loss over the validation examples (None when there are none)."""
+def validation_loss(engine: StepEngine, encoded: list[Encoded], batch_size: int, pad_id: int,
+                    device: torch.device, bf16: bool) -> float | None:
+    """Mean per-token loss over the validation examples (None when there are none).
+
+    Several processes split the batches and sum their totals; with sharded weights every
+    process runs every batch (each forward is a collective).
+    """
     if not encoded:
         return None
-    model.eval()
+    engine.model.eval()
+    batches = make_batches(encoded, batch_size, seed=0, length_bucketing=True)
+    shared = engine.dist.active and not engine.sharded_params
     total, count = 0.0, 0
-    for batch_ids in make_batches(encoded, batch_size, seed=0, length_bucketing=True):
+    for batch_ids in engine.dist.share(batches) if shared else batches:
         batch = {k: v.to(device) for k, v in collate([encoded[i] for i in batch_ids], pad_id).items()}
         with _autocast(device, bf16):
-            loss, n = token_loss_sum(model, batch, supervised_only)
+            loss, n = engine.eval_loss(batch)
         total, count = total + float(loss), count + n
-    model.train()
+    engine.model.train()
+    if shared:
+        total, count = engine.dist.sum([total, count])
     return total / max(count, 1)
 
 
@@ -125,10 +161,10 @@ def lr_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig, total_st
                          num_training_steps=total_steps)
 
 
-def plan_steps(num_examples: int, config: TrainConfig) -> tuple[int, int]:
-    """(optimizer steps per epoch, total optimizer steps)."""
+def plan_steps(num_examples: int, config: TrainConfig, processes: int = 1) -> tuple[int, int]:
+    """(optimizer steps per epoch, total optimizer steps) when `processes` share each step."""
     micro_batches = math.ceil(num_examples / config.per_device_train_batch_size)
-    per_epoch = max(1, math.ceil(micro_batches / config.gradient_accumulation_steps))
+    per_epoch = max(1, math.ceil(micro_batches / (config.gradient_accumulation_steps * processes)))
     total = config.max_steps or math.ceil(per_epoch * config.num_train_epochs)
     return per_epoch, total
 
@@ -155,6 +191,9 @@ class TrainResult:
     train_seconds: float = 0.0
     bf16: bool = False
     device: str = "cpu"
+    processes: int = 1
+    sharded_params: bool = False
+    gathered_adapter: dict[str, torch.Tensor] | None = None  # FSDP/ZeRO-3, on the main process
     train_losses: list[float] = field(default_factory=list)
     val_losses: list[tuple[int, float]] = field(default_factory=list)
     memory: dict[str, Any] = field(default_factory=dict)
@@ -210,17 +249,33 @@ class StopRequested:
             signal.signal(sig, handler)
 
 
-def _resume_state(checkpoint: Path | None, model: Any, optimizer: Any, scheduler: Any,
+def _resume_state(checkpoint: Path | None, engine: StepEngine, optimizer: Any, scheduler: Any,
                   result: TrainResult, history_path: Path) -> int:
     """Load a checkpoint (if any) into the live objects; returns the step to continue after."""
     if checkpoint is None:
         return 0
-    state = load_checkpoint(checkpoint, model, optimizer, scheduler)
+    dist = engine.dist
+    trained_by = checkpoint_processes(checkpoint)
+    if trained_by != dist.world_size:
+        raise RunError(f"{checkpoint}: written by {trained_by} process(es), but {dist.world_size} "
+                       f"are running; resume with --num-processes {trained_by}")
+    if engine.accelerate_checkpoints:
+        state = load_accelerate_checkpoint(checkpoint, engine.accelerator, scheduler)
+    else:
+        state = load_checkpoint(checkpoint, engine.model, optimizer, scheduler, dist.rank)
     for key in ("epochs", "tokens_seen", "input_tokens", "train_losses", "train_seconds"):
         setattr(result, key, state[key])
     result.val_losses = [tuple(pair) for pair in state["val_losses"]]
-    truncate_loss_history(history_path, state["step"])
+    if dist.is_main:
+        truncate_loss_history(history_path, state["step"])
     return state["step"]
+
+
+def _reduce_step(dist: Context, step_loss: float, input_tokens: int,
+                 stopping: bool) -> tuple[float, int, bool]:
+    """Sum the step's loss and input tokens over the processes; stop if any process must."""
+    loss, tokens, stops = dist.sum([step_loss, input_tokens, float(stopping)])
+    return loss, int(tokens), stops > 0
 
 
 def train_adapter(model: Any, tokenizer: Any, train_set: list[Encoded], val_set: list[Encoded],
@@ -230,79 +285,104 @@ def train_adapter(model: Any, tokenizer: Any, train_set: list[Encoded], val_set:
 
     Checkpoints go to `run_dir/checkpoints` every `save_steps` steps and at each epoch end;
     `resume_from` continues from one with identical results. SIGINT/SIGTERM save a checkpoint
-    and raise TrainingInterrupted; a non-finite loss raises TrainingFailed.
+    and raise TrainingInterrupted; a non-finite loss raises TrainingFailed. With several
+    processes, only the main one writes files; losses and token counts are summed over all.
     """
     seed_everything(config.seed)
-    device = pick_device()
-    model.to(device)
+    dist = context()
+    device = dist.device
+    place_model(model, device)
     model.train()
+    if config.gradient_checkpointing:
+        enable_gradient_checkpointing(model)
     bf16 = use_bf16(config.bf16, device)
     pad_id = tokenizer.pad_token_id
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay,
                                   foreach=True)
-    steps_per_epoch, total_steps = plan_steps(len(train_set), config)
+    steps_per_epoch, total_steps = plan_steps(len(train_set), config, dist.world_size)
     scheduler = lr_scheduler(optimizer, config, total_steps)
-    result = TrainResult(bf16=bf16, device=str(device))
+    engine = StepEngine(model, optimizer, dist, config, bf16)
+    result = TrainResult(bf16=bf16, device=str(device), processes=dist.world_size)
     history_path = run_dir / "loss_history.csv"
-    first_step = _resume_state(resume_from, model, optimizer, scheduler, result, history_path) + 1
-    history = LossHistoryWriter(history_path, append=first_step > 1)
+    first_step = _resume_state(resume_from, engine, optimizer, scheduler, result, history_path) + 1
+    history = LossHistoryWriter(history_path, append=first_step > 1) if dist.is_main else None
+    accumulation = config.gradient_accumulation_steps
     stream = micro_batch_stream(train_set, config)
-    for _ in range((first_step - 1) * config.gradient_accumulation_steps):
+    for _ in range((first_step - 1) * accumulation * dist.world_size):
         next(stream)  # the data position is a pure function of the seed and the step
     checkpoint_dir = run_dir / "checkpoints"
 
     def checkpoint(step: int) -> Path:
         state = {"epochs": result.epochs, "tokens_seen": result.tokens_seen,
                  "input_tokens": result.input_tokens, "train_losses": result.train_losses,
-                 "val_losses": result.val_losses, "train_seconds": result.train_seconds}
-        return save_checkpoint(checkpoint_dir, step, model, optimizer, scheduler, state,
-                               config.save_total_limit)
+                 "val_losses": result.val_losses, "train_seconds": result.train_seconds,
+                 "processes": dist.world_size}
+        if engine.accelerate_checkpoints:
+            return save_accelerate_checkpoint(checkpoint_dir, step, engine.accelerator, scheduler,
+                                              state, config.save_total_limit, dist)
+        rng_states = dist.gather(rng_state()) if dist.active else None
+        dist.on_main(lambda: save_checkpoint(checkpoint_dir, step, model, optimizer, scheduler,
+                                             state, config.save_total_limit, rng_states))
+        return checkpoint_path(checkpoint_dir, step)
 
-    progress = _progress() if show_progress else None
+    def close_history() -> None:
+        if history is not None:
+            history.close()
+
+    progress = _progress() if show_progress and dist.is_main else None
     task = progress.add_task("train", total=total_steps, completed=first_step - 1, loss="-",
                              tps="-") if progress else None
     started = time.perf_counter() - result.train_seconds
     bad_batches = 0
     with progress or nullcontext(), StopRequested() as stop:
         for step in range(first_step, total_steps + 1):
-            # Gather the micro-batches of this optimizer step; normalise by their supervised tokens.
-            micro = [next(stream) for _ in range(config.gradient_accumulation_steps)]
+            # The step's micro-batches over all processes; the loss is normalised by all their
+            # supervised tokens, and this process trains on its consecutive share of them.
+            micro = [next(stream) for _ in range(accumulation * dist.world_size)]
             epoch = micro[-1][0]
-            batches = [collate([train_set[i] for i in ids], pad_id) for _, ids in micro]
-            step_tokens = sum(int((b["labels"][:, 1:] != IGNORE_INDEX).sum()) for b in batches)
-            step_loss = 0.0
-            for batch in batches:
+            step_tokens = sum(supervised_targets(train_set[i]) for _, ids in micro for i in ids)
+            own = micro[dist.rank * accumulation:(dist.rank + 1) * accumulation]
+            batches = [collate([train_set[i] for i in ids], pad_id) for _, ids in own]
+            step_loss, input_tokens = 0.0, 0
+            for index, batch in enumerate(batches):
                 batch = {k: v.to(device) for k, v in batch.items()}
-                with _autocast(device, bf16):
-                    loss_sum, _ = token_loss_sum(model, batch, config.supervised_logits_only)
-                (loss_sum / step_tokens).backward()
+                with engine.sync(last=index == len(batches) - 1):
+                    with _autocast(device, bf16):
+                        loss_sum, _ = engine.loss(batch)
+                    engine.backward(loss_sum / step_tokens)
                 step_loss += float(loss_sum.detach()) / step_tokens
-                result.input_tokens += int(batch["attention_mask"].sum())
+                input_tokens += int(batch["attention_mask"].sum())
+            stopping = False
+            if dist.active:  # one collective: every process takes the same decisions below
+                step_loss, input_tokens, stopping = _reduce_step(dist, step_loss, input_tokens,
+                                                                 bool(stop.signal_name))
+            result.input_tokens += input_tokens
             if not math.isfinite(step_loss):
-                optimizer.zero_grad(set_to_none=True)
+                engine.optimizer.zero_grad(set_to_none=True)
                 bad_batches += 1
                 if bad_batches > config.max_bad_batches:
-                    history.close()
+                    close_history()
                     raise TrainingFailed(f"non-finite training loss ({step_loss}) at step {step}")
                 continue
-            grad_norm = float(torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm))
-            optimizer.step()
+            grad_norm = engine.clip(config.max_grad_norm)
+            engine.optimizer.step()
             scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
+            engine.optimizer.zero_grad(set_to_none=True)
 
             result.steps, result.epochs = step, epoch
             result.tokens_seen += step_tokens
             result.train_losses.append(step_loss)
             val = None
             if step % config.eval_steps == 0 or step == total_steps:
-                val = validation_loss(model, val_set, config.per_device_train_batch_size, pad_id,
-                                      device, bf16, config.supervised_logits_only)
+                val = validation_loss(engine, val_set, config.per_device_train_batch_size, pad_id,
+                                      device, bf16)
                 if val is not None:
                     result.val_losses.append((step, val))
             elapsed = time.perf_counter() - started
             result.train_seconds = elapsed
-            if step % config.logging_steps == 0 or val is not None or step == total_steps:
+            if history is not None and (step % config.logging_steps == 0 or val is not None
+                                        or step == total_steps):
                 history.append({
                     "step": step, "epoch": round(epoch, 4), "train_loss": step_loss, "val_loss": val,
                     "learning_rate": scheduler.get_last_lr()[0], "grad_norm": grad_norm,
@@ -311,13 +391,15 @@ def train_adapter(model: Any, tokenizer: Any, train_set: list[Encoded], val_set:
             if progress is not None:
                 progress.update(task, completed=step, loss=f"{step_loss:.4f}",
                                 tps=f"{result.input_tokens / max(elapsed, 1e-9):.0f}")
-            if stop.signal_name:
-                history.close()
-                raise TrainingInterrupted(stop.signal_name, step, checkpoint(step))
+            if stopping or (not dist.active and stop.signal_name):
+                close_history()
+                raise TrainingInterrupted(stop.signal_name or "SIGTERM", step, checkpoint(step))
             if step % config.save_steps == 0 or step % steps_per_epoch == 0:
                 checkpoint(step)
-    history.close()
+    close_history()
     result.steps = total_steps
-    result.memory = peak_memory(device)
+    result.memory = gathered_memory(dist, device)
+    result.gathered_adapter = engine.gathered_adapter()
+    result.sharded_params = engine.sharded_params
     model.eval()
     return result

@@ -18,6 +18,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from goaltune.distributed import context
+
 from goaltune.evaluate.generation import progress_bar
 
 DEFAULT_MAX_LENGTH = 2048
@@ -121,20 +123,25 @@ def loglikelihoods(
     """Sum log-probability of each continuation given its context, and whether it is greedy.
 
     Deterministic for a given batch size; results are returned in the order of `requests`.
+    With several processes each scores every N-th batch (the batches one process would) and all
+    of them get every result.
     """
     model.eval()
     device = next(model.parameters()).device
     encoded = [_Encoded(*encode_pair(tokenizer, c, x)) for c, x in requests]
     limit = max_length(model, tokenizer)
     groups = _groups(encoded)
-    results: list[tuple[float, bool]] = [(0.0, False)] * len(requests)
+    results: dict[int, tuple[float, bool]] = {}
+    starts = context().share(range(0, len(groups), batch_size))
     progress = progress_bar(label) if show_progress else None
-    task = progress.add_task(label, total=len(requests)) if progress else None
+    own = sum(len(members) for start in starts for _, members in groups[start : start + batch_size])
+    task = progress.add_task(label, total=own) if progress else None
     with progress or nullcontext():
-        for start in range(0, len(groups), batch_size):
+        for start in starts:
             scored = _score_batch(model, groups[start : start + batch_size], encoded, limit, device)
             for index, total, greedy in scored:
                 results[index] = (total, greedy)
             if progress is not None:
                 progress.update(task, advance=len(scored))
-    return results
+    results = context().merge(results)
+    return [results[index] for index in range(len(requests))]
