@@ -348,7 +348,8 @@ def sweep(
     resume: Optional[Path] = typer.Option(None, "--resume", help="Continue this sweep folder."),
     out: Optional[Path] = typer.Option(None, "--out", help="Sweep folder (default: "
                                        "OUTPUT_DIR/sweep-NAME-STAMP); an existing one continues."),
-    jobs: int = typer.Option(1, "--jobs", min=1, help="Accepted; runs go one at a time."),
+    jobs: int = typer.Option(1, "--jobs", min=1, help="Runs at a time, each in its own process "
+                             "with its share of the CPU threads."),
     quiet: bool = QuietOption,
     allow_code: bool = AllowCodeOption,
 ) -> None:
@@ -360,14 +361,11 @@ def sweep(
     if (config is None) == (resume is None) or (resume and (grid or out)):
         raise GoaltuneError("give a CONFIG with --grid (and optionally --out), or --resume "
                             "SWEEP_FOLDER alone")
-    if jobs > 1:
-        console.print(f"note: --jobs {jobs}: runs go one at a time; they share the device, the "
-                      "evaluation cache and Ctrl-C handling (see docs/EXPERIMENTS.md)")
     planned = open_sweep(resume) if resume else create_sweep(config, parse_grid(grid), out)
     console.print(f"sweep folder: [bold]{planned.folder}[/] ({len(planned.runs)} runs)")
     try:
         finished = run_sweep(planned, lambda line: console.print(line, markup=False),
-                             show_progress=not quiet)
+                             show_progress=not quiet, jobs=jobs)
     except (KeyboardInterrupt, TrainingInterrupted):
         err_console.print(f"[bold yellow]interrupted:[/] continue with: goaltune sweep --resume "
                           f"{planned.folder}", highlight=False)

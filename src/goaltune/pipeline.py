@@ -26,7 +26,8 @@ from goaltune.errors import RunError, TrainingFailed, TrainingInterrupted
 from goaltune.evalcache import EvalCache
 from goaltune.evaluate.task import evaluate_task
 from goaltune.models import (build_lora_model, load_adapter, load_model_and_tokenizer,
-                             parameter_counts, require_4bit, resolve_model)
+                             parameter_counts, require_4bit, require_active_adapter,
+                             resolve_model)
 from goaltune.runs import (atomic_write_text, create_run_dir, set_status, utc_now, write_failure,
                            write_json)
 from goaltune.train import TrainResult, place_model, seed_everything, train_adapter
@@ -50,6 +51,8 @@ def evaluate_model(model: Any, tokenizer: Any, items: list[dict[str, Any]] | Non
                    config: EvalConfig, model_name: str, adapter: str | None, task_name: str,
                    label: str, show_progress: bool = True) -> dict[str, Any]:
     """Task metrics and benchmarks for one model state: the content of eval/before|after.json."""
+    if adapter is not None:
+        require_active_adapter(model, tokenizer, adapter)
     started = time.perf_counter()
     result: dict[str, Any] = {
         "model": model_name,
