@@ -1,7 +1,8 @@
 """Benchmark suites (built-in and external) used to evaluate models before and after tuning.
 
 Names: ifeval, gsm8k, arc_easy, arc_challenge, hellaswag, mmlu[:subject,...],
-builtin:ifeval-mini, builtin:mc-mini and lm_eval:TASK; each is one module of this package.
+builtin:ifeval-mini, builtin:mc-mini, lm_eval:TASK, and a user's own files mc:PATH, qa:PATH and
+code:PATH (user_mc, user_qa, user_code); each is one module of this package.
 Prompts, metrics and scoring follow lm-evaluation-harness 0.4.13 (see each module).
 To add a benchmark, add a module that defines `load(options, data_dir, limit) -> Loaded` and
 `run(context, loaded) -> dict` and calls `register(Benchmark(name, load, run))`.
