@@ -91,7 +91,7 @@ def join_pids_cgroup(name: str, limit: int) -> str | None:
     return str(group)
 
 
-def lock_filesystem(work: str, disk_mb: int, owner: int | None, new_proc: bool) -> str:
+def lock_filesystem(work: str, disk_mb: int, new_proc: bool) -> str:
     """Everything read-only except a tmpfs of `disk_mb` MiB mounted on the working folder."""
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     notes = []
@@ -104,8 +104,8 @@ def lock_filesystem(work: str, disk_mb: int, owner: int | None, new_proc: bool) 
     attr = MountAttr(MOUNT_ATTR_RDONLY, 0, 0, 0)
     _check(libc.syscall(SYS_MOUNT_SETATTR, AT_FDCWD, b"/", AT_RECURSIVE, ctypes.byref(attr),
                         ctypes.sizeof(attr)), "mount_setattr /")
-    options = f"size={disk_mb}m,mode=0700" + (f",uid={owner},gid={owner}" if owner else "")
-    _mount("tmpfs", work, "tmpfs", MS_NOSUID | MS_NODEV, options)
+    # mode 0777 is private: the mount exists only in this mount namespace
+    _mount("tmpfs", work, "tmpfs", MS_NOSUID | MS_NODEV, f"size={disk_mb}m,mode=0777")
     os.chdir(work)  # the old cwd is the folder underneath the new mount
     return f"read-only except its folder (tmpfs, {disk_mb} MiB); " + ", ".join(notes)
 
@@ -140,20 +140,31 @@ def reachable_by_others(paths: list[str]) -> bool:
     return True
 
 
-def drop_privileges(request: dict[str, Any], as_root: bool) -> str:
-    """Root becomes an unused uid if it can still run Python, else keeps uid 0 without any
-    capability; everyone gets no_new_privs."""
+def _bounding_set() -> int:
+    with open("/proc/self/status", encoding="ascii") as status:
+        line = next(line for line in status if line.startswith("CapBnd:"))
+    return int(line.split()[1], 16)
+
+
+def drop_privileges(owner: int | None, as_root: bool) -> str:
+    """Root becomes the unused uid `owner` when given (it can still run Python), else keeps
+    uid 0 without any capability; everyone gets no_new_privs."""
     note = f"uid {os.getuid()}"
-    if as_root and reachable_by_others(request["interpreter_paths"]):
-        uid = request["uid"]
-        os.setgroups([])
-        os.setgid(uid)
-        os.setuid(uid)
-        note = f"unprivileged uid {uid}"
-    elif as_root:
+    if as_root and owner is not None:
+        try:
+            os.setgroups([])
+            os.setgid(owner)
+            os.setuid(owner)
+            note = f"unprivileged uid {owner}"
+        except OSError as error:
+            note = f"uid 0 (switching to uid {owner} failed: {error.strerror})"
+    if os.getuid() == 0:
         for capability in range(LAST_CAPABILITY + 1):
             libc.prctl(PR_CAPBSET_DROP, capability, 0, 0, 0)
-        note = "uid 0 without capabilities (the interpreter is not reachable by other users)"
+        note = "uid 0 without capabilities" if _bounding_set() == 0 \
+            else "uid 0 WITH capabilities (they could not be dropped)"
+        if owner is None:
+            note += " (the interpreter is not reachable by other users)"
     _check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
     return note + ", no_new_privs"
 
@@ -174,10 +185,10 @@ def prepare_and_exec(request: dict[str, Any], report_fd: int, report: dict[str, 
     """The program's own steps: file system, files, limits, privileges, then exec."""
     work = request["work"]
     dropping = as_root and reachable_by_others(request["interpreter_paths"])
-    owner = request["uid"] if dropping else None
+    owner = request["uid"] if dropping else None  # root runs the program as this unused uid
     if "mount" in namespaces:
         _attempt(report, "filesystem", lock_filesystem, work, request["limits"]["disk_mb"],
-                 owner, "pid" in namespaces)
+                 "pid" in namespaces)
     else:
         report["filesystem"] = "unavailable (no mount namespace)"
     for name, text in request["files"].items():
@@ -185,7 +196,7 @@ def prepare_and_exec(request: dict[str, Any], report_fd: int, report: dict[str, 
     if owner is not None and "tmpfs" not in report.get("filesystem", ""):
         os.chown(work, owner, owner)
     _attempt(report, "limits", set_limits, request["limits"])
-    _attempt(report, "privileges", drop_privileges, request, as_root)
+    _attempt(report, "privileges", drop_privileges, owner, as_root)
     os.write(report_fd, (json.dumps(report) + "\n").encode())
     os.close(report_fd)
     null = os.open(os.devnull, os.O_RDONLY)
