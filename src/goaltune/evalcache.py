@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from goaltune.config import RunConfig
+from goaltune.config import RunConfig, is_file_benchmark
 from goaltune.models import resolve_model
 from goaltune.runs import read_json, write_json
 
@@ -47,14 +47,33 @@ def model_identity(config: RunConfig) -> Json:
     }
 
 
+def _file_sha256(path: Path) -> str | None:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+
+
+def benchmark_data_identity(config: RunConfig) -> Json:
+    """The content of users' benchmark files (`mc:PATH`...) and the benchmark data folder's
+    files, so that editing them invalidates a cached evaluation."""
+    files = {spec: _file_sha256(Path(spec.partition(":")[2].partition(":")[0]).expanduser())
+             for spec in config.eval.benchmarks if is_file_benchmark(spec)}
+    folder = config.eval.benchmark_data_dir
+    listing = None
+    if folder and Path(folder).is_dir():
+        listing = [[str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns]
+                   for p in sorted(Path(folder).rglob("*")) if p.is_file()]
+    return {"files_sha256": files, "data_dir_files": listing}
+
+
 def before_key(config: RunConfig, items: list[Json] | None) -> Json:
-    """The cache key of a before-evaluation: model, adapter, task items, benchmarks, settings."""
+    """The cache key of a before-evaluation: model, adapter, task items, benchmarks (and their
+    data files), settings."""
     return {
         "model": model_identity(config),
         "adapter": None,
         "task": {"name": config.data.test or config.data.train,
                  "items_sha256": _digest(items) if items else None},
         "eval": config.eval.model_dump(mode="json"),  # benchmarks, generation settings, limits
+        "benchmark_data": benchmark_data_identity(config),
     }
 
 
