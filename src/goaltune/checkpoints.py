@@ -37,7 +37,7 @@ def _fsync_tree(folder: Path) -> None:
 
 
 def rng_state() -> dict[str, Any]:
-    """Python, NumPy, torch (and CUDA) RNG states in a form torch.load(weights_only=True) accepts."""
+    """Python, NumPy, torch (and CUDA) RNG states, as torch.load(weights_only=True) accepts."""
     kind, keys, pos, has_gauss, cached = np.random.get_state()
     state = {
         "python": random.getstate(),
@@ -98,7 +98,8 @@ def save_checkpoint(folder: Path, step: int, model: Any, optimizer: Any, schedul
 
 
 def _write_checkpoint(target: Path, staging: Path, step: int, model: Any, optimizer: Any,
-                      scheduler: Any, state: dict[str, Any], rng_states: list[dict[str, Any]]) -> None:
+                      scheduler: Any, state: dict[str, Any],
+                      rng_states: list[dict[str, Any]]) -> None:
     """Stage every file of the checkpoint, sync them, then rename the staging folder into place."""
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(staging, ignore_errors=True)
@@ -193,7 +194,7 @@ def save_accelerate_checkpoint(folder: Path, step: int, accelerator: Any, schedu
 
 
 def load_accelerate_checkpoint(path: Path, accelerator: Any, scheduler: Any) -> dict[str, Any]:
-    """Restore a `save_accelerate_checkpoint` checkpoint on every process; returns its state.json."""
+    """Restore a `save_accelerate_checkpoint` checkpoint on every process; returns state.json."""
     if not (path / ACCELERATE_STATE).is_dir():
         raise RunError(f"{path}: not written under FSDP/DeepSpeed; resume with the same "
                        "Accelerate config it was trained with")

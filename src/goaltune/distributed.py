@@ -170,7 +170,8 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def launch_command(args: list[str], num_processes: int | None, config_file: Path | None) -> list[str]:
+def launch_command(args: list[str], num_processes: int | None,
+                   config_file: Path | None) -> list[str]:
     """`accelerate launch ... -m goaltune ARGS`: N processes, or what the Accelerate config says."""
     command = [sys.executable, "-m", "accelerate.commands.launch"]
     if config_file is not None:
@@ -211,6 +212,8 @@ def launch(args: list[str], num_processes: int | None, config_file: Path | None)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         recorded = exit_file.read_text().strip() if exit_file.is_file() else ""
+    if code < 0:  # the launcher was killed by a signal: the shell's 128 + signal number
+        code = 128 - code
     return int(recorded) if code != 0 and recorded.isdigit() and recorded != "0" else code
 
 

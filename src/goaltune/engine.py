@@ -1,4 +1,4 @@
-"""Forward, backward and clipping of one optimizer step: plain in one process, Accelerate in several.
+"""Forward, backward and clipping of a training step: plain in one process, Accelerate in several.
 
 In one process the engine calls the model and `Tensor.backward` directly, exactly as the loop
 always did. In several, the model and goaltune's loss become one module (`SupervisedLoss`) that
@@ -14,6 +14,7 @@ whole global batch.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -29,6 +30,9 @@ class SupervisedLoss(torch.nn.Module):
         super().__init__()
         self.model = model
         self.supervised_only = supervised_only
+        # FSDP's transformer-layer auto-wrap reads the decoder layer classes from here
+        lm = model.get_base_model() if hasattr(model, "get_base_model") else model
+        self._no_split_modules = getattr(lm, "_no_split_modules", None)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                 labels: torch.Tensor) -> tuple[torch.Tensor, int]:
@@ -62,10 +66,12 @@ class StepEngine:
                                   mixed_precision="bf16" if bf16 else "no",
                                   gradient_accumulation_steps=config.gradient_accumulation_steps)
         deepspeed = accelerator.state.deepspeed_plugin
-        if deepspeed is not None:  # no dataloader is prepared, so say the batch size here
-            deepspeed.deepspeed_config["train_micro_batch_size_per_gpu"] = (
-                config.per_device_train_batch_size)
-            deepspeed.deepspeed_config["gradient_clipping"] = config.max_grad_norm
+        if deepspeed is not None:  # the run config decides these, whatever the DeepSpeed file says
+            deepspeed.deepspeed_config.update({
+                "train_micro_batch_size_per_gpu": config.per_device_train_batch_size,
+                "gradient_accumulation_steps": config.gradient_accumulation_steps,
+                "gradient_clipping": config.max_grad_norm,
+            })
         self.module, self.optimizer = accelerator.prepare(
             SupervisedLoss(self.model, self.supervised_only), self.optimizer)
         self.accelerator = accelerator
@@ -83,14 +89,20 @@ class StepEngine:
 
     @property
     def accelerate_checkpoints(self) -> bool:
-        """True when weights or optimizer state are sharded: checkpoints use Accelerate's save_state."""
+        """True when weights or optimizer state are sharded (checkpoints use save_state)."""
         return self.kind in ("fsdp", "deepspeed")
 
-    def sync(self, last: bool) -> Any:
-        """Context for one micro-batch: gradients are all-reduced only on the step's last one."""
-        if self.accelerator is None or last:
-            return contextlib.nullcontext()
-        return self.accelerator.no_sync(self.module)
+    @contextlib.contextmanager
+    def sync(self, last: bool) -> Iterator[None]:
+        """Context for one micro-batch: gradients are all-reduced (and DeepSpeed steps) only on
+        the step's last one. Accelerate's `accumulate` counts the micro-batches itself."""
+        if self.accelerator is None:
+            yield
+            return
+        with self.accelerator.accumulate(self.module):
+            if self.accelerator.sync_gradients != last:
+                raise RuntimeError("micro-batches out of step with gradient accumulation")
+            yield
 
     def loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
         """Summed token loss and supervised-token count of one training micro-batch."""

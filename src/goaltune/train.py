@@ -119,7 +119,11 @@ def place_model(model: Any, device: torch.device) -> None:
 def enable_gradient_checkpointing(model: Any) -> None:
     """Recompute activations during backward instead of keeping them: less memory, more compute."""
     lm = _causal_lm(model)
-    lm.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    options = {"use_reentrant": False}
+    if hasattr(lm, "activation_checkpointing_enable"):  # the name since Transformers 5.x
+        lm.activation_checkpointing_enable(activation_checkpointing_kwargs=options)
+    else:
+        lm.gradient_checkpointing_enable(gradient_checkpointing_kwargs=options)
     lm.config.use_cache = False
 
 
