@@ -213,7 +213,8 @@ def eval_(
         task=task, metrics=[m for m in metrics.split(",") if m.strip()], limit=limit,
         data_dir=data_dir, batch_size=batch_size, max_new_tokens=max_new_tokens, out=out,
         show_progress=not quiet)
-    print_eval_table(result, console)
+    if is_main_process():
+        print_eval_table(result, console)
 
 
 @app.command()
