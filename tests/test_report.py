@@ -123,9 +123,9 @@ def test_markdown_has_the_tables(built: tuple[str, str]) -> None:
     assert "| metric | before [95% CI] | after [95% CI] | change, points [95% CI] |" in markdown
     assert "| json_valid | 20.0% [0.0, 50.0] | 90.0% [70.0, 100.0] | +70.0 [+29.8, +100.0] |" \
         in markdown
-    assert "| builtin:mc-mini | acc (primary) |" in markdown
+    assert "| builtin:mc-mini | guard | acc (primary) |" in markdown
     assert "| train | 1.9128 | 0.3201 | 0.3159 | 38 |" in markdown
-    for heading in ("## Task metrics", "## Benchmarks (guard)", "## Loss curve", "## Diagnosis",
+    for heading in ("## Task metrics", "## Benchmarks", "## Loss curve", "## Diagnosis",
                     "## Cost", "## Hyperparameters, data and versions", "## Changed task items"):
         assert heading in markdown
     assert "````text\nSure! Here is the JSON" in markdown  # fence longer than the output's ```

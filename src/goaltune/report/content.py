@@ -326,22 +326,24 @@ def _benchmark_rows(run: RunData) -> tuple[list[ScoreRow], list[tuple[Cell, ...]
             rows.append(ScoreRow(f"{short}: {metric}", Score.from_entry(b), Score.from_entry(a)))
             label = f"{metric} (primary)" if metric == primary else metric
             n = _get(delta, "n") or _get(a, "n") or _get(b, "n")
-            table_rows.append((bench, label, score_text(b), score_text(a),
+            role = _get(deltas.get(bench), "role") or "-"
+            table_rows.append((bench, role, label, score_text(b), score_text(a),
                                *_change_cells(delta, b, a), _count(n)))
     return rows, table_rows
 
 
 def _benchmark_section(run: RunData) -> Section:
-    title = "Benchmarks (guard)"
+    title = "Benchmarks"
     rows, table_rows = _benchmark_rows(run)
     if not rows:
         return Section("benchmarks", title, [_eval_missing_note(run, "benchmarks")])
     return Section("benchmarks", title, [
-        Text("Guard benchmarks check that general ability survived the fine-tune. The primary "
-             "metric's change is judged with a paired bootstrap interval from verdict.json; other "
-             "changes are plain differences of the means.", note=True),
+        Text("A benchmark in the role of task measures the goal (goal.task_metrics); guards check "
+             "that general ability survived the fine-tune. The primary metric's change is judged "
+             "with a paired bootstrap interval from verdict.json; other changes are plain "
+             "differences of the means.", note=True),
         Chart("chart-benchmarks", _alt("Benchmark scores", rows), before_after_png(rows)),
-        Table(("benchmark", "metric", "before [95% CI]", "after [95% CI]",
+        Table(("benchmark", "role", "metric", "before [95% CI]", "after [95% CI]",
                "change, points [95% CI]", "judged", "n"), table_rows),
     ])
 
