@@ -7,6 +7,7 @@ import importlib.util
 import os
 import shutil
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -256,7 +257,10 @@ def build_lora_model(model: Any, config: LoraConfig) -> Any:
         use_dora=config.use_dora,
         task_type="CAUSAL_LM",
     )
-    return get_peft_model(model, peft_config)
+    with warnings.catch_warnings():  # PEFT reads a property that Transformers 5 deprecates
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*",
+                                category=FutureWarning)
+        return get_peft_model(model, peft_config)
 
 
 def load_adapter(model: Any, adapter_dir: str | Path) -> Any:
