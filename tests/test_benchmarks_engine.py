@@ -86,7 +86,8 @@ def test_one_token_choices_share_one_forward_per_context(tiny_model_and_tokenize
     calls = []
     hook = model.register_forward_hook(lambda module, args, output: calls.append(args[0].shape))
     try:
-        shared = loglikelihoods(model, tokenizer, requests, batch_size=1, show_progress=False)
+        shared = loglikelihoods(model, tokenizer, requests, batch_size=1, show_progress=False,
+                                shared_context=False)
     finally:
         hook.remove()
     assert len(calls) == len(contexts)
@@ -101,7 +102,8 @@ def test_identical_to_lm_eval_hflm(tiny_model_and_tokenizer):
 
     model, tokenizer = tiny_model_and_tokenizer
     requests = _requests(seed=3) + [("", "hello world")]
-    ours = loglikelihoods(model, tokenizer, requests, batch_size=8, show_progress=False)
+    ours = loglikelihoods(model, tokenizer, requests, batch_size=8, show_progress=False,
+                          shared_context=False)
     harness = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=8)
     instances = [Instance("loglikelihood", {}, request, 0) for request in requests]
     assert ours == harness.loglikelihood(instances, disable_tqdm=True)

@@ -113,6 +113,10 @@ class EvalConfig(_Strict):
     benchmark_limit: int | None = Field(default=None, ge=1)
     benchmark_data_dir: str | None = None
     bootstrap_resamples: int = Field(default=1000, ge=100)
+    shared_context: bool = Field(
+        default=True, description="Score a context's choices in one packed pass (off: one pass "
+        "per choice, log-likelihoods bit-identical to lm-eval's)."
+    )
 
 
 class TaskMetricGoal(_Strict):

@@ -71,7 +71,8 @@ def evaluate_model(model: Any, tokenizer: Any, items: list[dict[str, Any]] | Non
         result["benchmarks"] = run_benchmarks(
             model, tokenizer, config.benchmarks, data_dir=config.benchmark_data_dir,
             limit=config.benchmark_limit, batch_size=config.batch_size,
-            resamples=config.bootstrap_resamples, show_progress=show_progress, label=label)
+            resamples=config.bootstrap_resamples, show_progress=show_progress, label=label,
+            shared_context=config.shared_context)
     result["elapsed_s"] = round(time.perf_counter() - started, 2)
     return result
 

@@ -5,7 +5,13 @@ the context move to the continuation, the whole string is encoded and split afte
 context, and an empty context is replaced by the BOS (or EOS) token. Requests whose tokens
 context + continuation[:-1] coincide (e.g. the one-token answers " A".." D" of one question) share
 a single forward pass; the rest are sorted longest first and right-padded into batches, so the
-model is called on the same batches as the harness with the same batch size.
+model is called on the same batches as the harness with the same batch size, and the
+log-likelihoods are bit-identical to the harness's (`shared_context=False`).
+
+By default (`shared_context=True`, config key `eval.shared_context`) the requests of one context
+are packed into one row instead (see `goaltune.evaluate.packed`): each context is computed once
+for all its choices and the vocabulary projection runs only where a continuation token is
+predicted. Log-likelihoods then equal the harness's up to floating-point rounding.
 """
 
 from __future__ import annotations
@@ -19,8 +25,8 @@ import torch
 import torch.nn.functional as F
 
 from goaltune.distributed import context
-
 from goaltune.evaluate.generation import progress_bar
+from goaltune.evaluate.packed import make_packs, packing_window, score_packs
 
 DEFAULT_MAX_LENGTH = 2048
 _TOKENIZER_INFINITY = 1000000000000000019884624838656
@@ -74,7 +80,7 @@ def max_length(model: Any, tokenizer: Any) -> int:
     return int(limit) if limit is not None and limit != _TOKENIZER_INFINITY else DEFAULT_MAX_LENGTH
 
 
-def _groups(encoded: list[_Encoded]) -> list[tuple[int, list[int]]]:
+def _groups(encoded: list[_Encoded], indices: list[int]) -> list[tuple[int, list[int]]]:
     """(representative, members) of requests sharing context + continuation[:-1], longest first.
 
     One forward pass of the representative (the member with the longest continuation, the
@@ -82,7 +88,8 @@ def _groups(encoded: list[_Encoded]) -> list[tuple[int, list[int]]]:
     by descending token count, then by the tokens.
     """
     groups: dict[tuple[int, ...], list[int]] = defaultdict(list)
-    for index, pair in enumerate(encoded):
+    for index in indices:
+        pair = encoded[index]
         groups[tuple(pair.context + pair.continuation[:-1])].append(index)
     pairs = [(max(g, key=lambda i: len(encoded[i].continuation)), g) for g in groups.values()]
     return sorted(pairs, key=lambda p: (-len(encoded[p[0]].tokens), tuple(encoded[p[0]].tokens)))
@@ -111,6 +118,20 @@ def _score_batch(
     return results
 
 
+def _plan(model: Any, encoded: list[_Encoded], limit: int, batch_size: int,
+          shared_context: bool) -> list[tuple[bool, list[Any], int]]:
+    """Batches to score: (packed?, packs or groups, number of requests), packed ones first."""
+    window = packing_window(model, limit) if shared_context else None
+    packs, rest = make_packs(encoded, window) if window else ([], list(range(len(encoded))))
+    plan: list[tuple[bool, list[Any], int]] = []
+    for packed, units in ((True, packs), (False, _groups(encoded, rest))):
+        for start in range(0, len(units), batch_size):
+            batch = units[start : start + batch_size]
+            count = sum(len(u.members) if packed else len(u[1]) for u in batch)
+            plan.append((packed, batch, count))
+    return plan
+
+
 @torch.no_grad()
 def loglikelihoods(
     model: Any,
@@ -119,10 +140,13 @@ def loglikelihoods(
     batch_size: int = 16,
     show_progress: bool = True,
     label: str = "loglikelihood",
+    shared_context: bool = True,
 ) -> list[tuple[float, bool]]:
     """Sum log-probability of each continuation given its context, and whether it is greedy.
 
     Deterministic for a given batch size; results are returned in the order of `requests`.
+    With `shared_context`, requests sharing a context are scored in one packed row (batches of
+    `batch_size` contexts); without it, exactly as the harness batches them.
     With several processes each scores every N-th batch (the batches one process would) and all
     of them get every result.
     """
@@ -130,15 +154,16 @@ def loglikelihoods(
     device = next(model.parameters()).device
     encoded = [_Encoded(*encode_pair(tokenizer, c, x)) for c, x in requests]
     limit = max_length(model, tokenizer)
-    groups = _groups(encoded)
+    batches = _plan(model, encoded, limit, batch_size, shared_context)
     results: dict[int, tuple[float, bool]] = {}
-    starts = context().share(range(0, len(groups), batch_size))
+    mine = context().share(batches)
     progress = progress_bar(label) if show_progress else None
-    own = sum(len(members) for start in starts for _, members in groups[start : start + batch_size])
+    own = sum(count for _, _, count in mine)
     task = progress.add_task(label, total=own) if progress else None
     with progress or nullcontext():
-        for start in starts:
-            scored = _score_batch(model, groups[start : start + batch_size], encoded, limit, device)
+        for packed, batch, _ in mine:
+            scored = (score_packs(model, batch, encoded, device) if packed
+                      else _score_batch(model, batch, encoded, limit, device))
             for index, total, greedy in scored:
                 results[index] = (total, greedy)
             if progress is not None:

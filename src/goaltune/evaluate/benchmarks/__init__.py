@@ -45,12 +45,14 @@ def run_benchmarks(
     resamples: int = 1000,
     show_progress: bool = True,
     label: str = "eval",
+    shared_context: bool = True,
 ) -> dict[str, dict]:
     """Evaluate `model` (as passed: a PEFT model keeps its adapter) on each named benchmark.
 
     All names are resolved and all data loaded before the model runs, so an unknown name or a
     missing or malformed file fails fast. Returns, per spec, the `benchmarks` entry of eval JSON:
-    primary_metric, metrics (score_summary each), items and source.
+    primary_metric, metrics (score_summary each), items and source. `shared_context` scores a
+    log-likelihood context's choices in one packed pass (see `goaltune.evaluate.packed`).
     """
     specs = join_specs(names)
     planned = [(spec, resolve(spec)) for spec in specs]
@@ -59,6 +61,6 @@ def run_benchmarks(
     results = {}
     for spec, bench, data in loaded:
         context = RunContext(model, tokenizer, batch_size, resamples, show_progress,
-                             f"{label}: {spec}")
+                             f"{label}: {spec}", shared_context)
         results[spec] = bench.run(context, data)
     return results

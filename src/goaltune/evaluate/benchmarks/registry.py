@@ -28,6 +28,7 @@ class RunContext:
     resamples: int = 1000
     show_progress: bool = True
     label: str = "eval"
+    shared_context: bool = True  # log-likelihood: one packed pass per context (eval.shared_context)
 
 
 @dataclass
