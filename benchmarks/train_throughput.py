@@ -55,15 +55,20 @@ IGNORE = -100
 
 # TRL settings tried: name -> SFTConfig overrides. SFTConfig defaults to bf16=True and
 # gradient_checkpointing=True; fp32 without checkpointing is its fastest setting on a CPU without
-# native bf16. A bf16 setting is probed under a time limit (1.5x the slowest fp32 run + 60 s).
+# native bf16. A bf16 setting is probed under a time limit: the fastest fp32 TRL run + 60 s (if
+# it has not finished by then, it is not the fastest setting).
 TRL_VARIANTS: dict[str, dict[str, Any]] = {
     "trl-fp32-nogc-grouped": {"bf16": False, "gradient_checkpointing": False,
                               "train_sampling_strategy": "group_by_length"},
     "trl-fp32-nogc": {"bf16": False, "gradient_checkpointing": False},
     "trl-fp32": {"bf16": False},
     "trl-defaults": {},
+    # TRL fed goaltune's exact batches in goaltune's order: isolates the implementations.
+    "trl-fp32-nogc-goaltune-batches": {"bf16": False, "gradient_checkpointing": False,
+                                       "train_sampling_strategy": "sequential"},
 }
-QUICK_TRL = ["trl-fp32-nogc-grouped", "trl-fp32-nogc", "trl-defaults"]
+SAME_BATCHES = "trl-fp32-nogc-goaltune-batches"
+QUICK_TRL = ["trl-fp32-nogc-grouped", "trl-fp32-nogc", SAME_BATCHES, "trl-defaults"]
 
 # goaltune levers: name -> (TrainConfig overrides, worker options). Each turns one default off.
 LEVERS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
@@ -213,9 +218,10 @@ def worker_trl(job: dict[str, Any]) -> dict[str, Any]:
     _set_threads(job)
     tokenizer = AutoTokenizer.from_pretrained(job["model_folder"])
     model = AutoModelForCausalLM.from_pretrained(job["model_folder"], dtype=torch.float32)
+    rows = [job["train"][i] for i in job.get("order") or range(len(job["train"]))]
     dataset = Dataset.from_dict({
-        "input_ids": [row["input_ids"] for row in job["train"]],
-        "completion_mask": [[int(label != IGNORE) for label in row["labels"]] for row in job["train"]],
+        "input_ids": [row["input_ids"] for row in rows],
+        "completion_mask": [[int(label != IGNORE) for label in row["labels"]] for row in rows],
     })
     train = job["train_config"]
     progress = Path(job["progress_file"])
@@ -310,6 +316,16 @@ def prepare_job(steps: int | None, quick: bool) -> dict[str, Any]:
     }
 
 
+def goaltune_order(job: dict[str, Any]) -> list[int]:
+    """The examples in the order goaltune's loop batches them (one epoch, its seed)."""
+    from goaltune.data.encoding import make_batches
+
+    train = job["train_config"]
+    batches = make_batches(_encoded(job["train"]), train["per_device_train_batch_size"],
+                           seed=train["seed"], length_bucketing=train["length_bucketing"])
+    return [index for batch in batches for index in batch]
+
+
 def token_counts(rows: list[dict[str, list[int]]]) -> dict[str, int]:
     """Input tokens (prompt included, no padding) and supervised next-token positions."""
     return {"input_tokens": sum(len(r["input_ids"]) for r in rows),
@@ -376,13 +392,15 @@ def run_comparison(job: dict[str, Any], quick: bool, variants: list[str], peaks:
                 results[name] = {"skipped": f"quick mode: bf16 matmul measured {slowdown:.0f}x "
                                             "slower than fp32 on this host"}
                 continue
-            reference = max((r.get("wall_s", 0) for r in results.values() if "wall_s" in r),
-                            default=600)
-            timeout = 60 + 1.5 * reference
-        results[name] = run_worker(script, "trl", _job_file(folder, name, job, trl_overrides=overrides),
+            walls = [r["wall_s"] for n, r in results.items() if n.startswith("trl") and "wall_s" in r]
+            timeout = 60 + (min(walls) if walls else 1800)
+        order = goaltune_order(job) if name == SAME_BATCHES else None
+        results[name] = run_worker(script, "trl", _job_file(folder, name, job, trl_overrides=overrides,
+                                                            order=order),
                                    folder / f"{name}.result.json", timeout=timeout)
         if results[name].get("timed_out"):
-            results[name]["error"] += f" ({_probe_note(folder, name)}; slower than fp32)"
+            results[name]["error"] += (f" ({_probe_note(folder, name)}; slower than the "
+                                       "fastest fp32 setting)")
     return results
 
 
@@ -412,6 +430,10 @@ def summarize(job: dict[str, Any], results: dict[str, Any], peaks: dict[str, Any
         summary["ratio_tokens_per_s"] = ratio(ours["input_tokens_per_s"], theirs["input_tokens_per_s"])
         summary["loss_vs_trl"] = {
             key: ratio(ours[key], theirs[key]) for key in ("final_train_loss", "final_val_loss")}
+        same = results.get(SAME_BATCHES, {})
+        if "wall_s" in same:  # same batches in the same order: differences are implementation
+            summary["loss_vs_trl_same_batches"] = {
+                key: ratio(ours[key], same[key]) for key in ("final_train_loss", "final_val_loss")}
         summary["rss_vs_trl"] = ratio(ours["peak_rss_mib"], theirs["peak_rss_mib"])
         summary["goals"] = {
             "tokens_per_s_at_least_3x": (summary["ratio_tokens_per_s"] or 0) >= 3,

@@ -109,3 +109,28 @@ def test_quick_documented_command_runs(where: str, command: str, tmp_path: Path,
     monkeypatch.chdir(ROOT)
     result = CliRunner().invoke(app, words(command)[1:])
     assert result.exit_code == 0, f"{where}: {command}\n{result.output}"
+
+
+def config_keys(model: type, prefix: str = "") -> list[str]:
+    """Dotted paths of every leaf key of a pydantic config model."""
+    from pydantic import BaseModel
+
+    keys = []
+    for name, field in model.model_fields.items():
+        kind = field.annotation
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            keys += config_keys(kind, f"{prefix}{name}.")
+        else:
+            keys.append(f"{prefix}{name}")
+    return keys
+
+
+def test_every_config_key_is_documented_in_the_training_guide() -> None:
+    from goaltune.config import RunConfig
+
+    guide = (ROOT / "docs" / "TRAINING.md").read_text()
+    keys = config_keys(RunConfig)
+    assert len(keys) > 40
+    missing = [key for key in keys
+               if not re.search(rf"`([\w.]*\.)?{key.rsplit('.', 1)[-1]}`", guide)]
+    assert not missing, f"config keys missing from docs/TRAINING.md: {missing}"
