@@ -472,12 +472,20 @@ def print_table(results: dict[str, Any], summary: dict[str, Any], peaks: dict[st
                   f"ratio {summary.get('ratio_tokens_per_s')}; goals {summary.get('goals')}")
 
 
-def run_levers(job: dict[str, Any], folder: Path) -> dict[str, Any]:
-    """goaltune with each performance default turned off in turn (same examples)."""
+def run_levers(job: dict[str, Any], folder: Path, only: list[str]) -> dict[str, Any]:
+    """goaltune with each performance default turned off in turn (same examples).
+
+    `only`: words selecting some levers (case-insensitive substrings). The defaults run first and
+    again last; speed-ups are relative to the faster of the two, and the gap between them shows
+    how much the machine's load drifted during the measurement.
+    """
     script = Path(__file__).resolve()
     tokens = token_counts(job["train"])
+    chosen = [name for name in LEVERS if name == "defaults" or not only
+              or any(word.lower() in name.lower() for word in only)]
     results: dict[str, Any] = {}
-    for name, (overrides, options) in LEVERS.items():
+    for name in [*chosen, "defaults (again)"]:
+        overrides, options = LEVERS[name.removesuffix(" (again)")]
         steps = job["steps"] // options.get("steps_divisor", 1)
         variant = {**job, "overrides": {**overrides, "max_steps": steps}, "steps": steps,
                    "threads": options.get("threads"), "compile": options.get("compile", False),
@@ -486,11 +494,12 @@ def run_levers(job: dict[str, Any], folder: Path) -> dict[str, Any]:
         base = results.get("defaults", {}).get("process_wall_s")
         entry = run_worker(script, "goaltune", _job_file(folder, slug, variant),
                            folder / f"{slug}.result.json", env=options.get("env"),
-                           timeout=max(300.0, 5 * base) if base else None)
+                           timeout=max(900.0 if options.get("compile") else 300.0, 5 * base)
+                           if base else None)
         if "wall_s" in entry:
             entry["input_tokens_per_s"] = round(tokens["input_tokens"] / entry["wall_s"], 2)
         results[name] = entry
-    base = results["defaults"].get("input_tokens_per_s")
+    base = max(results[n].get("input_tokens_per_s") or 0 for n in ("defaults", "defaults (again)"))
     for entry in results.values():
         entry["defaults_speedup_over_this"] = ratio(base, entry.get("input_tokens_per_s"))
     return results
@@ -519,7 +528,9 @@ def main() -> int:
     parser.add_argument("--steps", type=int, help="optimizer steps (default: one epoch, or quick)")
     parser.add_argument("--trl", help=f"TRL settings to try (of {', '.join(TRL_VARIANTS)}; "
                         f"default: all, or {', '.join(QUICK_TRL)} with --quick)")
-    parser.add_argument("--levers", action="store_true", help="measure goaltune's levers instead")
+    parser.add_argument("--levers", nargs="?", const="", metavar="WORDS",
+                        help="measure goaltune's levers instead (optionally only those whose "
+                             "names contain one of these comma-separated words)")
     parser.add_argument("--out", type=Path, help="JSON output (default: benchmarks/results/...)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--job", help=argparse.SUPPRESS)
@@ -528,7 +539,7 @@ def main() -> int:
     if args.worker:
         worker_main(WORKERS, args.worker, args.job, args.result)
         return 0
-    if not args.levers and importlib.util.find_spec("trl") is None:
+    if args.levers is None and importlib.util.find_spec("trl") is None:
         print("TRL is not installed; install it with:\n"
               f"  {sys.executable} -m pip install 'trl>=1.16'   (the bench extra: pip install -e '.[bench]')",
               file=sys.stderr)
@@ -547,8 +558,8 @@ def main() -> int:
     log(f"peaks {peaks}; encoding the data ...")
     job = prepare_job(args.steps, args.quick)
     with tempfile.TemporaryDirectory(prefix="goaltune-bench-") as tmp:
-        if args.levers:
-            levers = run_levers(job, Path(tmp))
+        if args.levers is not None:
+            levers = run_levers(job, Path(tmp), [w for w in args.levers.split(",") if w.strip()])
             print_levers(levers)
             out = args.out or RESULTS / f"train_levers_{mode}.json"
             report = {"mode": mode, "command": " ".join(sys.argv), "machine": info,
