@@ -10,6 +10,7 @@ log-likelihoods are bit-identical to the harness's. Each tool runs in its own su
 
     .venv/bin/python benchmarks/eval_throughput.py --quick   # a few minutes
     .venv/bin/python benchmarks/eval_throughput.py           # full item sets
+    .venv/bin/python benchmarks/eval_throughput.py --markdown benchmarks/results/FILE.json
 
 Needs the `eval` extra (lm-eval); installs nothing.
 """
@@ -41,6 +42,7 @@ from _common import (
     worker_main,
     write_json,
 )
+from tables import agreement_text, markdown, scores_text
 
 SHARED = REPO.parent / "shared" / "benchmarks"
 MMLU_SUBJECTS = ["global_facts", "high_school_mathematics", "high_school_computer_science",
@@ -276,21 +278,6 @@ def totals(summary: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-SHOWN_METRICS = ("acc", "acc_norm", "prompt_level_strict_acc", "prompt_level_loose_acc")
-
-
-def _agreement_text(agreement: dict[str, Any], items: int) -> str:
-    """A short cell: per-item scores, then outputs or log-likelihood gaps."""
-    if not agreement:
-        return ""
-    text = "same item scores" if agreement["identical_item_metrics"] else "ITEM SCORES DIFFER"
-    if "identical_outputs" in agreement:
-        return f"{text}; {agreement['identical_outputs']}/{items} same outputs"
-    if agreement["bit_identical_loglikelihoods"]:
-        return f"{text}; bit-identical log-lik."
-    return f"{text}; max |d log-lik.| {agreement['max_abs_loglikelihood_gap']:.1e}"
-
-
 def print_table(summary: dict[str, Any]) -> None:
     from rich.table import Table
 
@@ -304,11 +291,10 @@ def print_table(summary: dict[str, Any]) -> None:
             if tool not in row:
                 continue
             entry = row[tool]
-            scores = ", ".join(f"{m.replace('prompt_level_', '')} {v:.3f}"
-                               for m, v in entry["metrics"].items() if m in SHOWN_METRICS)
             table.add_row(name, tool, str(entry["items"]), fmt(entry["seconds"], 1),
-                          fmt(entry["items_per_s"], 3), fmt(entry["peak_rss_mib"], 0), scores,
-                          _agreement_text(entry.get("agreement", {}), entry["items"]),
+                          fmt(entry["items_per_s"], 3), fmt(entry["peak_rss_mib"], 0),
+                          scores_text(entry["metrics"]),
+                          agreement_text(entry.get("agreement", {}), entry["items"]),
                           fmt(entry.get("ratio_vs_lm_eval")))
     console().print(table)
 
@@ -320,12 +306,17 @@ def main() -> int:
     parser.add_argument("--data-dir", type=Path, default=SHARED,
                         help=f"benchmark files (default {SHARED}; builtin:mc-mini without it)")
     parser.add_argument("--out", type=Path, help="JSON output (default: benchmarks/results/...)")
+    parser.add_argument("--markdown", metavar="RESULTS.json",
+                        help="print the Markdown tables of an existing results file; runs nothing")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--job", help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         worker_main(WORKERS, args.worker, args.job, args.result)
+        return 0
+    if args.markdown:
+        print(markdown([args.markdown]))
         return 0
     if importlib.util.find_spec("lm_eval") is None:
         print("lm-evaluation-harness is not installed; install it with:\n"

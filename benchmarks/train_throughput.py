@@ -15,6 +15,7 @@ rate measured in the same run for the precision used.
     .venv/bin/python benchmarks/train_throughput.py --quick     # a few minutes
     .venv/bin/python benchmarks/train_throughput.py             # one epoch of the demo data
     .venv/bin/python benchmarks/train_throughput.py --levers    # what each goaltune default buys
+    .venv/bin/python benchmarks/train_throughput.py --markdown benchmarks/results/FILE.json
 
 Installs nothing: without TRL it prints the pip command and exits with status 2.
 """
@@ -47,6 +48,7 @@ from _common import (
     worker_main,
     write_json,
 )
+from tables import markdown
 
 CONFIG = REPO / "examples" / "json-api.yaml"
 QUICK_STEPS = 8
@@ -404,6 +406,13 @@ def run_comparison(job: dict[str, Any], quick: bool, variants: list[str], peaks:
     return results
 
 
+def add_mfu(entry: dict[str, Any], flops: float, peaks: dict[str, Any]) -> None:
+    """The model FLOP rate of a timed run and its share of the peak of the precision it used."""
+    achieved = flops / entry["wall_s"] / 1e9
+    entry["model_gflops_per_s"] = round(achieved, 2)
+    entry["mfu"] = round(achieved / peaks[entry["precision"]]["gflops"], 4)
+
+
 def summarize(job: dict[str, Any], results: dict[str, Any], peaks: dict[str, Any]) -> dict[str, Any]:
     """Add tokens/s, MFU and ratios; pick the fastest TRL setting."""
     tokens = token_counts(job["train"])
@@ -416,10 +425,7 @@ def summarize(job: dict[str, Any], results: dict[str, Any], peaks: dict[str, Any
         entry["counted_tokens_match"] = entry["input_tokens"] == tokens["input_tokens"]
         entry["supervised_tokens_per_s"] = round(tokens["supervised_tokens"] / entry["wall_s"], 2)
         if flops:
-            achieved = flops / entry["wall_s"] / 1e9
-            peak = peaks[entry["precision"]]["gflops"]
-            entry["model_gflops_per_s"] = round(achieved, 2)
-            entry["mfu"] = round(achieved / peak, 4)
+            add_mfu(entry, flops, peaks)
     trl = {n: r for n, r in results.items() if n.startswith("trl") and "wall_s" in r}
     fastest = max(trl, key=lambda n: trl[n]["input_tokens_per_s"]) if trl else None
     ours = results["goaltune"]
@@ -505,20 +511,32 @@ def run_levers(job: dict[str, Any], folder: Path, only: list[str]) -> dict[str, 
     return results
 
 
+def levers_mfu(job: dict[str, Any], results: dict[str, Any], peaks: dict[str, Any]) -> None:
+    """MFU of each lever run: the same examples, so the same FLOPs, over its own wall time."""
+    params = next((r["parameters"] for r in results.values() if "parameters" in r), None)
+    if params is None:
+        return
+    flops = model_flops(job["train"], params)
+    for entry in results.values():
+        if "wall_s" in entry:
+            add_mfu(entry, flops, peaks)
+
+
 def print_levers(results: dict[str, Any]) -> None:
     from rich.table import Table
 
     table = Table(title="goaltune levers: each default turned off in turn")
     for column in ("variant", "steps", "wall s", "median s/step", "input tok/s",
-                   "defaults speedup", "peak RSS MiB"):
+                   "defaults speedup", "peak RSS MiB", "MFU"):
         table.add_column(column, justify="left" if column == "variant" else "right")
     for name, entry in results.items():
         if "wall_s" not in entry:
-            table.add_row(name, "-", "-", "-", "-", "-", entry.get("error", "").splitlines()[0])
+            table.add_row(name, *["-"] * 6, entry.get("error", "").splitlines()[0])
             continue
         table.add_row(name, str(entry["steps"]), fmt(entry["wall_s"], 1),
                       fmt(entry["median_step_s"]), fmt(entry["input_tokens_per_s"], 1),
-                      fmt(entry["defaults_speedup_over_this"]), fmt(entry["peak_rss_mib"], 0))
+                      fmt(entry["defaults_speedup_over_this"]), fmt(entry["peak_rss_mib"], 0),
+                      f"{entry['mfu']:.1%}" if entry.get("mfu") is not None else "-")
     console().print(table)
 
 
@@ -532,12 +550,17 @@ def main() -> int:
                         help="measure goaltune's levers instead (optionally only those whose "
                              "names contain one of these comma-separated words)")
     parser.add_argument("--out", type=Path, help="JSON output (default: benchmarks/results/...)")
+    parser.add_argument("--markdown", metavar="RESULTS.json",
+                        help="print the Markdown tables of an existing results file; runs nothing")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--job", help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         worker_main(WORKERS, args.worker, args.job, args.result)
+        return 0
+    if args.markdown:
+        print(markdown([args.markdown]))
         return 0
     if args.levers is None and importlib.util.find_spec("trl") is None:
         print("TRL is not installed; install it with:\n"
@@ -560,10 +583,13 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="goaltune-bench-") as tmp:
         if args.levers is not None:
             levers = run_levers(job, Path(tmp), [w for w in args.levers.split(",") if w.strip()])
+            peaks = measure_peaks(peaks)
+            levers_mfu(job, levers, peaks)
             print_levers(levers)
             out = args.out or RESULTS / f"train_levers_{mode}.json"
             report = {"mode": mode, "command": " ".join(sys.argv), "machine": info,
-                      "steps": job["steps"], "tokens": token_counts(job["train"]), "levers": levers}
+                      "matmul_peaks": peaks, "steps": job["steps"],
+                      "tokens": token_counts(job["train"]), "levers": levers}
         else:
             results = run_comparison(job, args.quick, variants, peaks, Path(tmp))
             peaks = measure_peaks(peaks)
