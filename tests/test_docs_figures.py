@@ -165,3 +165,27 @@ def test_experiments_sweep_time_and_memory() -> None:
     peak = max(json.loads(path.read_text())["memory"]["peak_memory_mib"]
                for path in (ARCHIVE / SWEEP).glob("*/training_metrics.json"))
     assert f"peaked at {peak / 1024:.1f} GiB RSS" in guide
+
+
+def test_experiments_model_comparison_table() -> None:
+    guide = text("docs/EXPERIMENTS.md")
+    for model in ("smollm2-135m-instruct", "gemma3-270m"):
+        run = f"compare-models-name_or_path{model}-"
+        metrics = load(run, "training_metrics.json")
+        guard_before = benchmark_score(run, "before", "builtin:mc-mini")
+        guard_after = benchmark_score(run, "after", "builtin:mc-mini")
+        expected = " | ".join([
+            model,
+            f"{pct(task_score(run, 'before', 'json_valid'))} → {pct(task_score(run, 'after', 'json_valid'))}",
+            pct(task_score(run, "after", "json_schema")),
+            pct(task_score(run, "after", "field_accuracy")),
+            f"{pct(guard_before)} → {pct(guard_after)}",
+            f"{metrics['loss']['final_train_loss']:.4f} / {metrics['loss']['final_val_loss']:.4f}",
+            f"{metrics['train_time_s']:.0f} s, {metrics['loss']['tokens_per_second']:.0f} tokens/s",
+            f"{metrics['memory']['peak_memory_mib'] / 1024:.1f} GiB",
+        ])
+        assert f"| {expected} |" in guide, f"docs/EXPERIMENTS.md lacks the row | {expected} |"
+    started = datetime.fromisoformat(load("sweep-compare-models", "sweep.json")["created"])
+    compared = datetime.fromisoformat(load("sweep-compare-models", "comparison.json")["created"])
+    minutes, seconds = divmod(round((compared - started).total_seconds()), 60)
+    assert f"The two runs took {minutes} min {seconds} s" in guide
