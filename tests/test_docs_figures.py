@@ -189,3 +189,10 @@ def test_experiments_model_comparison_table() -> None:
     compared = datetime.fromisoformat(load("sweep-compare-models", "comparison.json")["created"])
     minutes, seconds = divmod(round((compared - started).total_seconds()), 60)
     assert f"The two runs took {minutes} min {seconds} s" in guide
+
+
+def test_models_guide_quotes_the_comparison() -> None:
+    gemma, smollm = (task_score(f"compare-models-name_or_path{model}-", "after", "json_schema")
+                     for model in ("gemma3-270m", "smollm2-135m-instruct"))
+    assert (f"it reached {pct(gemma, 0)} schema conformance where SmolLM2-135M reached "
+            f"{pct(smollm, 0)}") in text("docs/MODELS.md")
