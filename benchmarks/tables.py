@@ -323,6 +323,18 @@ def goals_table(train: dict[str, Any], evaluation: dict[str, Any]) -> str:
 # --- files and documents -------------------------------------------------------------------
 
 
+def decode_table(data: dict[str, Any]) -> str:
+    """Median greedy decode step by batch rows (benchmarks/decode_step_cost.py)."""
+    single = data["batches"][0]["median_step_ms"]
+    rows = [[b["rows"], f"{b['median_step_ms']:.1f}", f"{b['ms_per_row']:.2f}",
+             f"{b['median_step_ms'] / single:.2f}x"] for b in data["batches"]]
+    caption = (f"{data['model']}, fp32, prompts of {data['prompt_tokens']} tokens, median of "
+               f"{data['steps']} decode steps; {load_text(data)}.")
+    return caption + "\n\n" + markdown_table(
+        ["rows", "median step ms", "ms per row", f"step cost vs {data['batches'][0]['rows']} row"],
+        rows)
+
+
 def load(path: str | Path) -> dict[str, Any]:
     """A results file (relative paths are taken from the repository root)."""
     path = Path(path)
@@ -331,7 +343,7 @@ def load(path: str | Path) -> dict[str, Any]:
 
 RENDERERS: dict[str, Callable[..., str]] = {
     "machine": machine_table, "training": training_table, "levers": levers_table,
-    "eval": eval_table, "goals": goals_table,
+    "eval": eval_table, "goals": goals_table, "decode": decode_table,
 }
 
 
@@ -349,6 +361,8 @@ def kinds(data: dict[str, Any]) -> list[str]:
         return ["levers"]
     if "results" in data:
         return ["machine", "training"]
+    if "batches" in data:
+        return ["decode"]
     return ["eval"]
 
 

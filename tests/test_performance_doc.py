@@ -150,8 +150,9 @@ def training_figures() -> list[str]:
     ratio = x(summary["ratio_tokens_per_s"])
     return [
         f"goaltune trained {ratio} faster than TRL's fastest",
-        (f"{ratio} the fastest TRL setting, in a run that ended under load "
-         f"(load average {data['load_average_at_end'][0]:.1f})"),
+        (f"{ratio} the fastest TRL setting (load average "
+         f"{data['machine']['load_average_at_start'][0]:.1f} at the start and "
+         f"{data['load_average_at_end'][0]:.1f} at the end"),
         (f"TRL ends with goaltune's losses ({ours['final_train_loss']:.4f} / "
          f"{ours['final_val_loss']:.4f})"),
         "(" + " and ".join(f"{r['final_val_loss']:.4f}" for r in others)
@@ -162,7 +163,7 @@ def training_figures() -> list[str]:
         f"goaltune reached {ours['mfu']:.1%} in the run above",
         f"{per_token / 1e6:.0f} MFLOP per input token",
         f"50% of the {fp32:.1f} GFLOP/s fp32 peak is {0.5 * fp32 * 1e9 / per_token:.1f} tokens/s",
-        f"the comparison run reached {ours['input_tokens_per_s']:.1f} under load",
+        f"the comparison run reached {ours['input_tokens_per_s']:.1f}",
         f"at {bf16:.1f} GFLOP/s against {fp32:.1f} GFLOP/s in fp32 ({fp32 / bf16:.0f}x slower)",
         f"its matmuls are {fp32 / bf16:.0f}x slower than fp32 here",
     ]
@@ -228,8 +229,7 @@ def eval_figures() -> list[str]:
     ours, theirs = rows["ifeval-mini"]["goaltune"], rows["ifeval-mini"]["lm-eval"]
     gap = max(row["goaltune"]["agreement"]["max_abs_loglikelihood_gap"] for row in loglik.values())
     tokens = next(t for t in data["settings"]["tasks"] if t["kind"] == "generation")["max_gen_toks"]
-    claim([k for k, r in loglik.items() if r["goaltune"]["ratio_vs_lm_eval"] < 2] == ["MMLU"],
-          "only MMLU stays under 2x")
+    under = [k for k, r in loglik.items() if r["goaltune"]["ratio_vs_lm_eval"] < 2]
     claim(data["totals"]["generation"]["ratio_vs_lm_eval"] < 1, "Generation was **not** faster")
     claim(not data["loglikelihood_accuracy_mismatch"], "the same per-item accuracy")
     return [
@@ -237,7 +237,7 @@ def eval_figures() -> list[str]:
          f"{ratio['ARC-Easy']}, HellaSwag {ratio['HellaSwag']}, MMLU {ratio['MMLU']})"),
         f"Generation was **not** faster: {generation} lm-eval's speed",
         f"Log-likelihood tasks together ran {overall} lm-eval's speed",
-        f"stays under 2x, at {ratio['MMLU']}",
+        " and ".join(f"{k} ({ratio[k]})" for k in under) + " stay under 2x",
         (f"Generation ran at {generation}: on {ours['items']} prompts with {tokens} new tokens "
          f"goaltune took {ours['seconds']:.1f} s and lm-eval {theirs['seconds']:.1f} s"),
         (f"goaltune's peak RSS was {ours['peak_rss_mib']:.0f} MiB against lm-eval's "
