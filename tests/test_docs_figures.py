@@ -196,3 +196,13 @@ def test_models_guide_quotes_the_comparison() -> None:
                      for model in ("gemma3-270m", "smollm2-135m-instruct"))
     assert (f"it reached {pct(gemma, 0)} schema conformance where SmolLM2-135M reached "
             f"{pct(smollm, 0)}") in text("docs/MODELS.md")
+
+
+def test_benchmark_guide_quotes_the_base_model_guard_scores() -> None:
+    guide = text("docs/BENCHMARK.md")
+    before = load(DEMO, "eval/before.json")["benchmarks"]
+    for name, metric in (("ifeval-mini", "prompt_level_strict_acc"), ("mc-mini", "acc")):
+        score = before[f"builtin:{name}"]["metrics"][metric]
+        quoted = (f"{name} {metric} {pct(score['score'])} [{100 * score['ci_low']:.1f}, "
+                  f"{100 * score['ci_high']:.1f}] (n={score['n']})")
+        assert quoted in guide, f"docs/BENCHMARK.md does not quote {quoted!r}"
