@@ -206,3 +206,22 @@ def test_benchmark_guide_quotes_the_base_model_guard_scores() -> None:
         quoted = (f"{name} {metric} {pct(score['score'])} [{100 * score['ci_low']:.1f}, "
                   f"{100 * score['ci_high']:.1f}] (n={score['n']})")
         assert quoted in guide, f"docs/BENCHMARK.md does not quote {quoted!r}"
+
+
+def test_training_guide_hyperparameter_figures() -> None:
+    guide = text("docs/TRAINING.md")
+    changes = {summary["run"].split("-num_train_epochs")[1]: summary["changes_points"]["json_valid"]
+               for summary in load(SWEEP, "comparison.json")["comparisons"]}
+    assert (f"changed json_valid by {changes['1']:+.1f} points at one epoch and "
+            f"{changes['3']:+.1f} at three") in guide
+    schema = {r: pct(task_score(f"rank-epochs-r{r}-num_train_epochs3-", "after", "json_schema"))
+              for r in (8, 16)}
+    one_epoch = pct(task_score("rank-epochs-r8-num_train_epochs1-", "after", "json_schema"))
+    assert (f"from {one_epoch} to {schema[8]} (rank 8) and {schema[16]} (rank 16)") in guide
+    loss = load(DEMO, "training_metrics.json")["loss"]
+    findings = {f["kind"]: f for f in load(DEMO, "verdict.json")["findings"]}
+    spikes = findings["instability"]["evidence"]
+    assert (f"from a loss of {loss['first_train_loss']:.3f} to {loss['final_train_loss']:.3f} and "
+            "converged") in guide and "converged" in findings
+    assert (f"flagged {len(spikes['steps'])} small spikes (the largest to "
+            f"{max(spikes['train_losses']):.3f})") in guide
