@@ -176,6 +176,9 @@ def worker_harness(job: dict[str, Any]) -> dict[str, Any]:
     from lm_eval.models.huggingface import HFLM
     from lm_eval.tasks import TaskManager
 
+    from goaltune.evaluate.nltk_data import ensure_punkt_tab
+
+    ensure_punkt_tab()  # IFEval's checkers split sentences with NLTK's punkt_tab (offline here)
     model, tokenizer = _load_model(job)
     lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=job["batch_size"])
     manager = TaskManager(include_path=job["harness_tasks"], include_defaults=False)
