@@ -1,8 +1,9 @@
 """Figures quoted in the README and the guides come from the run records named next to them.
 
-`scripts/archive_run.py` keeps each quoted run's small files in `docs/runs/<folder>/`. These tests
-check that every run folder the docs name is kept there, and recompute the quoted figures from
-those files: a figure edited by hand, or a run replaced without updating the text, fails here.
+`scripts/record_run.py` keeps the JSON files of each quoted run in `docs/run-records/<run>.json`
+(run folders themselves stay out of git). These tests check that every run folder the docs name
+has its record, and recompute the quoted figures from it: a figure edited by hand, or a run
+replaced without updating the text, fails here.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-ARCHIVE = ROOT / "docs" / "runs"
+RECORDS = ROOT / "docs" / "run-records"
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 RUN_NAME = re.compile(r"\b(?:runs/)?([a-z][\w.-]*-\d{8}T\d{6}Z|sweep-[a-z][\w-]*[a-z])\b")
 
@@ -26,15 +27,22 @@ DOMAIN = "domain-mc-20261128T192054Z"
 SWEEP = "sweep-rank-epochs"
 
 
-def load(run: str, name: str) -> Any:
-    return json.loads(_find(run, name).read_text())
-
-
 @cache
-def _find(run: str, name: str) -> Path:
-    matches = sorted(ARCHIVE.glob(f"**/{run}*/{name}"))
-    assert len(matches) == 1, f"expected one {name} for run {run} in {ARCHIVE}, found {matches}"
-    return matches[0]
+def records() -> dict[str, Any]:
+    """Every kept file, by its path: '<record>/<path in the run folder>'."""
+    files = {}
+    for path in RECORDS.glob("*.json"):
+        for name, data in json.loads(path.read_text())["files"].items():
+            files[f"{path.stem}/{name}"] = data
+    return files
+
+
+def load(run: str, name: str) -> Any:
+    """File `name` of the one kept run whose folder name starts with `run`."""
+    pattern = re.compile(rf"(?:.*/)?{re.escape(run)}[^/]*/{re.escape(name)}")
+    matches = [path for path in records() if pattern.fullmatch(path)]
+    assert len(matches) == 1, f"expected one {name} for run {run} in {RECORDS}, found {matches}"
+    return records()[matches[0]]
 
 
 def task_score(run: str, stage: str, metric: str) -> float:
@@ -71,10 +79,10 @@ def test_the_docs_name_runs() -> None:
 
 @pytest.mark.parametrize("run", sorted(named_runs()))
 def test_every_named_run_is_kept(run: str) -> None:
-    folder = ARCHIVE / run
-    assert folder.is_dir(), f"the docs quote run {run}: keep it with scripts/archive_run.py"
-    records = {path.name for path in folder.rglob("*.json")}
-    assert {"training_metrics.json", "verdict.json"} <= records or "sweep.json" in records
+    record = RECORDS / f"{run}.json"
+    assert record.is_file(), f"the docs quote run {run}: keep it with scripts/record_run.py"
+    kept = {Path(name).name for name in json.loads(record.read_text())["files"]}
+    assert {"training_metrics.json", "verdict.json"} <= kept or "sweep.json" in kept
 
 
 def demo_figures() -> list[str]:
@@ -162,8 +170,8 @@ def test_experiments_sweep_time_and_memory() -> None:
     minutes, seconds = divmod(round((compared - started).total_seconds()), 60)
     guide = text("docs/EXPERIMENTS.md")
     assert f"{minutes} min {seconds} s from its start to its comparison" in guide
-    peak = max(json.loads(path.read_text())["memory"]["peak_memory_mib"]
-               for path in (ARCHIVE / SWEEP).glob("*/training_metrics.json"))
+    peak = max(data["memory"]["peak_memory_mib"] for path, data in records().items()
+               if path.startswith(f"{SWEEP}/") and path.endswith("/training_metrics.json"))
     assert f"peaked at {peak / 1024:.1f} GiB RSS" in guide
 
 
