@@ -22,10 +22,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import RESULTS, log, machine, write_json  # noqa: E402
+from _common import RESULTS, log, machine, write_json
 
-from goaltune.config import ModelConfig  # noqa: E402
-from goaltune.models import load_model_and_tokenizer  # noqa: E402
+from goaltune.config import ModelConfig
+from goaltune.models import load_model_and_tokenizer
 
 
 @torch.no_grad()

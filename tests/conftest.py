@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+FIXTURE_RUN = Path(__file__).parent / "fixtures" / "run_folder.json"
+
+
+def copy_fixture_run(target: Path) -> Path:
+    """Write the finished example run folder kept in tests/fixtures/run_folder.json at `target`."""
+    for name, text in json.loads(FIXTURE_RUN.read_text()).items():
+        path = target / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return target
+
 
 TINY_CORPUS = [
     "Question: Which gas do plants take in from the air to make their food?\nAnswer: carbon dioxide",

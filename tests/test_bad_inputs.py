@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 from typing import NamedTuple
 
@@ -13,7 +12,7 @@ from typer.testing import CliRunner
 
 from goaltune.cli import app
 from goaltune.config import load_config
-from tests.conftest import build_tiny_model
+from tests.conftest import build_tiny_model, copy_fixture_run
 
 TESTS = Path(__file__).resolve().parent
 BAD = TESTS / "data" / "bad"
@@ -80,7 +79,7 @@ def runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("GOALTUNE_CACHE", str(tmp_path / "cache"))
     folder = tmp_path / "runs"
-    shutil.copytree(TESTS / "fixtures" / "run_folder", folder / FINISHED)
+    copy_fixture_run(folder / FINISHED)
     return folder
 
 

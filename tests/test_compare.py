@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +14,8 @@ from typer.testing import CliRunner
 import goaltune.cli
 from goaltune.cli import app
 from goaltune.compare import compare_runs, expand_runs, factor_path, find_runs
+from tests.conftest import copy_fixture_run
 
-FIXTURE = Path(__file__).parent / "fixtures" / "run_folder"
 
 
 @pytest.fixture(autouse=True)
@@ -33,7 +32,7 @@ def edit_json(path: Path, change: Any) -> None:
 def make_run(root: Path, folder: str, status: str = "finished", json_valid: float = 0.9,
              train_time: float = 100.0, **config: Any) -> Path:
     """A copy of the fixture run with config keys (dotted) and a few figures changed."""
-    run = Path(shutil.copytree(FIXTURE, root / folder))
+    run = copy_fixture_run(root / folder)
     raw = yaml.safe_load((run / "config.yaml").read_text())
     raw["name"] = folder.rsplit("-", 1)[0]
     for key, value in config.items():

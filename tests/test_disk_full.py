@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import json
 import os
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from goaltune.diagnose import read_loss_history
 from goaltune.errors import RunError
 from goaltune.runs import LossHistoryWriter, atomic_write_text
 from tests.test_pipeline import tiny_model_dir, write_config  # noqa: F401  (fixture reuse)
+from tests.conftest import copy_fixture_run
 
 FINISHED = "finished-20260101T000000Z"
 
@@ -140,7 +140,7 @@ def test_run_with_a_full_disk_fails_cleanly_and_resumes(
     raw["train"].update(max_steps=4, save_steps=2, eval_steps=2)
     config.write_text(yaml.safe_dump(raw))
     runs = tmp_path / "runs"
-    shutil.copytree(Path(__file__).parent / "fixtures" / "run_folder", runs / FINISHED)
+    copy_fixture_run(runs / FINISHED)
     finished = {p: p.read_bytes() for p in (runs / FINISHED).rglob("*") if p.is_file()}
     import goaltune.checkpoints as checkpoints
 

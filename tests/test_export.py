@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -13,14 +12,13 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from tests.conftest import build_tiny_model
+from tests.conftest import build_tiny_model, copy_fixture_run
 from tests.test_pipeline import write_config
 from typer.testing import CliRunner
 
 from goaltune.cli import app
 from goaltune.errors import GoaltuneError
 
-FIXTURE_RUN = Path(__file__).parent / "fixtures" / "run_folder"
 PROMPTS = [
     "Question: 3", "Question: 17", "Which gas do plants take in?", "Write a short note.",
     "The quick brown fox", "Janet has 16 eggs per day.", "A. one\nB. two", "Dr. Smith lives here.",
@@ -211,7 +209,7 @@ def _fixture_run_with_adapter(tmp_path: Path) -> Path:
     from safetensors.torch import save_file
 
     run_dir = tmp_path / "json-api-20261128T160000Z"
-    shutil.copytree(FIXTURE_RUN, run_dir)
+    copy_fixture_run(run_dir)
     (run_dir / "adapter").mkdir()
     settings = {"peft_type": "LORA", "base_model_name_or_path": "/cache/goaltune/gguf/x", "r": 16}
     (run_dir / "adapter" / "adapter_config.json").write_text(json.dumps(settings))

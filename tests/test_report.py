@@ -17,8 +17,8 @@ import pytest
 from goaltune.errors import RunError
 from goaltune.report import build_reports, content
 from goaltune.report.plots import Score, ScoreRow, before_after_png, loss_curve_png, smooth
+from tests.conftest import copy_fixture_run
 
-FIXTURE = Path(__file__).parent / "fixtures" / "run_folder"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 CHART_IDS = ("chart-task", "chart-benchmarks", "chart-loss")
 SCRIPT = '<script>alert("pwned")</script>'
@@ -26,13 +26,13 @@ SCRIPT = '<script>alert("pwned")</script>'
 
 @pytest.fixture
 def run_dir(tmp_path: Path) -> Path:
-    return Path(shutil.copytree(FIXTURE, tmp_path / "json-api-20261128T160000Z"))
+    return copy_fixture_run(tmp_path / "json-api-20261128T160000Z")
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
     """(report.html, report.md) of the untouched fixture, built once for the read-only tests."""
-    return _build(Path(shutil.copytree(FIXTURE, tmp_path_factory.mktemp("built") / "run")))
+    return _build(copy_fixture_run(tmp_path_factory.mktemp("built") / "run"))
 
 
 def _build(run_dir: Path) -> tuple[str, str]:
