@@ -6,6 +6,7 @@ peak RSS each one reports is its own. A worker reads a JSON job file and writes 
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -13,13 +14,13 @@ import resource
 import subprocess
 import sys
 import time
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from goaltune.pipeline import library_versions
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
-LIBRARIES = ("torch", "transformers", "peft", "trl", "accelerate", "datasets", "lm_eval", "goaltune")
 
 
 def peak_rss_mib() -> float:
@@ -28,14 +29,8 @@ def peak_rss_mib() -> float:
 
 
 def versions() -> dict[str, str | None]:
-    """Installed versions of the libraries that shape the measurements."""
-    found: dict[str, str | None] = {"python": platform.python_version()}
-    for name in LIBRARIES:
-        try:
-            found[name] = metadata.version(name.replace("_", "-"))
-        except metadata.PackageNotFoundError:
-            found[name] = None
-    return found
+    """Installed versions of the libraries that shape the measurements (goaltune's list + TRL)."""
+    return library_versions(extra=("trl",))
 
 
 def cpu_model() -> str:
@@ -122,6 +117,29 @@ def run_worker(script: Path, worker: str, job: Path, result: Path, timeout: floa
     data["process_wall_s"] = round(time.perf_counter() - started, 1)
     log(f"{worker}: done in {data['process_wall_s']} s")
     return data
+
+
+def add_shared_options(parser: argparse.ArgumentParser) -> None:
+    """--out, --markdown and the hidden options a worker subprocess is started with."""
+    parser.add_argument("--out", type=Path, help="JSON output (default: benchmarks/results/...)")
+    parser.add_argument("--markdown", metavar="RESULTS.json",
+                        help="print the Markdown tables of an existing results file; runs nothing")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--job", help=argparse.SUPPRESS)
+    parser.add_argument("--result", help=argparse.SUPPRESS)
+
+
+def served_without_measuring(args: argparse.Namespace, workers: dict[str, Any]) -> bool:
+    """Run as a worker subprocess, or print an existing file's tables; True when that was done."""
+    if args.worker:
+        worker_main(workers, args.worker, args.job, args.result)
+        return True
+    if args.markdown:
+        from tables import markdown  # tables imports this module
+
+        print(markdown([args.markdown]))
+        return True
+    return False
 
 
 def worker_main(workers: dict[str, Any], name: str, job: str, result: str) -> None:

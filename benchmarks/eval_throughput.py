@@ -33,16 +33,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (
     REPO,
     RESULTS,
+    add_shared_options,
     console,
     fmt,
     log,
     machine,
     ratio,
     run_worker,
-    worker_main,
+    served_without_measuring,
     write_json,
 )
-from tables import agreement_text, markdown, scores_text
+from tables import agreement_text, scores_text
 
 SHARED = REPO.parent / "shared" / "benchmarks"
 MMLU_SUBJECTS = ["global_facts", "high_school_mathematics", "high_school_computer_science",
@@ -308,18 +309,9 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=32, help="both tools (default 32)")
     parser.add_argument("--data-dir", type=Path, default=SHARED,
                         help=f"benchmark files (default {SHARED}; builtin:mc-mini without it)")
-    parser.add_argument("--out", type=Path, help="JSON output (default: benchmarks/results/...)")
-    parser.add_argument("--markdown", metavar="RESULTS.json",
-                        help="print the Markdown tables of an existing results file; runs nothing")
-    parser.add_argument("--worker", help=argparse.SUPPRESS)
-    parser.add_argument("--job", help=argparse.SUPPRESS)
-    parser.add_argument("--result", help=argparse.SUPPRESS)
+    add_shared_options(parser)
     args = parser.parse_args()
-    if args.worker:
-        worker_main(WORKERS, args.worker, args.job, args.result)
-        return 0
-    if args.markdown:
-        print(markdown([args.markdown]))
+    if served_without_measuring(args, WORKERS):
         return 0
     if importlib.util.find_spec("lm_eval") is None:
         print("lm-evaluation-harness is not installed; install it with:\n"

@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (
     REPO,
     RESULTS,
+    add_shared_options,
     console,
     fmt,
     log,
@@ -45,10 +46,9 @@ from _common import (
     peak_rss_mib,
     ratio,
     run_worker,
-    worker_main,
+    served_without_measuring,
     write_json,
 )
-from tables import markdown
 
 CONFIG = REPO / "examples" / "json-api.yaml"
 QUICK_STEPS = 8
@@ -549,18 +549,9 @@ def main() -> int:
     parser.add_argument("--levers", nargs="?", const="", metavar="WORDS",
                         help="measure goaltune's levers instead (optionally only those whose "
                              "names contain one of these comma-separated words)")
-    parser.add_argument("--out", type=Path, help="JSON output (default: benchmarks/results/...)")
-    parser.add_argument("--markdown", metavar="RESULTS.json",
-                        help="print the Markdown tables of an existing results file; runs nothing")
-    parser.add_argument("--worker", help=argparse.SUPPRESS)
-    parser.add_argument("--job", help=argparse.SUPPRESS)
-    parser.add_argument("--result", help=argparse.SUPPRESS)
+    add_shared_options(parser)
     args = parser.parse_args()
-    if args.worker:
-        worker_main(WORKERS, args.worker, args.job, args.result)
-        return 0
-    if args.markdown:
-        print(markdown([args.markdown]))
+    if served_without_measuring(args, WORKERS):
         return 0
     if args.levers is None and importlib.util.find_spec("trl") is None:
         print("TRL is not installed; install it with:\n"

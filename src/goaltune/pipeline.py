@@ -36,10 +36,10 @@ _LIBRARIES = ("goaltune", "torch", "transformers", "peft", "accelerate", "datase
               "gguf", "lm_eval")
 
 
-def library_versions() -> dict[str, str | None]:
-    """Installed versions of Python and the libraries that shape a run's results."""
+def library_versions(extra: tuple[str, ...] = ()) -> dict[str, str | None]:
+    """Installed versions of Python and the libraries that shape a run's results (and `extra`)."""
     versions: dict[str, str | None] = {"python": platform.python_version()}
-    for name in _LIBRARIES:
+    for name in (*_LIBRARIES, *extra):
         try:
             versions[name] = metadata.version(name.replace("_", "-"))
         except metadata.PackageNotFoundError:
