@@ -94,22 +94,46 @@ def matmul_gflops(dtype_name: str, seconds: float = 1.5) -> dict[str, Any]:
     return {"dtype": dtype_name, "gflops": round(best, 2), "size": best_size, "device": device}
 
 
-def run_worker(script: Path, worker: str, job: Path, result: Path, timeout: float | None = None,
-               env: dict[str, str] | None = None) -> dict[str, Any]:
+def run_worker(
+    script: Path,
+    worker: str,
+    job: Path,
+    result: Path,
+    timeout: float | None = None,
+    env: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """Run `script --worker NAME --job JOB --result RESULT` and return its JSON result.
 
     A worker that fails or runs past `timeout` returns {"error": ...} with its stderr tail.
     """
-    command = [sys.executable, str(script), "--worker", worker, "--job", str(job),
-               "--result", str(result)]
+    command = [
+        sys.executable,
+        str(script),
+        "--worker",
+        worker,
+        "--job",
+        str(job),
+        "--result",
+        str(result),
+    ]
     started = time.perf_counter()
     log(f"{worker}: {job.stem.removesuffix('.job')} ...")
     try:
-        done = subprocess.run(command, check=False, capture_output=True, text=True, timeout=timeout,
-                              env={**os.environ, **(env or {})}, cwd=REPO)
+        done = subprocess.run(
+            command,
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**os.environ, **(env or {})},
+            cwd=REPO,
+        )
     except subprocess.TimeoutExpired:
-        return {"error": f"stopped after the {timeout:.0f} s time limit", "timed_out": True,
-                "process_wall_s": round(time.perf_counter() - started, 1)}
+        return {
+            "error": f"stopped after the {timeout:.0f} s time limit",
+            "timed_out": True,
+            "process_wall_s": round(time.perf_counter() - started, 1),
+        }
     if done.returncode != 0 or not result.is_file():
         tail = "\n".join(done.stderr.strip().splitlines()[-15:])
         return {"error": f"worker '{worker}' exited with {done.returncode}:\n{tail}"}
@@ -122,8 +146,11 @@ def run_worker(script: Path, worker: str, job: Path, result: Path, timeout: floa
 def add_shared_options(parser: argparse.ArgumentParser) -> None:
     """--out, --markdown and the hidden options a worker subprocess is started with."""
     parser.add_argument("--out", type=Path, help="JSON output (default: benchmarks/results/...)")
-    parser.add_argument("--markdown", metavar="RESULTS.json",
-                        help="print the Markdown tables of an existing results file; runs nothing")
+    parser.add_argument(
+        "--markdown",
+        metavar="RESULTS.json",
+        help="print the Markdown tables of an existing results file; runs nothing",
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--job", help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)

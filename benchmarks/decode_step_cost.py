@@ -32,8 +32,9 @@ from goaltune.models import load_model_and_tokenizer
 def decode_step_ms(model: Any, rows: int, prompt_tokens: int, steps: int) -> list[float]:
     """Milliseconds of each of `steps` decode steps after prefilling `rows` random prompts."""
     generator = torch.Generator().manual_seed(rows)
-    ids = torch.randint(100, model.config.vocab_size - 100, (rows, prompt_tokens),
-                        generator=generator)
+    ids = torch.randint(
+        100, model.config.vocab_size - 100, (rows, prompt_tokens), generator=generator
+    )
     mask = torch.ones_like(ids)
     out = model(input_ids=ids, attention_mask=mask, use_cache=True, logits_to_keep=1)
     cache, times = out.cache, []
@@ -60,13 +61,24 @@ def main() -> int:
     for rows in [int(value) for value in args.rows.split(",")]:
         times = decode_step_ms(model, rows, args.prompt_tokens, args.steps)
         median = statistics.median(times)
-        results.append({"rows": rows, "median_step_ms": round(median, 1),
-                        "ms_per_row": round(median / rows, 2),
-                        "steps_ms": [round(t, 1) for t in times]})
+        results.append(
+            {
+                "rows": rows,
+                "median_step_ms": round(median, 1),
+                "ms_per_row": round(median / rows, 2),
+                "steps_ms": [round(t, 1) for t in times],
+            }
+        )
         log(f"{rows:>3} rows: median decode step {median:.1f} ms, {median / rows:.2f} ms per row")
-    report = {"command": " ".join(sys.argv), "machine": info, "model": "smollm2-135m-instruct",
-              "prompt_tokens": args.prompt_tokens, "steps": args.steps, "batches": results,
-              "load_average_at_end": list(os.getloadavg())}
+    report = {
+        "command": " ".join(sys.argv),
+        "machine": info,
+        "model": "smollm2-135m-instruct",
+        "prompt_tokens": args.prompt_tokens,
+        "steps": args.steps,
+        "batches": results,
+        "load_average_at_end": list(os.getloadavg()),
+    }
     log(f"wrote {write_json(args.out, report)}")
     return 0
 

@@ -46,52 +46,93 @@ from _common import (
 from tables import agreement_text, scores_text
 
 SHARED = REPO.parent / "shared" / "benchmarks"
-MMLU_SUBJECTS = ["global_facts", "high_school_mathematics", "high_school_computer_science",
-                 "college_medicine", "professional_law"]
+MMLU_SUBJECTS = [
+    "global_facts",
+    "high_school_mathematics",
+    "high_school_computer_science",
+    "college_medicine",
+    "professional_law",
+]
 
 
 def task_plan(quick: bool, shared: Path) -> list[dict[str, Any]]:
     """The tasks compared: our spec, the harness task names, the item limit and settings."""
     tokens = 32 if quick else 128
-    plan: list[dict[str, Any]] = [{
-        "name": "ifeval-mini (generation)", "kind": "generation",
-        "spec": f"builtin:ifeval-mini:max_gen_toks={tokens}", "harness": ["h_ifeval"],
-        "limit": 8 if quick else None, "max_gen_toks": tokens,
-    }]
+    plan: list[dict[str, Any]] = [
+        {
+            "name": "ifeval-mini (generation)",
+            "kind": "generation",
+            "spec": f"builtin:ifeval-mini:max_gen_toks={tokens}",
+            "harness": ["h_ifeval"],
+            "limit": 8 if quick else None,
+            "max_gen_toks": tokens,
+        }
+    ]
     if not shared.is_dir():
-        return [*plan, {"name": "mc-mini (log-likelihood)", "kind": "loglikelihood",
-                        "spec": "builtin:mc-mini", "harness": ["h_mc_mini"],
-                        "limit": 20 if quick else None}]
+        return [
+            *plan,
+            {
+                "name": "mc-mini (log-likelihood)",
+                "kind": "loglikelihood",
+                "spec": "builtin:mc-mini",
+                "harness": ["h_mc_mini"],
+                "limit": 20 if quick else None,
+            },
+        ]
     subjects = MMLU_SUBJECTS[:1] if quick else MMLU_SUBJECTS
-    return [*plan,
-            {"name": "ARC-Easy (log-likelihood)", "kind": "loglikelihood", "spec": "arc_easy",
-             "harness": ["h_arc_easy"], "limit": 20 if quick else None},
-            {"name": "HellaSwag (log-likelihood)", "kind": "loglikelihood", "spec": "hellaswag",
-             "harness": ["h_hellaswag"], "limit": 10 if quick else None},
-            {"name": f"MMLU {len(subjects)} subject(s) (log-likelihood)", "kind": "loglikelihood",
-             "spec": f"mmlu:{','.join(subjects)}", "harness": [f"h_mmlu_{s}" for s in subjects],
-             "limit": 20 if quick else None}]
+    return [
+        *plan,
+        {
+            "name": "ARC-Easy (log-likelihood)",
+            "kind": "loglikelihood",
+            "spec": "arc_easy",
+            "harness": ["h_arc_easy"],
+            "limit": 20 if quick else None,
+        },
+        {
+            "name": "HellaSwag (log-likelihood)",
+            "kind": "loglikelihood",
+            "spec": "hellaswag",
+            "harness": ["h_hellaswag"],
+            "limit": 10 if quick else None,
+        },
+        {
+            "name": f"MMLU {len(subjects)} subject(s) (log-likelihood)",
+            "kind": "loglikelihood",
+            "spec": f"mmlu:{','.join(subjects)}",
+            "harness": [f"h_mmlu_{s}" for s in subjects],
+            "limit": 20 if quick else None,
+        },
+    ]
 
 
 # --- harness task configs over local files -------------------------------------------------
 
 
-def _write_task(folder: Path, name: str, include: str, data_files: dict[str, str],
-                **extra: Any) -> None:
+def _write_task(
+    folder: Path, name: str, include: str, data_files: dict[str, str], **extra: Any
+) -> None:
     import lm_eval
     import yaml
 
-    config = {"include": str(Path(lm_eval.__file__).parent / "tasks" / include), "task": name,
-              "dataset_path": "json", "dataset_name": None,
-              "dataset_kwargs": {"data_files": data_files}, **extra}
+    config = {
+        "include": str(Path(lm_eval.__file__).parent / "tasks" / include),
+        "task": name,
+        "dataset_path": "json",
+        "dataset_name": None,
+        "dataset_kwargs": {"data_files": data_files},
+        **extra,
+    }
     (folder / f"{name}.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
 
 
 def _mmlu_jsonl(shared: Path, subject: str, folder: Path) -> str:
     """The subject's CSV as JSON lines in the cais/mmlu layout the harness task reads."""
     with (shared / "mmlu" / f"{subject}_test.csv").open(encoding="utf-8", newline="") as handle:
-        rows = [{"question": r[0], "subject": subject, "choices": r[1:5],
-                 "answer": "ABCD".index(r[5])} for r in csv.reader(handle)]
+        rows = [
+            {"question": r[0], "subject": subject, "choices": r[1:5], "answer": "ABCD".index(r[5])}
+            for r in csv.reader(handle)
+        ]
     path = folder / f"mmlu_{subject}.jsonl"
     path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
     return str(path)
@@ -103,20 +144,40 @@ def write_harness_tasks(folder: Path, shared: Path) -> None:
 
     folder.mkdir(parents=True, exist_ok=True)
     no_splits = {"training_split": None, "validation_split": None}
-    _write_task(folder, "h_ifeval", "ifeval/ifeval.yaml",
-                {"train": str(BUILTIN_DATA / "ifeval_mini.jsonl")})
-    _write_task(folder, "h_mc_mini", "arc/arc_easy.yaml",
-                {"test": str(BUILTIN_DATA / "mc_mini.jsonl")}, **no_splits)
+    _write_task(
+        folder, "h_ifeval", "ifeval/ifeval.yaml", {"train": str(BUILTIN_DATA / "ifeval_mini.jsonl")}
+    )
+    _write_task(
+        folder,
+        "h_mc_mini",
+        "arc/arc_easy.yaml",
+        {"test": str(BUILTIN_DATA / "mc_mini.jsonl")},
+        **no_splits,
+    )
     if not shared.is_dir():
         return
-    _write_task(folder, "h_arc_easy", "arc/arc_easy.yaml",
-                {"test": str(shared / "arc" / "ARC-Easy-test.jsonl")}, **no_splits)
-    _write_task(folder, "h_hellaswag", "hellaswag/hellaswag.yaml",
-                {"validation": str(shared / "hellaswag" / "hellaswag_val.jsonl")},
-                training_split=None)
+    _write_task(
+        folder,
+        "h_arc_easy",
+        "arc/arc_easy.yaml",
+        {"test": str(shared / "arc" / "ARC-Easy-test.jsonl")},
+        **no_splits,
+    )
+    _write_task(
+        folder,
+        "h_hellaswag",
+        "hellaswag/hellaswag.yaml",
+        {"validation": str(shared / "hellaswag" / "hellaswag_val.jsonl")},
+        training_split=None,
+    )
     for subject in MMLU_SUBJECTS:
-        _write_task(folder, f"h_mmlu_{subject}", f"mmlu/default/mmlu_{subject}.yaml",
-                    {"test": _mmlu_jsonl(shared, subject, folder)}, fewshot_split="test")
+        _write_task(
+            folder,
+            f"h_mmlu_{subject}",
+            f"mmlu/default/mmlu_{subject}.yaml",
+            {"test": _mmlu_jsonl(shared, subject, folder)},
+            fewshot_split="test",
+        )
 
 
 # --- workers --------------------------------------------------------------------------------
@@ -148,13 +209,15 @@ def worker_goaltune(job: dict[str, Any]) -> dict[str, Any]:
             continue
         benchmark, _ = resolve(task["spec"])
         loaded = load_benchmark(task["spec"], job["data_dir"], task["limit"])
-        context = RunContext(model, tokenizer, job["batch_size"], show_progress=False,
-                             label=task["spec"], **options)
+        context = RunContext(
+            model, tokenizer, job["batch_size"], show_progress=False, label=task["spec"], **options
+        )
         started = time.perf_counter()
         result = benchmark.run(context, loaded)
         seconds = time.perf_counter() - started
         tasks[task["name"]] = {
-            "seconds": round(seconds, 3), "items": len(result["items"]),
+            "seconds": round(seconds, 3),
+            "items": len(result["items"]),
             "metrics": {m: s["score"] for m, s in result["metrics"].items()},
             "per_item": [_item_view(item) for item in result["items"]],
         }
@@ -189,17 +252,30 @@ def worker_harness(job: dict[str, Any]) -> dict[str, Any]:
             continue
         loaded = manager.load(task["harness"])["tasks"]  # reads the data: untimed
         generation = task["kind"] == "generation"
-        extra = ({"apply_chat_template": True, "gen_kwargs": {"max_gen_toks": task["max_gen_toks"]}}
-                 if generation else {})
+        extra = (
+            {"apply_chat_template": True, "gen_kwargs": {"max_gen_toks": task["max_gen_toks"]}}
+            if generation
+            else {}
+        )
         started = time.perf_counter()
-        output = simple_evaluate(model=lm, tasks=[loaded[n] for n in task["harness"]],
-                                 limit=task["limit"], log_samples=True, bootstrap_iters=0,
-                                 task_manager=manager, **extra)
+        output = simple_evaluate(
+            model=lm,
+            tasks=[loaded[n] for n in task["harness"]],
+            limit=task["limit"],
+            log_samples=True,
+            bootstrap_iters=0,
+            task_manager=manager,
+            **extra,
+        )
         seconds = time.perf_counter() - started
-        samples = [s for n in task["harness"]
-                   for s in sorted(output["samples"][n], key=lambda s: s["doc_id"])]
+        samples = [
+            s
+            for n in task["harness"]
+            for s in sorted(output["samples"][n], key=lambda s: s["doc_id"])
+        ]
         tasks[task["name"]] = {
-            "seconds": round(seconds, 3), "items": len(samples),
+            "seconds": round(seconds, 3),
+            "items": len(samples),
             "metrics": _harness_metrics(samples, generation),
             "per_item": [_sample_view(s, generation) for s in samples],
         }
@@ -207,18 +283,28 @@ def worker_harness(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def _harness_metrics(samples: list[dict[str, Any]], generation: bool) -> dict[str, float]:
-    names = ["prompt_level_strict_acc", "prompt_level_loose_acc"] if generation else ["acc", "acc_norm"]
-    return {name: sum(float(s[name]) for s in samples) / len(samples)
-            for name in names if samples and name in samples[0]}
+    names = (
+        ["prompt_level_strict_acc", "prompt_level_loose_acc"] if generation else ["acc", "acc_norm"]
+    )
+    return {
+        name: sum(float(s[name]) for s in samples) / len(samples)
+        for name in names
+        if samples and name in samples[0]
+    }
 
 
 def _sample_view(sample: dict[str, Any], generation: bool) -> dict[str, Any]:
     if generation:
-        return {"output": sample["resps"][0][0],
-                "metrics": {m: float(sample[m]) for m in ("prompt_level_strict_acc",
-                                                          "prompt_level_loose_acc")}}
-    return {"loglikelihoods": [r[0][0] for r in sample["resps"]],
-            "metrics": {m: float(sample[m]) for m in ("acc", "acc_norm") if m in sample}}
+        return {
+            "output": sample["resps"][0][0],
+            "metrics": {
+                m: float(sample[m]) for m in ("prompt_level_strict_acc", "prompt_level_loose_acc")
+            },
+        }
+    return {
+        "loglikelihoods": [r[0][0] for r in sample["resps"]],
+        "metrics": {m: float(sample[m]) for m in ("acc", "acc_norm") if m in sample},
+    }
 
 
 WORKERS = {"goaltune": worker_goaltune, "harness": worker_harness}
@@ -231,12 +317,15 @@ def compare(ours: dict[str, Any], theirs: dict[str, Any], kind: str) -> dict[str
     """Agreement of two tools on one task: per-item metrics, outputs, log-likelihood gaps."""
     pairs = list(zip(ours["per_item"], theirs["per_item"]))
     same_metrics = len(ours["per_item"]) == len(theirs["per_item"]) and all(
-        all(a["metrics"].get(m) == b["metrics"][m] for m in b["metrics"]) for a, b in pairs)
+        all(a["metrics"].get(m) == b["metrics"][m] for m in b["metrics"]) for a, b in pairs
+    )
     agreement: dict[str, Any] = {"identical_item_metrics": same_metrics}
     if kind == "generation":
         agreement["identical_outputs"] = sum(a["output"] == b["output"] for a, b in pairs)
     else:
-        gaps = [abs(x - y) for a, b in pairs for x, y in zip(a["loglikelihoods"], b["loglikelihoods"])]
+        gaps = [
+            abs(x - y) for a, b in pairs for x, y in zip(a["loglikelihoods"], b["loglikelihoods"])
+        ]
         agreement["max_abs_loglikelihood_gap"] = max(gaps, default=0.0)
         agreement["bit_identical_loglikelihoods"] = all(g == 0 for g in gaps)
     return agreement
@@ -253,14 +342,19 @@ def summarize(plan: list[dict[str, Any]], results: dict[str, Any]) -> dict[str, 
             measured = entry.get("tasks", {}).get(name)
             if measured is None:
                 continue
-            row[tool] = {"items": measured["items"], "seconds": measured["seconds"],
-                         "items_per_s": round(measured["items"] / measured["seconds"], 3),
-                         "metrics": measured["metrics"], "peak_rss_mib": entry["peak_rss_mib"]}
+            row[tool] = {
+                "items": measured["items"],
+                "seconds": measured["seconds"],
+                "items_per_s": round(measured["items"] / measured["seconds"], 3),
+                "metrics": measured["metrics"],
+                "peak_rss_mib": entry["peak_rss_mib"],
+            }
             if tool != "lm-eval" and name in harness:
                 row[tool]["agreement"] = compare(measured, harness[name], task["kind"])
-                row[tool]["ratio_vs_lm_eval"] = ratio(row[tool]["items_per_s"],
-                                                      round(harness[name]["items"]
-                                                            / harness[name]["seconds"], 3))
+                row[tool]["ratio_vs_lm_eval"] = ratio(
+                    row[tool]["items_per_s"],
+                    round(harness[name]["items"] / harness[name]["seconds"], 3),
+                )
         summary[name] = row
     return summary
 
@@ -277,8 +371,10 @@ def totals(summary: dict[str, Any]) -> dict[str, Any]:
                 seconds = sum(e["seconds"] for e in entries)
                 per_tool[tool] = round(sum(e["items"] for e in entries) / seconds, 3)
         if per_tool:
-            out[kind] = {"items_per_s": per_tool,
-                         "ratio_vs_lm_eval": ratio(per_tool.get("goaltune"), per_tool.get("lm-eval"))}
+            out[kind] = {
+                "items_per_s": per_tool,
+                "ratio_vs_lm_eval": ratio(per_tool.get("goaltune"), per_tool.get("lm-eval")),
+            }
     return out
 
 
@@ -286,8 +382,17 @@ def print_table(summary: dict[str, Any]) -> None:
     from rich.table import Table
 
     table = Table(title="Evaluation throughput (same items, model, batch size, greedy settings)")
-    for column in ("task", "tool", "items", "seconds", "items/s", "peak RSS MiB", "scores",
-                   "agreement with lm-eval", "x lm-eval"):
+    for column in (
+        "task",
+        "tool",
+        "items",
+        "seconds",
+        "items/s",
+        "peak RSS MiB",
+        "scores",
+        "agreement with lm-eval",
+        "x lm-eval",
+    ):
         numeric = column in {"items", "seconds", "items/s", "peak RSS MiB", "x lm-eval"}
         table.add_column(column, justify="right" if numeric else "left")
     for name, row in summary.items():
@@ -295,11 +400,17 @@ def print_table(summary: dict[str, Any]) -> None:
             if tool not in row:
                 continue
             entry = row[tool]
-            table.add_row(name, tool, str(entry["items"]), fmt(entry["seconds"], 1),
-                          fmt(entry["items_per_s"], 3), fmt(entry["peak_rss_mib"], 0),
-                          scores_text(entry["metrics"]),
-                          agreement_text(entry.get("agreement", {}), entry["items"]),
-                          fmt(entry.get("ratio_vs_lm_eval")))
+            table.add_row(
+                name,
+                tool,
+                str(entry["items"]),
+                fmt(entry["seconds"], 1),
+                fmt(entry["items_per_s"], 3),
+                fmt(entry["peak_rss_mib"], 0),
+                scores_text(entry["metrics"]),
+                agreement_text(entry.get("agreement", {}), entry["items"]),
+                fmt(entry.get("ratio_vs_lm_eval")),
+            )
     console().print(table)
 
 
@@ -307,15 +418,22 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a few items per task, 32 new tokens")
     parser.add_argument("--batch-size", type=int, default=32, help="both tools (default 32)")
-    parser.add_argument("--data-dir", type=Path, default=SHARED,
-                        help=f"benchmark files (default {SHARED}; builtin:mc-mini without it)")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=SHARED,
+        help=f"benchmark files (default {SHARED}; builtin:mc-mini without it)",
+    )
     add_shared_options(parser)
     args = parser.parse_args()
     if served_without_measuring(args, WORKERS):
         return 0
     if importlib.util.find_spec("lm_eval") is None:
-        print("lm-evaluation-harness is not installed; install it with:\n"
-              f"  {sys.executable} -m pip install -e '.[eval]'", file=sys.stderr)
+        print(
+            "lm-evaluation-harness is not installed; install it with:\n"
+            f"  {sys.executable} -m pip install -e '.[eval]'",
+            file=sys.stderr,
+        )
         return 2
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # goaltune's default, given to every tool
     mode = "quick" if args.quick else "full"
@@ -327,13 +445,23 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="goaltune-eval-bench-") as tmp:
         folder = Path(tmp)
         write_harness_tasks(folder / "tasks", args.data_dir)
-        job = {"model": "smollm2-135m-instruct", "batch_size": args.batch_size,
-               "data_dir": str(args.data_dir), "harness_tasks": str(folder / "tasks"),
-               "tasks": plan, "kinds": ["generation", "loglikelihood"]}
-        runs = [("goaltune", "goaltune", {}),
-                ("goaltune (shared_context off)", "goaltune",
-                 {"kinds": ["loglikelihood"], "engine_options": {"shared_context": False}}),
-                ("lm-eval", "harness", {})]
+        job = {
+            "model": "smollm2-135m-instruct",
+            "batch_size": args.batch_size,
+            "data_dir": str(args.data_dir),
+            "harness_tasks": str(folder / "tasks"),
+            "tasks": plan,
+            "kinds": ["generation", "loglikelihood"],
+        }
+        runs = [
+            ("goaltune", "goaltune", {}),
+            (
+                "goaltune (shared_context off)",
+                "goaltune",
+                {"kinds": ["loglikelihood"], "engine_options": {"shared_context": False}},
+            ),
+            ("lm-eval", "harness", {}),
+        ]
         for label, worker, extra in runs:
             slug = "".join(c if c.isalnum() else "-" for c in label)
             job_file = write_json(folder / f"{slug}.job.json", {**job, **extra})
@@ -346,26 +474,48 @@ def main() -> int:
     if summary:
         print_table(summary)
         for kind, entry in overall.items():
-            console().print(f"{kind}: items/s {entry['items_per_s']}; goaltune / lm-eval "
-                            f"{entry['ratio_vs_lm_eval']}")
-    mismatched = [name for name, row in summary.items() if row["kind"] == "loglikelihood"
-                  and not all(row[t]["agreement"]["identical_item_metrics"]
-                              for t in row if t != "lm-eval" and isinstance(row[t], dict))]
-    report = {"mode": mode, "command": " ".join(sys.argv), "machine": info,
-              "settings": {"batch_size": args.batch_size, "data_dir": str(args.data_dir),
-                           "greedy": True, "tasks": plan},
-              "summary": summary, "totals": overall,
-              "goals": {f"{kind}_at_least_2x": (entry["ratio_vs_lm_eval"] or 0) >= 2
-                        for kind, entry in overall.items()},
-              "failed": {k: results[k]["error"] for k in failed},
-              "loglikelihood_accuracy_mismatch": mismatched,
-              "total_wall_s": round(time.perf_counter() - started, 1),
-              "load_average_at_end": list(os.getloadavg())}
+            console().print(
+                f"{kind}: items/s {entry['items_per_s']}; goaltune / lm-eval "
+                f"{entry['ratio_vs_lm_eval']}"
+            )
+    mismatched = [
+        name
+        for name, row in summary.items()
+        if row["kind"] == "loglikelihood"
+        and not all(
+            row[t]["agreement"]["identical_item_metrics"]
+            for t in row
+            if t != "lm-eval" and isinstance(row[t], dict)
+        )
+    ]
+    report = {
+        "mode": mode,
+        "command": " ".join(sys.argv),
+        "machine": info,
+        "settings": {
+            "batch_size": args.batch_size,
+            "data_dir": str(args.data_dir),
+            "greedy": True,
+            "tasks": plan,
+        },
+        "summary": summary,
+        "totals": overall,
+        "goals": {
+            f"{kind}_at_least_2x": (entry["ratio_vs_lm_eval"] or 0) >= 2
+            for kind, entry in overall.items()
+        },
+        "failed": {k: results[k]["error"] for k in failed},
+        "loglikelihood_accuracy_mismatch": mismatched,
+        "total_wall_s": round(time.perf_counter() - started, 1),
+        "load_average_at_end": list(os.getloadavg()),
+    }
     out = args.out or RESULTS / f"eval_throughput_{mode}.json"
     print(f"wrote {write_json(out, report)}")
     if mismatched:
-        print(f"log-likelihood accuracy differs from lm-eval on: {', '.join(mismatched)}",
-              file=sys.stderr)
+        print(
+            f"log-likelihood accuracy differs from lm-eval on: {', '.join(mismatched)}",
+            file=sys.stderr,
+        )
     return 1 if failed or mismatched else 0
 
 

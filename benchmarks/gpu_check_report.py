@@ -14,8 +14,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-HEADER = (f"{'case':6} {'procs':>5} {'bf16':>5} {'tokens/s':>9} {'peak VRAM MiB per process':>27} "
-          f"{'json_valid before -> after':>27}  verdict")
+HEADER = (
+    f"{'case':6} {'procs':>5} {'bf16':>5} {'tokens/s':>9} {'peak VRAM MiB per process':>27} "
+    f"{'json_valid before -> after':>27}  verdict"
+)
 
 
 def _read(path: Path) -> Any:
@@ -25,14 +27,18 @@ def _read(path: Path) -> Any:
 def summary_line(case: str, run: Path) -> tuple[str, bool]:
     """The case's table line, and whether it trained on a CUDA device."""
     metrics = _read(run / "training_metrics.json")
-    before, after = (_read(run / "eval" / f"{side}.json")["task"]["metrics"]["json_valid"]["score"]
-                     for side in ("before", "after"))
+    before, after = (
+        _read(run / "eval" / f"{side}.json")["task"]["metrics"]["json_valid"]["score"]
+        for side in ("before", "after")
+    )
     memory = metrics["memory"]
     per_process = " / ".join(f"{p['peak_memory_mib']:.0f}" for p in memory["per_process"])
-    line = (f"{case:6} {metrics['processes']:>5} {str(metrics['bf16_autocast']):>5} "
-            f"{metrics['loss']['tokens_per_second']:>9.0f} {per_process:>27} "
-            f"{100 * before:>18.0f}% -> {100 * after:>3.0f}%  "
-            f"{_read(run / 'verdict.json')['verdict']}")
+    line = (
+        f"{case:6} {metrics['processes']:>5} {metrics['bf16_autocast']!s:>5} "
+        f"{metrics['loss']['tokens_per_second']:>9.0f} {per_process:>27} "
+        f"{100 * before:>18.0f}% -> {100 * after:>3.0f}%  "
+        f"{_read(run / 'verdict.json')['verdict']}"
+    )
     return line, memory["kind"] == "cuda_max_allocated"
 
 

@@ -25,8 +25,12 @@ from _common import REPO, fmt, ratio
 
 BLOCK = re.compile(r"<!-- table: (?P<spec>[^>]*?) -->\n(?P<body>.*?)<!-- end table -->", re.DOTALL)
 EVAL_TOOLS = ("goaltune", "goaltune (shared_context off)", "lm-eval")
-SCORE_NAMES = {"acc": "acc", "acc_norm": "acc_norm", "prompt_level_strict_acc": "prompt strict",
-               "prompt_level_loose_acc": "prompt loose"}
+SCORE_NAMES = {
+    "acc": "acc",
+    "acc_norm": "acc_norm",
+    "prompt_level_strict_acc": "prompt strict",
+    "prompt_level_loose_acc": "prompt loose",
+}
 
 
 # --- cells and tables ------------------------------------------------------------------------
@@ -39,8 +43,7 @@ def cell(value: Any) -> str:
 
 def markdown_table(header: list[str], rows: list[list[Any]]) -> str:
     """A GitHub-flavoured Markdown table."""
-    lines = ["| " + " | ".join(cell(h) for h in header) + " |",
-             "|" + "---|" * len(header)]
+    lines = ["| " + " | ".join(cell(h) for h in header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
 
@@ -55,7 +58,8 @@ def load_text(data: dict[str, Any]) -> str:
     start = data["machine"]["load_average_at_start"][0]
     end = data.get("load_average_at_end", [None])[0]
     return f"load average {start:.1f} at the start, " + (
-        f"{end:.1f} at the end" if end is not None else "not recorded at the end")
+        f"{end:.1f} at the end" if end is not None else "not recorded at the end"
+    )
 
 
 def failure(entry: dict[str, Any]) -> str:
@@ -67,8 +71,9 @@ def failure(entry: dict[str, Any]) -> str:
 
 def scores_text(metrics: dict[str, float]) -> str:
     """The headline scores of an evaluation row, e.g. 'acc 0.600, acc_norm 0.400'."""
-    return ", ".join(f"{label} {metrics[name]:.3f}" for name, label in SCORE_NAMES.items()
-                     if name in metrics)
+    return ", ".join(
+        f"{label} {metrics[name]:.3f}" for name, label in SCORE_NAMES.items() if name in metrics
+    )
 
 
 def agreement_text(agreement: dict[str, Any], items: int) -> str:
@@ -89,14 +94,23 @@ def agreement_text(agreement: dict[str, Any], items: int) -> str:
 def machine_table(data: dict[str, Any]) -> str:
     """The machine and software a training results file was measured on, with its matmul peaks."""
     info, peaks = data["machine"], data["matmul_peaks"]
-    flags = ", ".join(f"{name} {'yes' if info[key] else 'no'}" for key, name in
-                      (("avx2", "AVX2"), ("avx512_bf16", "AVX512-BF16"), ("amx_bf16", "AMX-BF16")))
-    software = ", ".join(f"{name} {version or 'not installed'}"
-                         for name, version in info["versions"].items())
+    flags = ", ".join(
+        f"{name} {'yes' if info[key] else 'no'}"
+        for key, name in (
+            ("avx2", "AVX2"),
+            ("avx512_bf16", "AVX512-BF16"),
+            ("amx_bf16", "AMX-BF16"),
+        )
+    )
+    software = ", ".join(
+        f"{name} {version or 'not installed'}" for name, version in info["versions"].items()
+    )
     fp32, bf16 = peaks["fp32"]["gflops"], peaks["bf16"]["gflops"]
     threads = f"{info['torch_threads']} torch threads, OMP_WAIT_POLICY={info['omp_wait_policy']}"
-    peak = (f"fp32 {fp32:.1f} GFLOP/s, bf16 {bf16:.1f} GFLOP/s (bf16 {fp32 / bf16:.0f}x slower); "
-            "best square matmul, measured in the run")
+    peak = (
+        f"fp32 {fp32:.1f} GFLOP/s, bf16 {bf16:.1f} GFLOP/s (bf16 {fp32 / bf16:.0f}x slower); "
+        "best square matmul, measured in the run"
+    )
     rows = [
         ["CPU", f"{info['cpu']}, {info['cpu_count']} logical CPUs; {flags}"],
         ["GPU", info["cuda"] or "none"],
@@ -119,29 +133,53 @@ def mfu_text(entry: dict[str, Any]) -> str:
     return f"{entry['mfu']:.1%}" if entry.get("mfu") is not None else "-"
 
 
-def training_row(name: str, entry: dict[str, Any], ours: float | None,
-                 fastest: str | None) -> list[Any]:
+def training_row(
+    name: str, entry: dict[str, Any], ours: float | None, fastest: str | None
+) -> list[Any]:
     if "wall_s" not in entry:
         return [name, failure(entry), *[""] * 11]
     speedup = times(ratio(ours, entry["input_tokens_per_s"]))
-    return [name, entry["precision"], "on" if entry["gradient_checkpointing"] else "off",
-            sampler_text(name, entry), fmt(entry["wall_s"], 1), fmt(entry["mean_step_s"]),
-            fmt(entry["input_tokens_per_s"], 1), fmt(entry["supervised_tokens_per_s"], 1),
-            fmt(entry["peak_rss_mib"], 0), fmt(entry["final_train_loss"], 4),
-            fmt(entry["final_val_loss"], 4), mfu_text(entry),
-            f"**{speedup}**" if name == fastest else speedup]
+    return [
+        name,
+        entry["precision"],
+        "on" if entry["gradient_checkpointing"] else "off",
+        sampler_text(name, entry),
+        fmt(entry["wall_s"], 1),
+        fmt(entry["mean_step_s"]),
+        fmt(entry["input_tokens_per_s"], 1),
+        fmt(entry["supervised_tokens_per_s"], 1),
+        fmt(entry["peak_rss_mib"], 0),
+        fmt(entry["final_train_loss"], 4),
+        fmt(entry["final_val_loss"], 4),
+        mfu_text(entry),
+        f"**{speedup}**" if name == fastest else speedup,
+    ]
 
 
 def training_table(data: dict[str, Any]) -> str:
     """goaltune against each TRL setting: caption, table and the overall ratios."""
     results, summary, settings = data["results"], data["summary"], data["settings"]
     tokens = summary["tokens"]
-    caption = (f"{settings['steps']} optimizer steps over {settings['train_examples']} examples "
-               f"({tokens['input_tokens']:,} input and {tokens['supervised_tokens']:,} supervised "
-               f"tokens); {load_text(data)}.")
-    header = ["tool", "precision", "grad. ckpt", "sampler", "wall s", "s/step", "input tok/s",
-              "supervised tok/s", "peak RSS MiB", "final train loss", "final val loss", "MFU",
-              "goaltune / this"]
+    caption = (
+        f"{settings['steps']} optimizer steps over {settings['train_examples']} examples "
+        f"({tokens['input_tokens']:,} input and {tokens['supervised_tokens']:,} supervised "
+        f"tokens); {load_text(data)}."
+    )
+    header = [
+        "tool",
+        "precision",
+        "grad. ckpt",
+        "sampler",
+        "wall s",
+        "s/step",
+        "input tok/s",
+        "supervised tok/s",
+        "peak RSS MiB",
+        "final train loss",
+        "final val loss",
+        "MFU",
+        "goaltune / this",
+    ]
     ours = results["goaltune"].get("input_tokens_per_s")
     fastest = summary.get("fastest_trl")
     rows = [training_row(name, entry, ours, fastest) for name, entry in results.items()]
@@ -157,13 +195,15 @@ def training_summary(data: dict[str, Any]) -> str:
     theirs = data["results"][fastest]
     losses = summary["loss_vs_trl"]
     peak = data["matmul_peaks"][ours["precision"]]["gflops"]
-    return (f"goaltune {ours['input_tokens_per_s']:.1f} input tokens/s, the fastest TRL setting "
-            f"(`{fastest}`) {theirs['input_tokens_per_s']:.1f}: "
-            f"**{times(summary['ratio_tokens_per_s'])}** (goal: 3x). goaltune's MFU "
-            f"{mfu_text(ours)} of the {peak:.1f} GFLOP/s {ours['precision']} peak measured in "
-            f"this run (goal: over 50%). Final losses {losses['final_train_loss']:.2f}x (train) "
-            f"and {losses['final_val_loss']:.2f}x (validation) that setting's; peak RSS "
-            f"{times(summary['rss_vs_trl'])} of it.")
+    return (
+        f"goaltune {ours['input_tokens_per_s']:.1f} input tokens/s, the fastest TRL setting "
+        f"(`{fastest}`) {theirs['input_tokens_per_s']:.1f}: "
+        f"**{times(summary['ratio_tokens_per_s'])}** (goal: 3x). goaltune's MFU "
+        f"{mfu_text(ours)} of the {peak:.1f} GFLOP/s {ours['precision']} peak measured in "
+        f"this run (goal: over 50%). Final losses {losses['final_train_loss']:.2f}x (train) "
+        f"and {losses['final_val_loss']:.2f}x (validation) that setting's; peak RSS "
+        f"{times(summary['rss_vs_trl'])} of it."
+    )
 
 
 # --- training levers ---------------------------------------------------------------------------
@@ -172,43 +212,67 @@ def training_summary(data: dict[str, Any]) -> str:
 def lever_row(name: str, entry: dict[str, Any], with_mfu: bool) -> list[Any]:
     if "wall_s" not in entry:
         return [name, failure(entry), *[""] * (8 if with_mfu else 7)]
-    return [name, entry["steps"], fmt(entry["wall_s"], 1), fmt(entry["first_step_s"], 1),
-            fmt(entry["median_step_s"]), fmt(entry["input_tokens_per_s"], 1),
-            fmt(entry["final_train_loss"], 4), fmt(entry["training_peak_rss_mib"], 0),
-            *([mfu_text(entry)] if with_mfu else []),
-            times(entry["defaults_speedup_over_this"])]
+    return [
+        name,
+        entry["steps"],
+        fmt(entry["wall_s"], 1),
+        fmt(entry["first_step_s"], 1),
+        fmt(entry["median_step_s"]),
+        fmt(entry["input_tokens_per_s"], 1),
+        fmt(entry["final_train_loss"], 4),
+        fmt(entry["training_peak_rss_mib"], 0),
+        *([mfu_text(entry)] if with_mfu else []),
+        times(entry["defaults_speedup_over_this"]),
+    ]
 
 
 def levers_table(data: dict[str, Any]) -> str:
     """goaltune with each default turned off in turn: caption, table and the load drift."""
     levers, tokens = data["levers"], data["tokens"]
     with_mfu = any("mfu" in entry for entry in levers.values())
-    caption = (f"{data['steps']} optimizer steps with the defaults ({tokens['input_tokens']:,} "
-               f"input and {tokens['supervised_tokens']:,} supervised tokens); "
-               f"{load_text(data)}.")
+    caption = (
+        f"{data['steps']} optimizer steps with the defaults ({tokens['input_tokens']:,} "
+        f"input and {tokens['supervised_tokens']:,} supervised tokens); "
+        f"{load_text(data)}."
+    )
     if with_mfu:
-        caption += (f" MFU against the {data['matmul_peaks']['fp32']['gflops']:.1f} GFLOP/s fp32 "
-                    "peak measured in this run.")
-    header = ["lever", "steps", "wall s", "first step s", "median s/step", "input tok/s",
-              "final train loss", "training peak RSS MiB", *(["MFU"] if with_mfu else []),
-              "defaults' speed-up over this"]
+        caption += (
+            f" MFU against the {data['matmul_peaks']['fp32']['gflops']:.1f} GFLOP/s fp32 "
+            "peak measured in this run."
+        )
+    header = [
+        "lever",
+        "steps",
+        "wall s",
+        "first step s",
+        "median s/step",
+        "input tok/s",
+        "final train loss",
+        "training peak RSS MiB",
+        *(["MFU"] if with_mfu else []),
+        "defaults' speed-up over this",
+    ]
     rows = [lever_row(name, entry, with_mfu) for name, entry in levers.items()]
     return "\n\n".join([caption, markdown_table(header, rows), levers_summary(levers)])
 
 
 def levers_summary(levers: dict[str, Any]) -> str:
     """How far the defaults drifted between the first and the last run, and how to read ratios."""
-    reading = ("A speed-up above 1.00x means the defaults are faster than the lever; below 1.00x, "
-               "the lever was faster.")
+    reading = (
+        "A speed-up above 1.00x means the defaults are faster than the lever; below 1.00x, "
+        "the lever was faster."
+    )
     first = levers.get("defaults", {}).get("input_tokens_per_s")
     last = levers.get("defaults (again)", {}).get("input_tokens_per_s")
     if not first or not last:
         return reading
     drift = max(first, last) / min(first, last) - 1
-    return (f"The defaults ran first ({first:.1f} input tokens/s) and again last ({last:.1f}): "
-            f"the machine's load moved the same setting by {drift:.0%} during the run. Speed-ups "
-            f"are relative to the faster of the two, and differences within that drift are "
-            f"noise. {reading}")
+    return (
+        f"The defaults ran first ({first:.1f} input tokens/s) and again last ({last:.1f}): "
+        f"the machine's load moved the same setting by {drift:.0%} during the run. Speed-ups "
+        f"are relative to the faster of the two, and differences within that drift are "
+        f"noise. {reading}"
+    )
 
 
 # --- evaluation --------------------------------------------------------------------------------
@@ -228,49 +292,79 @@ def eval_rows(data: dict[str, Any]) -> list[list[Any]]:
             if tool not in row:
                 continue
             entry = row[tool]
-            rows.append([label, tool, entry["items"], fmt(entry["seconds"], 1),
-                         fmt(entry["items_per_s"], 3), fmt(entry["peak_rss_mib"], 0),
-                         scores_text(entry["metrics"]),
-                         agreement_text(entry.get("agreement", {}), entry["items"]),
-                         times(entry.get("ratio_vs_lm_eval")) if tool != "lm-eval" else ""])
+            rows.append(
+                [
+                    label,
+                    tool,
+                    entry["items"],
+                    fmt(entry["seconds"], 1),
+                    fmt(entry["items_per_s"], 3),
+                    fmt(entry["peak_rss_mib"], 0),
+                    scores_text(entry["metrics"]),
+                    agreement_text(entry.get("agreement", {}), entry["items"]),
+                    times(entry.get("ratio_vs_lm_eval")) if tool != "lm-eval" else "",
+                ]
+            )
             label = ""
     return rows
 
 
 def eval_table(data: dict[str, Any]) -> str:
     """goaltune against lm-eval per task: caption, table and the overall ratios."""
-    caption = (f"Batch size {data['settings']['batch_size']} in both tools, greedy; "
-               f"{load_text(data)}.")
-    header = ["task", "tool", "items", "seconds", "items/s", "peak RSS MiB", "scores",
-              "agreement with lm-eval", "x lm-eval"]
+    caption = (
+        f"Batch size {data['settings']['batch_size']} in both tools, greedy; {load_text(data)}."
+    )
+    header = [
+        "task",
+        "tool",
+        "items",
+        "seconds",
+        "items/s",
+        "peak RSS MiB",
+        "scores",
+        "agreement with lm-eval",
+        "x lm-eval",
+    ]
     return "\n\n".join([caption, markdown_table(header, eval_rows(data)), eval_summary(data)])
 
 
 def eval_summary(data: dict[str, Any]) -> str:
     """One line: items/s of each tool over all tasks of a kind, the ratios, memory, failures."""
     parts = []
-    for kind, label in (("loglikelihood", "All log-likelihood tasks together"),
-                        ("generation", "generation")):
+    for kind, label in (
+        ("loglikelihood", "All log-likelihood tasks together"),
+        ("generation", "generation"),
+    ):
         entry = data["totals"].get(kind)
         if not entry:
             continue
         rates = entry["items_per_s"]
-        text = (f"{label}: goaltune {rates['goaltune']:.3f} items/s, lm-eval "
-                f"{rates['lm-eval']:.3f} (**{times(entry['ratio_vs_lm_eval'])}**")
+        text = (
+            f"{label}: goaltune {rates['goaltune']:.3f} items/s, lm-eval "
+            f"{rates['lm-eval']:.3f} (**{times(entry['ratio_vs_lm_eval'])}**"
+        )
         off = rates.get("goaltune (shared_context off)")
         if off:
             text += f"; shared_context off {off:.3f}, {times(ratio(off, rates['lm-eval']))}"
         parts.append(text + ")")
-    peaks = {tool: max(row[tool]["peak_rss_mib"] for row in data["summary"].values() if tool in row)
-             for tool in ("goaltune", "lm-eval")
-             if any(tool in row for row in data["summary"].values())}
-    line = "; ".join(parts) + ". Peak RSS " + ", ".join(
-        f"{tool} {mib:.0f} MiB" for tool, mib in peaks.items()) + "."
+    peaks = {
+        tool: max(row[tool]["peak_rss_mib"] for row in data["summary"].values() if tool in row)
+        for tool in ("goaltune", "lm-eval")
+        if any(tool in row for row in data["summary"].values())
+    }
+    line = (
+        "; ".join(parts)
+        + ". Peak RSS "
+        + ", ".join(f"{tool} {mib:.0f} MiB" for tool, mib in peaks.items())
+        + "."
+    )
     if data.get("failed"):
         line += f" Failed: {', '.join(data['failed'])}."
     if data.get("loglikelihood_accuracy_mismatch"):
-        line += (" Per-item accuracy differs from lm-eval on: "
-                 f"{', '.join(data['loglikelihood_accuracy_mismatch'])}.")
+        line += (
+            " Per-item accuracy differs from lm-eval on: "
+            f"{', '.join(data['loglikelihood_accuracy_mismatch'])}."
+        )
     return line
 
 
@@ -279,10 +373,14 @@ def eval_summary(data: dict[str, Any]) -> str:
 
 def loglikelihood_goal(evaluation: dict[str, Any]) -> list[str]:
     """The log-likelihood row: overall and per-task ratios, accuracy agreement, met or not."""
-    ratios = {task["name"].removesuffix(" (log-likelihood)"):
-              evaluation["summary"][task["name"]]["goaltune"].get("ratio_vs_lm_eval")
-              for task in evaluation["settings"]["tasks"] if task["kind"] == "loglikelihood"
-              and "goaltune" in evaluation["summary"].get(task["name"], {})}
+    ratios = {
+        task["name"].removesuffix(" (log-likelihood)"): evaluation["summary"][task["name"]][
+            "goaltune"
+        ].get("ratio_vs_lm_eval")
+        for task in evaluation["settings"]["tasks"]
+        if task["kind"] == "loglikelihood"
+        and "goaltune" in evaluation["summary"].get(task["name"], {})
+    }
     overall = evaluation["totals"]["loglikelihood"]["ratio_vs_lm_eval"] or 0
     same = not evaluation.get("loglikelihood_accuracy_mismatch")
     every = all((r or 0) >= 2 for r in ratios.values())
@@ -290,8 +388,11 @@ def loglikelihood_goal(evaluation: dict[str, Any]) -> list[str]:
     met = "yes" if same and every and overall >= 2 else ("partly" if same and some else "no")
     per_task = ", ".join(f"{name} {times(r)}" for name, r in ratios.items())
     agreement = "identical per-item accuracy" if same else "per-item accuracy differs"
-    return ["log-likelihood eval >= 2x lm-eval on every task, identical accuracy",
-            f"{times(overall)} overall ({per_task}); {agreement}", met]
+    return [
+        "log-likelihood eval >= 2x lm-eval on every task, identical accuracy",
+        f"{times(overall)} overall ({per_task}); {agreement}",
+        met,
+    ]
 
 
 def goals_table(train: dict[str, Any], evaluation: dict[str, Any]) -> str:
@@ -302,16 +403,25 @@ def goals_table(train: dict[str, Any], evaluation: dict[str, Any]) -> str:
     yes = {True: "yes", False: "no"}
     losses = summary.get("loss_vs_trl", {})
     generation = evaluation["totals"].get("generation", {}).get("ratio_vs_lm_eval")
-    loss_text = (f"train {times(losses.get('final_train_loss'))}, validation "
-                 f"{times(losses.get('final_val_loss'))} the fastest setting's")
-    rss_text = (f"{fmt(ours.get('peak_rss_mib'), 0)} vs "
-                f"{fmt(results.get(fastest, {}).get('peak_rss_mib'), 0)} MiB")
+    loss_text = (
+        f"train {times(losses.get('final_train_loss'))}, validation "
+        f"{times(losses.get('final_val_loss'))} the fastest setting's"
+    )
+    rss_text = (
+        f"{fmt(ours.get('peak_rss_mib'), 0)} vs "
+        f"{fmt(results.get(fastest, {}).get('peak_rss_mib'), 0)} MiB"
+    )
     rows = [
-        ["training tokens/s >= 3x TRL's fastest setting",
-         f"{times(summary.get('ratio_tokens_per_s'))} (`{fastest}`)",
-         yes[goals.get("tokens_per_s_at_least_3x", False)]],
-        ["training losses within 2% of TRL's", loss_text,
-         yes[goals.get("losses_within_2pct", False)]],
+        [
+            "training tokens/s >= 3x TRL's fastest setting",
+            f"{times(summary.get('ratio_tokens_per_s'))} (`{fastest}`)",
+            yes[goals.get("tokens_per_s_at_least_3x", False)],
+        ],
+        [
+            "training losses within 2% of TRL's",
+            loss_text,
+            yes[goals.get("losses_within_2pct", False)],
+        ],
         ["peak RSS not above TRL's", rss_text, yes[goals.get("peak_rss_not_higher", False)]],
         ["MFU > 50%", mfu_text(ours), yes[goals.get("mfu_above_50pct", False)]],
         loglikelihood_goal(evaluation),
@@ -326,13 +436,32 @@ def goals_table(train: dict[str, Any], evaluation: dict[str, Any]) -> str:
 def decode_table(data: dict[str, Any]) -> str:
     """Median greedy decode step by batch rows (benchmarks/decode_step_cost.py)."""
     single = data["batches"][0]["median_step_ms"]
-    rows = [[b["rows"], f"{b['median_step_ms']:.1f}", f"{b['ms_per_row']:.2f}",
-             f"{b['median_step_ms'] / single:.2f}x"] for b in data["batches"]]
-    caption = (f"{data['model']}, fp32, prompts of {data['prompt_tokens']} tokens, median of "
-               f"{data['steps']} decode steps; {load_text(data)}.")
-    return caption + "\n\n" + markdown_table(
-        ["rows", "median step ms", "ms per row", f"step cost vs {data['batches'][0]['rows']} row"],
-        rows)
+    rows = [
+        [
+            b["rows"],
+            f"{b['median_step_ms']:.1f}",
+            f"{b['ms_per_row']:.2f}",
+            f"{b['median_step_ms'] / single:.2f}x",
+        ]
+        for b in data["batches"]
+    ]
+    caption = (
+        f"{data['model']}, fp32, prompts of {data['prompt_tokens']} tokens, median of "
+        f"{data['steps']} decode steps; {load_text(data)}."
+    )
+    return (
+        caption
+        + "\n\n"
+        + markdown_table(
+            [
+                "rows",
+                "median step ms",
+                "ms per row",
+                f"step cost vs {data['batches'][0]['rows']} row",
+            ],
+            rows,
+        )
+    )
 
 
 def load(path: str | Path) -> dict[str, Any]:
@@ -342,8 +471,12 @@ def load(path: str | Path) -> dict[str, Any]:
 
 
 RENDERERS: dict[str, Callable[..., str]] = {
-    "machine": machine_table, "training": training_table, "levers": levers_table,
-    "eval": eval_table, "goals": goals_table, "decode": decode_table,
+    "machine": machine_table,
+    "training": training_table,
+    "levers": levers_table,
+    "eval": eval_table,
+    "goals": goals_table,
+    "decode": decode_table,
 }
 
 
@@ -374,8 +507,9 @@ def blocks(text: str) -> list[tuple[str, str]]:
 def update(doc: Path) -> int:
     """Re-render every marked block of `doc` in place; returns the number of blocks."""
     text = doc.read_text()
-    fresh = BLOCK.sub(lambda m: f"<!-- table: {m['spec']} -->\n{render(m['spec'])}\n"
-                                "<!-- end table -->", text)
+    fresh = BLOCK.sub(
+        lambda m: f"<!-- table: {m['spec']} -->\n{render(m['spec'])}\n<!-- end table -->", text
+    )
     doc.write_text(fresh)
     return len(blocks(text))
 
@@ -394,8 +528,12 @@ def markdown(paths: list[str]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("files", nargs="*", help="results JSON files to print as Markdown")
-    parser.add_argument("--update", type=Path, metavar="DOC",
-                        help="re-render the marked tables of this Markdown file in place")
+    parser.add_argument(
+        "--update",
+        type=Path,
+        metavar="DOC",
+        help="re-render the marked tables of this Markdown file in place",
+    )
     args = parser.parse_args()
     if not args.files and not args.update:
         parser.error("give results files, or --update DOC")

@@ -60,14 +60,20 @@ IGNORE = -100
 # native bf16. A bf16 setting is probed under a time limit: the fastest fp32 TRL run + 60 s (if
 # it has not finished by then, it is not the fastest setting).
 TRL_VARIANTS: dict[str, dict[str, Any]] = {
-    "trl-fp32-nogc-grouped": {"bf16": False, "gradient_checkpointing": False,
-                              "train_sampling_strategy": "group_by_length"},
+    "trl-fp32-nogc-grouped": {
+        "bf16": False,
+        "gradient_checkpointing": False,
+        "train_sampling_strategy": "group_by_length",
+    },
     "trl-fp32-nogc": {"bf16": False, "gradient_checkpointing": False},
     "trl-fp32": {"bf16": False},
     "trl-defaults": {},
     # TRL fed goaltune's exact batches in goaltune's order: isolates the implementations.
-    "trl-fp32-nogc-goaltune-batches": {"bf16": False, "gradient_checkpointing": False,
-                                       "train_sampling_strategy": "sequential"},
+    "trl-fp32-nogc-goaltune-batches": {
+        "bf16": False,
+        "gradient_checkpointing": False,
+        "train_sampling_strategy": "sequential",
+    },
 }
 SAME_BATCHES = "trl-fp32-nogc-goaltune-batches"
 QUICK_TRL = ["trl-fp32-nogc-grouped", "trl-fp32-nogc", SAME_BATCHES, "trl-defaults"]
@@ -119,30 +125,42 @@ def mean_token_loss(model: Any, rows: list[dict[str, list[int]]], pad_id: int) -
         for start in range(0, len(order), 8):
             batch = [rows[i] for i in order[start : start + 8]]
             width = max(len(r["input_ids"]) for r in batch)
-            ids = torch.tensor([r["input_ids"] + [pad_id] * (width - len(r["input_ids"])) for r in batch])
-            labels = torch.tensor([r["labels"] + [IGNORE] * (width - len(r["labels"])) for r in batch])
-            mask = torch.tensor([[1] * len(r["input_ids"]) + [0] * (width - len(r["input_ids"]))
-                                 for r in batch])
+            ids = torch.tensor(
+                [r["input_ids"] + [pad_id] * (width - len(r["input_ids"])) for r in batch]
+            )
+            labels = torch.tensor(
+                [r["labels"] + [IGNORE] * (width - len(r["labels"])) for r in batch]
+            )
+            mask = torch.tensor(
+                [[1] * len(r["input_ids"]) + [0] * (width - len(r["input_ids"])) for r in batch]
+            )
             logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
             targets = labels[:, 1:].to(device)
             keep = targets != IGNORE
-            total += float(F.cross_entropy(logits[:, :-1][keep].float(), targets[keep], reduction="sum"))
+            total += float(
+                F.cross_entropy(logits[:, :-1][keep].float(), targets[keep], reduction="sum")
+            )
             count += int(keep.sum())
     return total / max(count, 1)
 
 
 def final_losses(model: Any, pad_id: int, job: dict[str, Any]) -> dict[str, float | None]:
     """Loss of a trained model on the training sample and on the validation set."""
-    return {"final_train_loss": mean_token_loss(model, job["loss_sample"], pad_id),
-            "final_val_loss": mean_token_loss(model, job["validation"], pad_id)}
+    return {
+        "final_train_loss": mean_token_loss(model, job["loss_sample"], pad_id),
+        "final_val_loss": mean_token_loss(model, job["validation"], pad_id),
+    }
 
 
 def _step_stats(step_ends: list[float], wall: float) -> dict[str, float]:
     durations = [b - a for a, b in zip([0.0, *step_ends], step_ends)]
     steady = sorted(durations[1:]) or durations
-    return {"wall_s": round(wall, 2), "mean_step_s": round(wall / max(len(step_ends), 1), 3),
-            "median_step_s": round(steady[len(steady) // 2], 3) if steady else None,
-            "first_step_s": round(durations[0], 3) if durations else None}
+    return {
+        "wall_s": round(wall, 2),
+        "mean_step_s": round(wall / max(len(step_ends), 1), 3),
+        "median_step_s": round(steady[len(steady) // 2], 3) if steady else None,
+        "first_step_s": round(durations[0], 3) if durations else None,
+    }
 
 
 def worker_goaltune(job: dict[str, Any]) -> dict[str, Any]:
@@ -162,17 +180,21 @@ def worker_goaltune(job: dict[str, Any]) -> dict[str, Any]:
         lora.get_base_model().model.compile(dynamic=True)
     with tempfile.TemporaryDirectory() as run_dir:
         started = time.perf_counter()
-        result = train_adapter(lora, tokenizer, _encoded(job["train"]), [], config, Path(run_dir),
-                               show_progress=False)
+        result = train_adapter(
+            lora, tokenizer, _encoded(job["train"]), [], config, Path(run_dir), show_progress=False
+        )
         wall = time.perf_counter() - started
         with (Path(run_dir) / "loss_history.csv").open() as handle:
             rows = list(csv.DictReader(handle))
     peak = peak_rss_mib()
     return {
-        "tool": "goaltune", "precision": "bf16" if result.bf16 else "fp32", "steps": result.steps,
+        "tool": "goaltune",
+        "precision": "bf16" if result.bf16 else "fp32",
+        "steps": result.steps,
         "gradient_checkpointing": config.gradient_checkpointing,
         "sampler": "length buckets" if config.length_bucketing else "random",
-        "input_tokens": result.input_tokens, "supervised_tokens": result.tokens_seen,
+        "input_tokens": result.input_tokens,
+        "supervised_tokens": result.tokens_seen,
         **_step_stats([float(r["elapsed_s"]) for r in rows], wall),
         "logged_final_train_loss": _tail_mean([float(r["train_loss"]) for r in rows]),
         "training_peak_rss_mib": round(peak, 1),
@@ -185,7 +207,7 @@ def _tail_mean(values: list[float]) -> float | None:
     """Mean of the last 10% (at least one) of the step losses a tool logged."""
     if not values:
         return None
-    tail = values[-max(1, len(values) // 10):]
+    tail = values[-max(1, len(values) // 10) :]
     return sum(tail) / len(tail)
 
 
@@ -195,15 +217,19 @@ def _parameter_split(model: Any) -> dict[str, int]:
 
     lm = model.get_base_model()
     head = lm.get_output_embeddings().weight.numel()
-    body = sum(m.weight.numel() for n, m in lm.model.named_modules()
-               if isinstance(m, torch.nn.Linear) and not n.endswith(("lora_A.default", "lora_B.default")))
+    body = sum(
+        m.weight.numel()
+        for n, m in lm.model.named_modules()
+        if isinstance(m, torch.nn.Linear) and not n.endswith(("lora_A.default", "lora_B.default"))
+    )
     config = lm.config
     return {
-        "frozen_linear": body, "lm_head": head,
+        "frozen_linear": body,
+        "lm_head": head,
         "adapter": sum(p.numel() for p in model.parameters() if p.requires_grad),
         "layers": config.num_hidden_layers,
-        "attention_width": config.num_attention_heads * getattr(
-            config, "head_dim", config.hidden_size // config.num_attention_heads),
+        "attention_width": config.num_attention_heads
+        * getattr(config, "head_dim", config.hidden_size // config.num_attention_heads),
     }
 
 
@@ -221,10 +247,12 @@ def worker_trl(job: dict[str, Any]) -> dict[str, Any]:
     tokenizer = AutoTokenizer.from_pretrained(job["model_folder"])
     model = AutoModelForCausalLM.from_pretrained(job["model_folder"], dtype=torch.float32)
     rows = [job["train"][i] for i in job.get("order") or range(len(job["train"]))]
-    dataset = Dataset.from_dict({
-        "input_ids": [row["input_ids"] for row in rows],
-        "completion_mask": [[int(label != IGNORE) for label in row["labels"]] for row in rows],
-    })
+    dataset = Dataset.from_dict(
+        {
+            "input_ids": [row["input_ids"] for row in rows],
+            "completion_mask": [[int(label != IGNORE) for label in row["labels"]] for row in rows],
+        }
+    )
     train = job["train_config"]
     progress = Path(job["progress_file"])
 
@@ -241,40 +269,65 @@ def worker_trl(job: dict[str, Any]) -> dict[str, Any]:
             self.ends.append(time.perf_counter() - self.start)
             progress.write_text(json.dumps({"steps": len(self.ends), "elapsed_s": self.ends[-1]}))
 
-        def on_log(self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any) -> None:
+        def on_log(
+            self, args: Any, state: Any, control: Any, logs: Any = None, **kwargs: Any
+        ) -> None:
             if logs and "loss" in logs:
                 self.losses.append(float(logs["loss"]))
 
     with tempfile.TemporaryDirectory() as output_dir:
         args = SFTConfig(
-            output_dir=output_dir, max_steps=job["steps"],
+            output_dir=output_dir,
+            max_steps=job["steps"],
             per_device_train_batch_size=train["per_device_train_batch_size"],
             gradient_accumulation_steps=train["gradient_accumulation_steps"],
-            learning_rate=train["learning_rate"], lr_scheduler_type=train["lr_scheduler_type"],
-            warmup_steps=job["warmup_steps"], weight_decay=train["weight_decay"],
-            max_grad_norm=train["max_grad_norm"], seed=train["seed"], data_seed=train["seed"],
-            max_length=train["max_seq_length"], completion_only_loss=True,
-            logging_steps=1, eval_strategy="no", save_strategy="no", report_to="none",
-            disable_tqdm=True, dataloader_num_workers=0, use_cpu=not torch.cuda.is_available(),
+            learning_rate=train["learning_rate"],
+            lr_scheduler_type=train["lr_scheduler_type"],
+            warmup_steps=job["warmup_steps"],
+            weight_decay=train["weight_decay"],
+            max_grad_norm=train["max_grad_norm"],
+            seed=train["seed"],
+            data_seed=train["seed"],
+            max_length=train["max_seq_length"],
+            completion_only_loss=True,
+            logging_steps=1,
+            eval_strategy="no",
+            save_strategy="no",
+            report_to="none",
+            disable_tqdm=True,
+            dataloader_num_workers=0,
+            use_cpu=not torch.cuda.is_available(),
             **job.get("trl_overrides", {}),
         )
         lora = job["lora"]
-        peft_config = LoraConfig(r=lora["r"], lora_alpha=lora["lora_alpha"],
-                                 lora_dropout=lora["lora_dropout"],
-                                 target_modules=lora["target_modules"], task_type="CAUSAL_LM")
+        peft_config = LoraConfig(
+            r=lora["r"],
+            lora_alpha=lora["lora_alpha"],
+            lora_dropout=lora["lora_dropout"],
+            target_modules=lora["target_modules"],
+            task_type="CAUSAL_LM",
+        )
         timer = StepTimer()
         torch.manual_seed(train["seed"])  # SFTTrainer creates the adapter before seeding: same init
-        trainer = SFTTrainer(model=model, args=args, train_dataset=dataset,
-                             processing_class=tokenizer, peft_config=peft_config,
-                             callbacks=[timer])
+        trainer = SFTTrainer(
+            model=model,
+            args=args,
+            train_dataset=dataset,
+            processing_class=tokenizer,
+            peft_config=peft_config,
+            callbacks=[timer],
+        )
         started = time.perf_counter()
         trainer.train()
         wall = time.perf_counter() - started
     return {
-        "tool": "trl", "precision": "bf16" if args.bf16 else "fp32", "steps": trainer.state.global_step,
+        "tool": "trl",
+        "precision": "bf16" if args.bf16 else "fp32",
+        "steps": trainer.state.global_step,
         "gradient_checkpointing": args.gradient_checkpointing,
         "sampler": str(args.train_sampling_strategy),
-        "input_tokens": int(trainer._total_train_tokens), "supervised_tokens": None,
+        "input_tokens": int(trainer._total_train_tokens),
+        "supervised_tokens": None,
         **_step_stats(timer.ends, wall),
         "logged_final_train_loss": _tail_mean(timer.losses),
         "training_peak_rss_mib": round(peak_rss_mib(), 1),
@@ -296,24 +349,33 @@ def prepare_job(steps: int | None, quick: bool) -> dict[str, Any]:
 
     config = load_config(CONFIG)
     resolved = resolve_model(config.model.name_or_path)
-    folder = dequantized_gguf_folder(resolved.location) if resolved.kind == "gguf" else resolved.location
-    _, tokenizer = load_model_and_tokenizer(config.model.model_copy(update={"name_or_path": str(folder)}))
+    folder = (
+        dequantized_gguf_folder(resolved.location) if resolved.kind == "gguf" else resolved.location
+    )
+    _, tokenizer = load_model_and_tokenizer(
+        config.model.model_copy(update={"name_or_path": str(folder)})
+    )
     data = prepare_training_data(config.data, config.train, tokenizer)
     per_step = config.train.per_device_train_batch_size * config.train.gradient_accumulation_steps
     steps = steps or (QUICK_STEPS if quick else len(data.train) // per_step)
     train = data.train[: steps * per_step]
     if len(train) < steps * per_step:
-        raise SystemExit(f"only {len(data.train)} training examples: at most "
-                         f"{len(data.train) // per_step} steps of {per_step}")
+        raise SystemExit(
+            f"only {len(data.train)} training examples: at most "
+            f"{len(data.train) // per_step} steps of {per_step}"
+        )
     rows = [{"input_ids": e.input_ids, "labels": e.labels} for e in train]
     train_config = config.train.model_dump(mode="json")
     train_config.update(max_steps=steps, eval_steps=10**6, save_steps=10**6, logging_steps=1)
     return {
-        "model": config.model.name_or_path, "model_folder": str(folder), "steps": steps,
+        "model": config.model.name_or_path,
+        "model_folder": str(folder),
+        "steps": steps,
         "warmup_steps": math.ceil(config.train.warmup_ratio * steps),
-        "train_config": train_config, "lora": config.lora.model_dump(mode="json"),
-        "train": rows, "validation": [{"input_ids": e.input_ids, "labels": e.labels}
-                                      for e in data.validation],
+        "train_config": train_config,
+        "lora": config.lora.model_dump(mode="json"),
+        "train": rows,
+        "validation": [{"input_ids": e.input_ids, "labels": e.labels} for e in data.validation],
         "loss_sample": rows[:LOSS_SAMPLE],
     }
 
@@ -323,15 +385,21 @@ def goaltune_order(job: dict[str, Any]) -> list[int]:
     from goaltune.data.encoding import make_batches
 
     train = job["train_config"]
-    batches = make_batches(_encoded(job["train"]), train["per_device_train_batch_size"],
-                           seed=train["seed"], length_bucketing=train["length_bucketing"])
+    batches = make_batches(
+        _encoded(job["train"]),
+        train["per_device_train_batch_size"],
+        seed=train["seed"],
+        length_bucketing=train["length_bucketing"],
+    )
     return [index for batch in batches for index in batch]
 
 
 def token_counts(rows: list[dict[str, list[int]]]) -> dict[str, int]:
     """Input tokens (prompt included, no padding) and supervised next-token positions."""
-    return {"input_tokens": sum(len(r["input_ids"]) for r in rows),
-            "supervised_tokens": sum(sum(1 for x in r["labels"][1:] if x != IGNORE) for r in rows)}
+    return {
+        "input_tokens": sum(len(r["input_ids"]) for r in rows),
+        "supervised_tokens": sum(sum(1 for x in r["labels"][1:] if x != IGNORE) for r in rows),
+    }
 
 
 def model_flops(rows: list[dict[str, list[int]]], params: dict[str, int]) -> float:
@@ -343,11 +411,22 @@ def model_flops(rows: list[dict[str, list[int]]], params: dict[str, int]) -> flo
     backward. Embedding lookups, norms and activations are not counted.
     """
     tokens = token_counts(rows)
-    attention = sum(3 * params["layers"] * 4 * params["attention_width"] * len(r["input_ids"])
-                    * (len(r["input_ids"]) + 1) / 2 for r in rows)
-    return (4 * params["frozen_linear"] * tokens["input_tokens"]
-            + 4 * params["lm_head"] * tokens["supervised_tokens"]
-            + 6 * params["adapter"] * tokens["input_tokens"] + attention)
+    attention = sum(
+        3
+        * params["layers"]
+        * 4
+        * params["attention_width"]
+        * len(r["input_ids"])
+        * (len(r["input_ids"]) + 1)
+        / 2
+        for r in rows
+    )
+    return (
+        4 * params["frozen_linear"] * tokens["input_tokens"]
+        + 4 * params["lm_head"] * tokens["supervised_tokens"]
+        + 6 * params["adapter"] * tokens["input_tokens"]
+        + attention
+    )
 
 
 def measure_peaks(earlier: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -378,31 +457,42 @@ def _probe_note(folder: Path, name: str) -> str:
     return f"{state['steps']} step(s) finished in {state['elapsed_s']:.0f} s"
 
 
-def run_comparison(job: dict[str, Any], quick: bool, variants: list[str], peaks: dict[str, Any],
-                   folder: Path) -> dict[str, Any]:
+def run_comparison(
+    job: dict[str, Any], quick: bool, variants: list[str], peaks: dict[str, Any], folder: Path
+) -> dict[str, Any]:
     """goaltune, then each TRL variant, each in its own subprocess."""
     script = Path(__file__).resolve()
     results: dict[str, Any] = {}
-    results["goaltune"] = run_worker(script, "goaltune", _job_file(folder, "goaltune", job),
-                                     folder / "goaltune.result.json")
+    results["goaltune"] = run_worker(
+        script, "goaltune", _job_file(folder, "goaltune", job), folder / "goaltune.result.json"
+    )
     for name in variants:
         overrides = TRL_VARIANTS[name]
         timeout = None
         if overrides.get("bf16", True):
             slowdown = peaks["fp32"]["gflops"] / max(peaks["bf16"]["gflops"], 1e-9)
             if quick and slowdown > 2:
-                results[name] = {"skipped": f"quick mode: bf16 matmul measured {slowdown:.0f}x "
-                                            "slower than fp32 on this host"}
+                results[name] = {
+                    "skipped": f"quick mode: bf16 matmul measured {slowdown:.0f}x "
+                    "slower than fp32 on this host"
+                }
                 continue
-            walls = [r["wall_s"] for n, r in results.items() if n.startswith("trl") and "wall_s" in r]
+            walls = [
+                r["wall_s"] for n, r in results.items() if n.startswith("trl") and "wall_s" in r
+            ]
             timeout = 60 + (min(walls) if walls else 1800)
         order = goaltune_order(job) if name == SAME_BATCHES else None
-        results[name] = run_worker(script, "trl", _job_file(folder, name, job, trl_overrides=overrides,
-                                                            order=order),
-                                   folder / f"{name}.result.json", timeout=timeout)
+        results[name] = run_worker(
+            script,
+            "trl",
+            _job_file(folder, name, job, trl_overrides=overrides, order=order),
+            folder / f"{name}.result.json",
+            timeout=timeout,
+        )
         if results[name].get("timed_out"):
-            results[name]["error"] += (f" ({_probe_note(folder, name)}; slower than the "
-                                       "fastest fp32 setting)")
+            results[name]["error"] += (
+                f" ({_probe_note(folder, name)}; slower than the fastest fp32 setting)"
+            )
     return results
 
 
@@ -413,7 +503,9 @@ def add_mfu(entry: dict[str, Any], flops: float, peaks: dict[str, Any]) -> None:
     entry["mfu"] = round(achieved / peaks[entry["precision"]]["gflops"], 4)
 
 
-def summarize(job: dict[str, Any], results: dict[str, Any], peaks: dict[str, Any]) -> dict[str, Any]:
+def summarize(
+    job: dict[str, Any], results: dict[str, Any], peaks: dict[str, Any]
+) -> dict[str, Any]:
     """Add tokens/s, MFU and ratios; pick the fastest TRL setting."""
     tokens = token_counts(job["train"])
     params = results["goaltune"].get("parameters")
@@ -429,23 +521,27 @@ def summarize(job: dict[str, Any], results: dict[str, Any], peaks: dict[str, Any
     trl = {n: r for n, r in results.items() if n.startswith("trl") and "wall_s" in r}
     fastest = max(trl, key=lambda n: trl[n]["input_tokens_per_s"]) if trl else None
     ours = results["goaltune"]
-    summary: dict[str, Any] = {"fastest_trl": fastest, "tokens": tokens,
-                               "model_flops": flops}
+    summary: dict[str, Any] = {"fastest_trl": fastest, "tokens": tokens, "model_flops": flops}
     if fastest and "wall_s" in ours:
         theirs = trl[fastest]
-        summary["ratio_tokens_per_s"] = ratio(ours["input_tokens_per_s"], theirs["input_tokens_per_s"])
+        summary["ratio_tokens_per_s"] = ratio(
+            ours["input_tokens_per_s"], theirs["input_tokens_per_s"]
+        )
         summary["loss_vs_trl"] = {
-            key: ratio(ours[key], theirs[key]) for key in ("final_train_loss", "final_val_loss")}
+            key: ratio(ours[key], theirs[key]) for key in ("final_train_loss", "final_val_loss")
+        }
         same = results.get(SAME_BATCHES, {})
         if "wall_s" in same:  # same batches in the same order: differences are implementation
             summary["loss_vs_trl_same_batches"] = {
-                key: ratio(ours[key], same[key]) for key in ("final_train_loss", "final_val_loss")}
+                key: ratio(ours[key], same[key]) for key in ("final_train_loss", "final_val_loss")
+            }
         summary["rss_vs_trl"] = ratio(ours["peak_rss_mib"], theirs["peak_rss_mib"])
         summary["goals"] = {
             "tokens_per_s_at_least_3x": (summary["ratio_tokens_per_s"] or 0) >= 3,
             "mfu_above_50pct": (ours.get("mfu") or 0) > 0.5,
-            "losses_within_2pct": all(v is not None and v <= 1.02
-                                      for v in summary["loss_vs_trl"].values()),
+            "losses_within_2pct": all(
+                v is not None and v <= 1.02 for v in summary["loss_vs_trl"].values()
+            ),
             "peak_rss_not_higher": (summary["rss_vs_trl"] or 9) <= 1.0,
         }
     return summary
@@ -456,8 +552,20 @@ def print_table(results: dict[str, Any], summary: dict[str, Any], peaks: dict[st
     from rich.table import Table
 
     table = Table(title="Training throughput (same data, steps, LoRA, schedule)")
-    for column in ("tool", "precision", "steps", "wall s", "s/step", "input tok/s", "sup. tok/s",
-                   "peak RSS MiB", "train loss", "val loss", "MFU", "goaltune / this"):
+    for column in (
+        "tool",
+        "precision",
+        "steps",
+        "wall s",
+        "s/step",
+        "input tok/s",
+        "sup. tok/s",
+        "peak RSS MiB",
+        "train loss",
+        "val loss",
+        "MFU",
+        "goaltune / this",
+    ):
         table.add_column(column, justify="left" if column == "tool" else "right")
     ours = results["goaltune"].get("input_tokens_per_s")
     for name, entry in results.items():
@@ -465,17 +573,27 @@ def print_table(results: dict[str, Any], summary: dict[str, Any], peaks: dict[st
             reason = entry.get("skipped") or entry.get("error", "").splitlines()[0]
             table.add_row(name, *["-"] * 10, f"[dim]{reason}[/]")
             continue
-        table.add_row(name, entry["precision"], str(entry["steps"]), fmt(entry["wall_s"], 1),
-                      fmt(entry["mean_step_s"]), fmt(entry["input_tokens_per_s"], 1),
-                      fmt(entry["supervised_tokens_per_s"], 1), fmt(entry["peak_rss_mib"], 0),
-                      fmt(entry["final_train_loss"], 4), fmt(entry["final_val_loss"], 4),
-                      f"{entry['mfu']:.1%}" if entry.get("mfu") is not None else "-",
-                      fmt(ratio(ours, entry["input_tokens_per_s"]), 2))
+        table.add_row(
+            name,
+            entry["precision"],
+            str(entry["steps"]),
+            fmt(entry["wall_s"], 1),
+            fmt(entry["mean_step_s"]),
+            fmt(entry["input_tokens_per_s"], 1),
+            fmt(entry["supervised_tokens_per_s"], 1),
+            fmt(entry["peak_rss_mib"], 0),
+            fmt(entry["final_train_loss"], 4),
+            fmt(entry["final_val_loss"], 4),
+            f"{entry['mfu']:.1%}" if entry.get("mfu") is not None else "-",
+            fmt(ratio(ours, entry["input_tokens_per_s"]), 2),
+        )
     out = console()
     out.print(table)
-    out.print(f"matmul peaks: fp32 {peaks['fp32']['gflops']} GFLOP/s, "
-                  f"bf16 {peaks['bf16']['gflops']} GFLOP/s; fastest TRL: {summary.get('fastest_trl')}; "
-                  f"ratio {summary.get('ratio_tokens_per_s')}; goals {summary.get('goals')}")
+    out.print(
+        f"matmul peaks: fp32 {peaks['fp32']['gflops']} GFLOP/s, "
+        f"bf16 {peaks['bf16']['gflops']} GFLOP/s; fastest TRL: {summary.get('fastest_trl')}; "
+        f"ratio {summary.get('ratio_tokens_per_s')}; goals {summary.get('goals')}"
+    )
 
 
 def run_levers(job: dict[str, Any], folder: Path, only: list[str]) -> dict[str, Any]:
@@ -487,21 +605,34 @@ def run_levers(job: dict[str, Any], folder: Path, only: list[str]) -> dict[str, 
     """
     script = Path(__file__).resolve()
     tokens = token_counts(job["train"])
-    chosen = [name for name in LEVERS if name == "defaults" or not only
-              or any(word.lower() in name.lower() for word in only)]
+    chosen = [
+        name
+        for name in LEVERS
+        if name == "defaults" or not only or any(word.lower() in name.lower() for word in only)
+    ]
     results: dict[str, Any] = {}
     for name in [*chosen, "defaults (again)"]:
         overrides, options = LEVERS[name.removesuffix(" (again)")]
         steps = job["steps"] // options.get("steps_divisor", 1)
-        variant = {**job, "overrides": {**overrides, "max_steps": steps}, "steps": steps,
-                   "threads": options.get("threads"), "compile": options.get("compile", False),
-                   "loss_sample": job["loss_sample"][:8], "validation": job["validation"][:8]}
+        variant = {
+            **job,
+            "overrides": {**overrides, "max_steps": steps},
+            "steps": steps,
+            "threads": options.get("threads"),
+            "compile": options.get("compile", False),
+            "loss_sample": job["loss_sample"][:8],
+            "validation": job["validation"][:8],
+        }
         slug = "lever-" + "".join(c if c.isalnum() else "-" for c in name)
         base = results.get("defaults", {}).get("process_wall_s")
-        entry = run_worker(script, "goaltune", _job_file(folder, slug, variant),
-                           folder / f"{slug}.result.json", env=options.get("env"),
-                           timeout=max(900.0 if options.get("compile") else 300.0, 5 * base)
-                           if base else None)
+        entry = run_worker(
+            script,
+            "goaltune",
+            _job_file(folder, slug, variant),
+            folder / f"{slug}.result.json",
+            env=options.get("env"),
+            timeout=max(900.0 if options.get("compile") else 300.0, 5 * base) if base else None,
+        )
         if "wall_s" in entry:
             entry["input_tokens_per_s"] = round(tokens["input_tokens"] / entry["wall_s"], 2)
         results[name] = entry
@@ -526,37 +657,63 @@ def print_levers(results: dict[str, Any]) -> None:
     from rich.table import Table
 
     table = Table(title="goaltune levers: each default turned off in turn")
-    for column in ("variant", "steps", "wall s", "median s/step", "input tok/s",
-                   "defaults speedup", "peak RSS MiB", "MFU"):
+    for column in (
+        "variant",
+        "steps",
+        "wall s",
+        "median s/step",
+        "input tok/s",
+        "defaults speedup",
+        "peak RSS MiB",
+        "MFU",
+    ):
         table.add_column(column, justify="left" if column == "variant" else "right")
     for name, entry in results.items():
         if "wall_s" not in entry:
             table.add_row(name, *["-"] * 6, entry.get("error", "").splitlines()[0])
             continue
-        table.add_row(name, str(entry["steps"]), fmt(entry["wall_s"], 1),
-                      fmt(entry["median_step_s"]), fmt(entry["input_tokens_per_s"], 1),
-                      fmt(entry["defaults_speedup_over_this"]), fmt(entry["peak_rss_mib"], 0),
-                      f"{entry['mfu']:.1%}" if entry.get("mfu") is not None else "-")
+        table.add_row(
+            name,
+            str(entry["steps"]),
+            fmt(entry["wall_s"], 1),
+            fmt(entry["median_step_s"]),
+            fmt(entry["input_tokens_per_s"], 1),
+            fmt(entry["defaults_speedup_over_this"]),
+            fmt(entry["peak_rss_mib"], 0),
+            f"{entry['mfu']:.1%}" if entry.get("mfu") is not None else "-",
+        )
     console().print(table)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help=f"{QUICK_STEPS} steps; skip a slow bf16")
+    parser.add_argument(
+        "--quick", action="store_true", help=f"{QUICK_STEPS} steps; skip a slow bf16"
+    )
     parser.add_argument("--steps", type=int, help="optimizer steps (default: one epoch, or quick)")
-    parser.add_argument("--trl", help=f"TRL settings to try (of {', '.join(TRL_VARIANTS)}; "
-                        f"default: all, or {', '.join(QUICK_TRL)} with --quick)")
-    parser.add_argument("--levers", nargs="?", const="", metavar="WORDS",
-                        help="measure goaltune's levers instead (optionally only those whose "
-                             "names contain one of these comma-separated words)")
+    parser.add_argument(
+        "--trl",
+        help=f"TRL settings to try (of {', '.join(TRL_VARIANTS)}; "
+        f"default: all, or {', '.join(QUICK_TRL)} with --quick)",
+    )
+    parser.add_argument(
+        "--levers",
+        nargs="?",
+        const="",
+        metavar="WORDS",
+        help="measure goaltune's levers instead (optionally only those whose "
+        "names contain one of these comma-separated words)",
+    )
     add_shared_options(parser)
     args = parser.parse_args()
     if served_without_measuring(args, WORKERS):
         return 0
     if args.levers is None and importlib.util.find_spec("trl") is None:
-        print("TRL is not installed; install it with:\n"
-              f"  {sys.executable} -m pip install 'trl>=1.16'   (the bench extra: pip install -e '.[bench]')",
-              file=sys.stderr)
+        print(
+            "TRL is not installed; install it with:\n"
+            f"  {sys.executable} -m pip install 'trl>=1.16'   (the bench extra: pip install -e '.[bench]')",
+            file=sys.stderr,
+        )
         return 2
     chosen = args.trl or ",".join(QUICK_TRL if args.quick else TRL_VARIANTS)
     variants = [v.strip() for v in chosen.split(",") if v.strip()]
@@ -578,23 +735,39 @@ def main() -> int:
             levers_mfu(job, levers, peaks)
             print_levers(levers)
             out = args.out or RESULTS / f"train_levers_{mode}.json"
-            report = {"mode": mode, "command": " ".join(sys.argv), "machine": info,
-                      "matmul_peaks": peaks, "steps": job["steps"],
-                      "tokens": token_counts(job["train"]), "levers": levers}
+            report = {
+                "mode": mode,
+                "command": " ".join(sys.argv),
+                "machine": info,
+                "matmul_peaks": peaks,
+                "steps": job["steps"],
+                "tokens": token_counts(job["train"]),
+                "levers": levers,
+            }
         else:
             results = run_comparison(job, args.quick, variants, peaks, Path(tmp))
             peaks = measure_peaks(peaks)
             summary = summarize(job, results, peaks)
             print_table(results, summary, peaks)
             out = args.out or RESULTS / f"train_throughput_{mode}.json"
-            report = {"mode": mode, "command": " ".join(sys.argv), "machine": info,
-                      "matmul_peaks": peaks, "config": str(CONFIG.relative_to(REPO)),
-                      "settings": {"steps": job["steps"], "warmup_steps": job["warmup_steps"],
-                                   "train": job["train_config"], "lora": job["lora"],
-                                   "train_examples": len(job["train"]),
-                                   "validation_examples": len(job["validation"]),
-                                   "loss_sample_examples": len(job["loss_sample"])},
-                      "results": results, "summary": summary}
+            report = {
+                "mode": mode,
+                "command": " ".join(sys.argv),
+                "machine": info,
+                "matmul_peaks": peaks,
+                "config": str(CONFIG.relative_to(REPO)),
+                "settings": {
+                    "steps": job["steps"],
+                    "warmup_steps": job["warmup_steps"],
+                    "train": job["train_config"],
+                    "lora": job["lora"],
+                    "train_examples": len(job["train"]),
+                    "validation_examples": len(job["validation"]),
+                    "loss_sample_examples": len(job["loss_sample"]),
+                },
+                "results": results,
+                "summary": summary,
+            }
     report["total_wall_s"] = round(time.perf_counter() - started, 1)
     report["load_average_at_end"] = list(os.getloadavg())
     print(f"wrote {write_json(out, report)}")

@@ -32,8 +32,9 @@ def without_items(data: Any) -> Any:
 def record(run: Path) -> dict[str, Any]:
     """The JSON files of `run` by relative path, without per-item lists."""
     if not (run / "training_metrics.json").is_file() and not (run / "sweep.json").is_file():
-        raise SystemExit(f"{run}: neither a run folder (training_metrics.json) nor a sweep "
-                         "folder (sweep.json)")
+        raise SystemExit(
+            f"{run}: neither a run folder (training_metrics.json) nor a sweep folder (sweep.json)"
+        )
     files = {}
     for path in sorted(run.rglob("*.json")):
         relative = path.relative_to(run)

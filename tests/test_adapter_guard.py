@@ -7,22 +7,26 @@ from typing import Any
 import pytest
 import torch
 
+from conftest import build_tiny_model
 from goaltune.config import LoraConfig
 from goaltune.errors import ModelError
 from goaltune.models import build_lora_model, require_active_adapter
-from conftest import build_tiny_model
 
 
 def test_untrained_adapter_is_refused(tiny_model_and_tokenizer: Any) -> None:
     _, tokenizer = tiny_model_and_tokenizer
-    model = build_lora_model(build_tiny_model(tokenizer), LoraConfig(r=4, target_modules="all-linear"))
+    model = build_lora_model(
+        build_tiny_model(tokenizer), LoraConfig(r=4, target_modules="all-linear")
+    )
     with pytest.raises(ModelError, match="does not change the model's outputs"):
         require_active_adapter(model, tokenizer, "runs/x/adapter")
 
 
 def test_trained_adapter_passes(tiny_model_and_tokenizer: Any) -> None:
     _, tokenizer = tiny_model_and_tokenizer
-    model = build_lora_model(build_tiny_model(tokenizer), LoraConfig(r=4, target_modules="all-linear"))
+    model = build_lora_model(
+        build_tiny_model(tokenizer), LoraConfig(r=4, target_modules="all-linear")
+    )
     with torch.no_grad():
         for name, parameter in model.named_parameters():
             if "lora_B" in name:

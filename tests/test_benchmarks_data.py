@@ -15,11 +15,20 @@ from goaltune.evaluate.benchmarks.mmlu import SUBJECTS
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
 needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason=f"{SHARED} is not present")
-MMLU_LOCAL = ["college_medicine", "global_facts", "high_school_computer_science",
-              "high_school_mathematics", "professional_law"]
+MMLU_LOCAL = [
+    "college_medicine",
+    "global_facts",
+    "high_school_computer_science",
+    "high_school_mathematics",
+    "professional_law",
+]
 
-ARC_ROW = {"id": "q1", "question": "Which is a gas?",
-           "choices": {"text": ["rock", "steam"], "label": ["A", "B"]}, "answerKey": "B"}
+ARC_ROW = {
+    "id": "q1",
+    "question": "Which is a gas?",
+    "choices": {"text": ["rock", "steam"], "label": ["A", "B"]},
+    "answerKey": "B",
+}
 
 
 def _write_lines(path: Path, lines: list[str]) -> Path:
@@ -29,23 +38,37 @@ def _write_lines(path: Path, lines: list[str]) -> Path:
 
 
 @needs_shared
-@pytest.mark.parametrize(("spec", "count"), [
-    ("ifeval", 120), ("gsm8k", 100), ("arc_easy", 100), ("arc_challenge", 100),
-    ("hellaswag", 100), (f"mmlu:{','.join(MMLU_LOCAL)}", 100),
-])
+@pytest.mark.parametrize(
+    ("spec", "count"),
+    [
+        ("ifeval", 120),
+        ("gsm8k", 100),
+        ("arc_easy", 100),
+        ("arc_challenge", 100),
+        ("hellaswag", 100),
+        (f"mmlu:{','.join(MMLU_LOCAL)}", 100),
+    ],
+)
 def test_shared_data_loads_in_original_formats(spec, count):
     loaded = load_benchmark(spec, str(SHARED))
     assert len(loaded.items) == count
     assert loaded.source.startswith(str(SHARED))
     assert len(load_benchmark(spec, str(SHARED), limit=7).items) == (
-        7 * len(MMLU_LOCAL) if spec.startswith("mmlu") else 7)
+        7 * len(MMLU_LOCAL) if spec.startswith("mmlu") else 7
+    )
 
 
 @needs_shared
-@pytest.mark.parametrize(("spec", "folder"), [
-    ("ifeval", "ifeval"), ("gsm8k", "gsm8k"), ("arc_easy", "arc"), ("hellaswag", "hellaswag"),
-    ("mmlu:global_facts", "mmlu"),
-])
+@pytest.mark.parametrize(
+    ("spec", "folder"),
+    [
+        ("ifeval", "ifeval"),
+        ("gsm8k", "gsm8k"),
+        ("arc_easy", "arc"),
+        ("hellaswag", "hellaswag"),
+        ("mmlu:global_facts", "mmlu"),
+    ],
+)
 def test_data_dir_may_be_the_benchmark_folder(spec, folder):
     parent = load_benchmark(spec, str(SHARED), limit=3)
     own = load_benchmark(spec, str(SHARED / folder), limit=3)
@@ -60,7 +83,8 @@ def test_mmlu_csv_records_span_lines():
     assert len(items) == 20
     assert all(item.subject == "college_medicine" and len(item.choices) == 4 for item in items)
     assert items[0].context.startswith(
-        "The following are multiple choice questions (with answers) about college medicine.\n\n")
+        "The following are multiple choice questions (with answers) about college medicine.\n\n"
+    )
     assert items[0].context.endswith("\nD. " + _csv_records(path)[0][4] + "\nAnswer:")
 
 
@@ -91,8 +115,9 @@ def test_builtin_mc_mini_loads():
     assert "mc_mini.jsonl" in loaded.source
 
 
-@pytest.mark.skipif(not (BUILTIN_DATA / "ifeval_mini.jsonl").is_file(),
-                    reason="ifeval_mini.jsonl absent")
+@pytest.mark.skipif(
+    not (BUILTIN_DATA / "ifeval_mini.jsonl").is_file(), reason="ifeval_mini.jsonl absent"
+)
 def test_builtin_ifeval_mini_loads():
     loaded = load_benchmark("builtin:ifeval-mini")
     assert len(loaded.items) >= 50
@@ -107,20 +132,26 @@ def test_all_57_mmlu_subjects_are_known():
 
 
 def test_malformed_json_line_names_file_and_line(tmp_path):
-    path = _write_lines(tmp_path / "arc" / "ARC-Easy-test.jsonl",
-                        [json.dumps(ARC_ROW), "", "{not json"])
+    path = _write_lines(
+        tmp_path / "arc" / "ARC-Easy-test.jsonl", [json.dumps(ARC_ROW), "", "{not json"]
+    )
     with pytest.raises(BenchmarkError, match=rf"{path}, line 3: not valid JSON"):
         load_benchmark("arc_easy", str(tmp_path))
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    ({"answerKey": "E"}, "answerKey 'E' is not one of the labels"),
-    ({"question": None}, "field 'question' is missing or not a string"),
-    ({"choices": {"text": ["a"], "label": ["A", "B"]}}, "same length"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"answerKey": "E"}, "answerKey 'E' is not one of the labels"),
+        ({"question": None}, "field 'question' is missing or not a string"),
+        ({"choices": {"text": ["a"], "label": ["A", "B"]}}, "same length"),
+    ],
+)
 def test_invalid_arc_rows_name_the_line(tmp_path, change, message):
-    path = _write_lines(tmp_path / "ARC-Challenge-test.jsonl",
-                        [json.dumps(ARC_ROW), json.dumps({**ARC_ROW, **change})])
+    path = _write_lines(
+        tmp_path / "ARC-Challenge-test.jsonl",
+        [json.dumps(ARC_ROW), json.dumps({**ARC_ROW, **change})],
+    )
     with pytest.raises(BenchmarkError, match=rf"{path}, line 2: .*{message}"):
         load_benchmark("arc_challenge", str(tmp_path))
 
@@ -129,10 +160,18 @@ def test_invalid_rows_of_other_formats(tmp_path):
     _write_lines(tmp_path / "gsm8k" / "test.jsonl", [json.dumps({"question": "q"})])
     with pytest.raises(BenchmarkError, match="test.jsonl, line 1: field 'answer'"):
         load_benchmark("gsm8k", str(tmp_path))
-    row = {"ind": 1, "activity_label": "x", "ctx_a": "a", "ctx_b": "b", "endings": ["e"] * 4,
-           "label": 7}
+    row = {
+        "ind": 1,
+        "activity_label": "x",
+        "ctx_a": "a",
+        "ctx_b": "b",
+        "endings": ["e"] * 4,
+        "label": 7,
+    }
     _write_lines(tmp_path / "hellaswag" / "hellaswag_val.jsonl", [json.dumps(row)])
-    with pytest.raises(BenchmarkError, match="hellaswag_val.jsonl, line 1: label 7 is out of range"):
+    with pytest.raises(
+        BenchmarkError, match="hellaswag_val.jsonl, line 1: label 7 is out of range"
+    ):
         load_benchmark("hellaswag", str(tmp_path))
     row = {"key": 1, "prompt": "p", "instruction_id_list": ["no:such"], "kwargs": [{}]}
     _write_lines(tmp_path / "ifeval" / "input_data.jsonl", [json.dumps(row)])
@@ -143,8 +182,11 @@ def test_invalid_rows_of_other_formats(tmp_path):
 def test_malformed_mmlu_csv_names_the_record_start_line(tmp_path):
     path = tmp_path / "mmlu" / "anatomy_test.csv"
     path.parent.mkdir()
-    path.write_text('"Q1","a","b","c","d","A"\n"Q2\nspans lines","a","b","c","d","B"\n'
-                    '"Q3","a","b","c","d"\n"Q4","a","b","c","d","Z"\n', encoding="utf-8")
+    path.write_text(
+        '"Q1","a","b","c","d","A"\n"Q2\nspans lines","a","b","c","d","B"\n'
+        '"Q3","a","b","c","d"\n"Q4","a","b","c","d","Z"\n',
+        encoding="utf-8",
+    )
     with pytest.raises(BenchmarkError, match=rf"{path}, line 4: expected 6 fields"):
         load_benchmark("mmlu:anatomy", str(tmp_path))
     path.write_text('"Q1","a","b","c","d","Z"\n', encoding="utf-8")
@@ -184,10 +226,21 @@ def test_hub_failure_is_a_benchmark_error(monkeypatch):
 
 
 def test_join_specs_rejoins_comma_split_options():
-    names = ["mmlu:college_medicine", "global_facts", "arc_easy", "gsm8k:num_fewshot=5",
-             "max_gen_toks=64", "builtin:mc-mini", " "]
-    assert join_specs(names) == ["mmlu:college_medicine,global_facts", "arc_easy",
-                                 "gsm8k:num_fewshot=5,max_gen_toks=64", "builtin:mc-mini"]
+    names = [
+        "mmlu:college_medicine",
+        "global_facts",
+        "arc_easy",
+        "gsm8k:num_fewshot=5",
+        "max_gen_toks=64",
+        "builtin:mc-mini",
+        " ",
+    ]
+    assert join_specs(names) == [
+        "mmlu:college_medicine,global_facts",
+        "arc_easy",
+        "gsm8k:num_fewshot=5,max_gen_toks=64",
+        "builtin:mc-mini",
+    ]
     with pytest.raises(BenchmarkError, match="unknown benchmark 'virology'"):
         resolve(join_specs(["arc_easy", "virology"])[1])
 
@@ -197,13 +250,17 @@ def test_gsm8k_fewshot_from_train_file_next_to_test(tmp_path):
     folder = tmp_path / "gsm8k"
     folder.mkdir()
     shutil.copy(SHARED / "gsm8k" / "test.jsonl", folder / "test.jsonl")
-    train = [json.dumps({"question": f"What is {i} + 1?", "answer": f"{i} + 1 = {i + 1}\n#### {i + 1}"})
-             for i in range(10)]
+    train = [
+        json.dumps({"question": f"What is {i} + 1?", "answer": f"{i} + 1 = {i + 1}\n#### {i + 1}"})
+        for i in range(10)
+    ]
     _write_lines(folder / "train.jsonl", train)
     loaded = load_benchmark("gsm8k:num_fewshot=3", str(tmp_path), limit=4)
     assert loaded.settings["fewshot_split"] == "train"
-    assert all(len(shots) == 3 and all(s.question.startswith("What is") for s in shots)
-               for _, shots in loaded.items)
+    assert all(
+        len(shots) == 3 and all(s.question.startswith("What is") for s in shots)
+        for _, shots in loaded.items
+    )
     (folder / "train.jsonl").unlink()
     loaded = load_benchmark("gsm8k:num_fewshot=3", str(tmp_path), limit=4)
     assert loaded.settings["fewshot_split"] == "test"

@@ -12,7 +12,20 @@ from conftest import build_tiny_model
 from goaltune.evaluate.benchmarks import run_benchmarks
 from goaltune.evaluate.loglikelihood import encode_pair, loglikelihoods
 
-WORDS = ["the", "quick", "brown", "fox", "jumps", "over", "lazy", "dog", "Question", "Answer", "eggs", "market"]
+WORDS = [
+    "the",
+    "quick",
+    "brown",
+    "fox",
+    "jumps",
+    "over",
+    "lazy",
+    "dog",
+    "Question",
+    "Answer",
+    "eggs",
+    "market",
+]
 
 
 def _requests(seed: int = 0, contexts: int = 5) -> list[tuple[str, str]]:
@@ -70,8 +83,9 @@ def test_deterministic_and_independent_of_batching_and_order(tiny_model_and_toke
     single = loglikelihoods(model, tokenizer, requests, batch_size=1, show_progress=False)
     order = list(range(len(requests)))
     random.Random(2).shuffle(order)
-    shuffled = loglikelihoods(model, tokenizer, [requests[i] for i in order], batch_size=5,
-                              show_progress=False)
+    shuffled = loglikelihoods(
+        model, tokenizer, [requests[i] for i in order], batch_size=5, show_progress=False
+    )
     for index, (total, greedy) in zip(order, shuffled):
         assert total == pytest.approx(first[index][0], abs=1e-4)
         assert total == pytest.approx(single[index][0], abs=1e-4)
@@ -80,14 +94,19 @@ def test_deterministic_and_independent_of_batching_and_order(tiny_model_and_toke
 
 def test_one_token_choices_share_one_forward_per_context(tiny_model_and_tokenizer):
     model, tokenizer = tiny_model_and_tokenizer
-    contexts = ["Question: the fox?\nAnswer:", "Question: the dog?\nAnswer:", "Question: eggs\nAnswer:"]
+    contexts = [
+        "Question: the fox?\nAnswer:",
+        "Question: the dog?\nAnswer:",
+        "Question: eggs\nAnswer:",
+    ]
     requests = [(c, f" {letter}") for c in contexts for letter in "ABCD"]
     assert all(len(encode_pair(tokenizer, *r)[1]) == 1 for r in requests)
     calls = []
     hook = model.register_forward_hook(lambda module, args, output: calls.append(args[0].shape))
     try:
-        shared = loglikelihoods(model, tokenizer, requests, batch_size=1, show_progress=False,
-                                shared_context=False)
+        shared = loglikelihoods(
+            model, tokenizer, requests, batch_size=1, show_progress=False, shared_context=False
+        )
     finally:
         hook.remove()
     assert len(calls) == len(contexts)
@@ -102,8 +121,9 @@ def test_identical_to_lm_eval_hflm(tiny_model_and_tokenizer):
 
     model, tokenizer = tiny_model_and_tokenizer
     requests = _requests(seed=3) + [("", "hello world")]
-    ours = loglikelihoods(model, tokenizer, requests, batch_size=8, show_progress=False,
-                          shared_context=False)
+    ours = loglikelihoods(
+        model, tokenizer, requests, batch_size=8, show_progress=False, shared_context=False
+    )
     harness = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=8)
     instances = [Instance("loglikelihood", {}, request, 0) for request in requests]
     assert ours == harness.loglikelihood(instances, disable_tqdm=True)
@@ -117,8 +137,13 @@ def base_and_lora(tiny_model_and_tokenizer):
     _, tokenizer = tiny_model_and_tokenizer
     base = build_tiny_model(tokenizer)
     torch.manual_seed(1)
-    config = LoraConfig(r=4, lora_alpha=16, target_modules=["q_proj", "v_proj"],
-                        init_lora_weights=False, task_type="CAUSAL_LM")
+    config = LoraConfig(
+        r=4,
+        lora_alpha=16,
+        target_modules=["q_proj", "v_proj"],
+        init_lora_weights=False,
+        task_type="CAUSAL_LM",
+    )
     lora = get_peft_model(build_tiny_model(tokenizer), config).eval()
     return base, lora, tokenizer
 
@@ -137,8 +162,12 @@ def test_lora_adapter_changes_loglikelihoods(base_and_lora):
 def test_run_benchmarks_evaluates_the_model_passed(base_and_lora):
     base, lora, tokenizer = base_and_lora
     kwargs = {"names": ["builtin:mc-mini"], "limit": 3, "show_progress": False, "resamples": 100}
-    lls_lora = [i["loglikelihoods"] for i in run_benchmarks(lora, tokenizer, **kwargs)
-                ["builtin:mc-mini"]["items"]]
-    lls_base = [i["loglikelihoods"] for i in run_benchmarks(base, tokenizer, **kwargs)
-                ["builtin:mc-mini"]["items"]]
+    lls_lora = [
+        i["loglikelihoods"]
+        for i in run_benchmarks(lora, tokenizer, **kwargs)["builtin:mc-mini"]["items"]
+    ]
+    lls_base = [
+        i["loglikelihoods"]
+        for i in run_benchmarks(base, tokenizer, **kwargs)["builtin:mc-mini"]["items"]
+    ]
     assert lls_lora != lls_base

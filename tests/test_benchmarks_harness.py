@@ -27,25 +27,57 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
 pytestmark = pytest.mark.skipif(not SHARED.is_dir(), reason=f"{SHARED} is not present")
 MMLU_SUBJECTS = ["global_facts", "high_school_mathematics"]  # short prompts: cheap on CPU
 CUSTOM_ARC = [  # items we never ship, in the ai2_arc layout (numeric labels and 3 choices too)
-    {"id": "own-1", "question": "Which tool is best for measuring the mass of a small rock?",
-     "choices": {"text": ["a ruler", "a balance", "a thermometer", "a stopwatch"],
-                 "label": ["A", "B", "C", "D"]}, "answerKey": "B"},
-    {"id": "own-2", "question": "What happens to water when it freezes?",
-     "choices": {"text": ["It becomes a gas.", "It becomes a solid.", "It disappears."],
-                 "label": ["1", "2", "3"]}, "answerKey": "2"},
-    {"id": "own-3", "question": "Which planet is closest to the Sun?",
-     "choices": {"text": ["Mercury", "Venus", "Earth", "Mars"], "label": ["A", "B", "C", "D"]},
-     "answerKey": "A"},
-    {"id": "own-4", "question": "A student pushes a box across the floor. Which force slows the box?",
-     "choices": {"text": ["magnetism", "friction", "gravity pulling sideways", "light"],
-                 "label": ["A", "B", "C", "D"]}, "answerKey": "B"},
-    {"id": "own-5", "question": "Which of these is a renewable energy source?",
-     "choices": {"text": ["coal", "oil", "wind", "natural gas", "peat"],
-                 "label": ["A", "B", "C", "D", "E"]}, "answerKey": "C"},
+    {
+        "id": "own-1",
+        "question": "Which tool is best for measuring the mass of a small rock?",
+        "choices": {
+            "text": ["a ruler", "a balance", "a thermometer", "a stopwatch"],
+            "label": ["A", "B", "C", "D"],
+        },
+        "answerKey": "B",
+    },
+    {
+        "id": "own-2",
+        "question": "What happens to water when it freezes?",
+        "choices": {
+            "text": ["It becomes a gas.", "It becomes a solid.", "It disappears."],
+            "label": ["1", "2", "3"],
+        },
+        "answerKey": "2",
+    },
+    {
+        "id": "own-3",
+        "question": "Which planet is closest to the Sun?",
+        "choices": {"text": ["Mercury", "Venus", "Earth", "Mars"], "label": ["A", "B", "C", "D"]},
+        "answerKey": "A",
+    },
+    {
+        "id": "own-4",
+        "question": "A student pushes a box across the floor. Which force slows the box?",
+        "choices": {
+            "text": ["magnetism", "friction", "gravity pulling sideways", "light"],
+            "label": ["A", "B", "C", "D"],
+        },
+        "answerKey": "B",
+    },
+    {
+        "id": "own-5",
+        "question": "Which of these is a renewable energy source?",
+        "choices": {
+            "text": ["coal", "oil", "wind", "natural gas", "peat"],
+            "label": ["A", "B", "C", "D", "E"],
+        },
+        "answerKey": "C",
+    },
 ]
-GSM_TRAIN = [{"question": f"Tom has {i} apples and buys {i + 2} more. How many apples does he have?",
-              "answer": f"He has {i} + {i + 2} = <<{i}+{i + 2}={2 * i + 2}>>{2 * i + 2} apples.\n"
-                        f"#### {2 * i + 2}"} for i in range(1, 13)]
+GSM_TRAIN = [
+    {
+        "question": f"Tom has {i} apples and buys {i + 2} more. How many apples does he have?",
+        "answer": f"He has {i} + {i + 2} = <<{i}+{i + 2}={2 * i + 2}>>{2 * i + 2} apples.\n"
+        f"#### {2 * i + 2}",
+    }
+    for i in range(1, 13)
+]
 
 
 def _lm_eval_tasks() -> Path:
@@ -63,13 +95,21 @@ def _write_jsonl(path: Path, rows: list[dict]) -> Path:
 def _mmlu_rows(subject: str) -> list[dict]:
     """The CSV records in the cais/mmlu layout the harness task expects."""
     with (SHARED / "mmlu" / f"{subject}_test.csv").open(encoding="utf-8", newline="") as handle:
-        return [{"question": r[0], "subject": subject, "choices": r[1:5], "answer": "ABCD".index(r[5])}
-                for r in csv.reader(handle)]
+        return [
+            {"question": r[0], "subject": subject, "choices": r[1:5], "answer": "ABCD".index(r[5])}
+            for r in csv.reader(handle)
+        ]
 
 
 def _task(folder: Path, name: str, include: str, data_files: dict[str, str], **extra: Any) -> None:
-    config = {"include": str(_lm_eval_tasks() / include), "task": name, "dataset_path": "json",
-              "dataset_name": None, "dataset_kwargs": {"data_files": data_files}, **extra}
+    config = {
+        "include": str(_lm_eval_tasks() / include),
+        "task": name,
+        "dataset_path": "json",
+        "dataset_name": None,
+        "dataset_kwargs": {"data_files": data_files},
+        **extra,
+    }
     (folder / f"{name}.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
 
 
@@ -82,16 +122,36 @@ def harness_dir(tmp_path_factory) -> Path:
     arc_splits = {"training_split": None, "validation_split": None}
     for config in ("ARC-Easy", "ARC-Challenge"):
         task = config.lower().replace("-", "_")
-        _task(tasks, f"h_{task}", f"arc/{task}.yaml",
-              {"test": str(SHARED / "arc" / f"{config}-test.jsonl")}, **arc_splits)
-    _task(tasks, "h_hellaswag", "hellaswag/hellaswag.yaml",
-          {"validation": str(SHARED / "hellaswag" / "hellaswag_val.jsonl")}, training_split=None)
+        _task(
+            tasks,
+            f"h_{task}",
+            f"arc/{task}.yaml",
+            {"test": str(SHARED / "arc" / f"{config}-test.jsonl")},
+            **arc_splits,
+        )
+    _task(
+        tasks,
+        "h_hellaswag",
+        "hellaswag/hellaswag.yaml",
+        {"validation": str(SHARED / "hellaswag" / "hellaswag_val.jsonl")},
+        training_split=None,
+    )
     for subject in MMLU_SUBJECTS:
         path = _write_jsonl(root / "mmlu" / f"{subject}.jsonl", _mmlu_rows(subject))
-        _task(tasks, f"h_mmlu_{subject}", f"mmlu/default/mmlu_{subject}.yaml",
-              {"test": str(path)}, fewshot_split="test")
-    _task(tasks, "h_mc_mini", "arc/arc_easy.yaml", {"test": str(BUILTIN_DATA / "mc_mini.jsonl")},
-          **arc_splits)
+        _task(
+            tasks,
+            f"h_mmlu_{subject}",
+            f"mmlu/default/mmlu_{subject}.yaml",
+            {"test": str(path)},
+            fewshot_split="test",
+        )
+    _task(
+        tasks,
+        "h_mc_mini",
+        "arc/arc_easy.yaml",
+        {"test": str(BUILTIN_DATA / "mc_mini.jsonl")},
+        **arc_splits,
+    )
     custom = _write_jsonl(data / "arc" / "ARC-Easy-test.jsonl", CUSTOM_ARC)
     _task(tasks, "h_custom_arc", "arc/arc_easy.yaml", {"test": str(custom)}, **arc_splits)
     gsm_test = data / "gsm8k" / "test.jsonl"
@@ -99,8 +159,14 @@ def harness_dir(tmp_path_factory) -> Path:
     shutil.copy(SHARED / "gsm8k" / "test.jsonl", gsm_test)
     gsm_train = _write_jsonl(root / "gsm8k_train.jsonl", GSM_TRAIN)
     _task(tasks, "h_gsm8k", "gsm8k/gsm8k.yaml", {"test": str(gsm_test), "train": str(gsm_train)})
-    _task(tasks, "h_gsm8k_testpool", "gsm8k/gsm8k.yaml", {"test": str(gsm_test)},
-          training_split=None, fewshot_split="test")
+    _task(
+        tasks,
+        "h_gsm8k_testpool",
+        "gsm8k/gsm8k.yaml",
+        {"test": str(gsm_test)},
+        training_split=None,
+        fewshot_split="test",
+    )
     return root
 
 
@@ -147,12 +213,17 @@ def test_multiple_choice_requests_equal_the_harness(harness_dir, spec, data, nam
     assert [i.gold for i in items] == gold
 
 
-@pytest.mark.parametrize(("shots", "chat", "task"), [
-    (0, True, "h_gsm8k"), (0, False, "h_gsm8k"), (3, True, "h_gsm8k"), (5, False, "h_gsm8k"),
-    (3, True, "h_gsm8k_testpool"),
-])
-def test_gsm8k_prompts_equal_the_harness(harness_dir, tiny_model_and_tokenizer, shots, chat,
-                                         task):
+@pytest.mark.parametrize(
+    ("shots", "chat", "task"),
+    [
+        (0, True, "h_gsm8k"),
+        (0, False, "h_gsm8k"),
+        (3, True, "h_gsm8k"),
+        (5, False, "h_gsm8k"),
+        (3, True, "h_gsm8k_testpool"),
+    ],
+)
+def test_gsm8k_prompts_equal_the_harness(harness_dir, tiny_model_and_tokenizer, shots, chat, task):
     from lm_eval.models.huggingface import HFLM
 
     model, tokenizer = tiny_model_and_tokenizer
@@ -160,15 +231,21 @@ def test_gsm8k_prompts_equal_the_harness(harness_dir, tiny_model_and_tokenizer, 
     harness.set_config("num_fewshot", shots)
     harness.set_fewshot_seed(1234)
     lm = HFLM(pretrained=model, tokenizer=tokenizer)
-    expected = _requests_by_doc(harness, 8, apply_chat_template=chat, fewshot_as_multiturn=True,
-                                chat_template=lm.apply_chat_template if chat else None)
+    expected = _requests_by_doc(
+        harness,
+        8,
+        apply_chat_template=chat,
+        fewshot_as_multiturn=True,
+        chat_template=lm.apply_chat_template if chat else None,
+    )
     data_dir = harness_dir / "data"
     train = data_dir / "gsm8k" / "train.jsonl"
     if task == "h_gsm8k":
         _write_jsonl(train, GSM_TRAIN)
     try:
-        loaded = load_benchmark(f"gsm8k:num_fewshot={shots},apply_chat_template={chat}",
-                                str(data_dir), 8)
+        loaded = load_benchmark(
+            f"gsm8k:num_fewshot={shots},apply_chat_template={chat}", str(data_dir), 8
+        )
     finally:
         train.unlink(missing_ok=True)
     ours = [build_prompt(tokenizer, item, examples, chat) for item, examples in loaded.items]
@@ -187,16 +264,24 @@ def embedded():
     return load_model_and_tokenizer(ModelConfig())
 
 
-def _harness_run(model: Any, tokenizer: Any, harness_dir: Path, names: list[str], limit: int,
-                 **kwargs: Any) -> dict:
+def _harness_run(
+    model: Any, tokenizer: Any, harness_dir: Path, names: list[str], limit: int, **kwargs: Any
+) -> dict:
     from lm_eval import simple_evaluate
     from lm_eval.models.huggingface import HFLM
     from lm_eval.tasks import TaskManager
 
     lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=16)
     manager = TaskManager(include_path=str(harness_dir / "tasks"), include_defaults=False)
-    return simple_evaluate(model=lm, tasks=names, limit=limit, log_samples=True,
-                           bootstrap_iters=0, task_manager=manager, **kwargs)
+    return simple_evaluate(
+        model=lm,
+        tasks=names,
+        limit=limit,
+        log_samples=True,
+        bootstrap_iters=0,
+        task_manager=manager,
+        **kwargs,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -208,8 +293,9 @@ def harness_runs() -> dict:
 @pytest.mark.slow
 @pytest.mark.parametrize("shared_context", [False, True], ids=["exact", "shared-context"])
 @pytest.mark.parametrize(("spec", "data", "names"), MC_CASES)
-def test_multiple_choice_scores_equal_the_harness(harness_dir, embedded, harness_runs, spec, data,
-                                                  names, shared_context):
+def test_multiple_choice_scores_equal_the_harness(
+    harness_dir, embedded, harness_runs, spec, data, names, shared_context
+):
     """Same per-item scores as the harness. With shared_context off, the same batches as the
     harness (one run per benchmark), so log-likelihoods are bit-identical; with the packed
     default they agree up to floating-point rounding."""
@@ -219,8 +305,16 @@ def test_multiple_choice_scores_equal_the_harness(harness_dir, embedded, harness
     if key not in harness_runs:
         harness_runs[key] = _harness_run(model, tokenizer, harness_dir, names, limit)
     harness = harness_runs[key]
-    ours = run_benchmarks(model, tokenizer, [spec], _data_dir(data, harness_dir), limit,
-                          batch_size=16, show_progress=False, shared_context=shared_context)[spec]
+    ours = run_benchmarks(
+        model,
+        tokenizer,
+        [spec],
+        _data_dir(data, harness_dir),
+        limit,
+        batch_size=16,
+        show_progress=False,
+        shared_context=shared_context,
+    )[spec]
     samples = [s for n in names for s in sorted(harness["samples"][n], key=lambda s: s["doc_id"])]
     assert len(samples) == len(ours["items"])
     for item, sample in zip(ours["items"], samples):
@@ -244,12 +338,20 @@ def test_gsm8k_generations_equal_the_harness(harness_dir, embedded):
     """Chat-template zero-shot generation: same outputs and scores as the harness."""
     model, tokenizer = embedded
     limit, tokens = 4, 48
-    harness = _harness_run(model, tokenizer, harness_dir, ["h_gsm8k"], limit,
-                           num_fewshot=0, apply_chat_template=True,
-                           gen_kwargs={"max_gen_toks": tokens})
+    harness = _harness_run(
+        model,
+        tokenizer,
+        harness_dir,
+        ["h_gsm8k"],
+        limit,
+        num_fewshot=0,
+        apply_chat_template=True,
+        gen_kwargs={"max_gen_toks": tokens},
+    )
     spec = f"gsm8k:max_gen_toks={tokens}"
-    ours = run_benchmarks(model, tokenizer, [spec], str(harness_dir / "data"), limit,
-                          show_progress=False)[spec]
+    ours = run_benchmarks(
+        model, tokenizer, [spec], str(harness_dir / "data"), limit, show_progress=False
+    )[spec]
     samples = defaultdict(dict)
     for sample in harness["samples"]["h_gsm8k"]:
         samples[sample["doc_id"]][sample["filter"]] = sample

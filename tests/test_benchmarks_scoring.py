@@ -52,17 +52,24 @@ def test_ensure_punkt_tab_writes_an_offline_copy(tmp_path, monkeypatch):
     assert dict(params.ortho_context) == dict(english.ORTHO_CONTEXT)
 
 
-@pytest.mark.parametrize(("text", "sentences"), [
-    ("Dr. Smith went to Washington. He arrived at 5 p.m. on Friday.",
-     ["Dr. Smith went to Washington.", "He arrived at 5 p.m. on Friday."]),
-    ("Mr. and Mrs. Brown live in the U.S. They moved there in 1999.",
-     ["Mr. and Mrs. Brown live in the U.S.", "They moved there in 1999."]),
-    ("The U.S. economy grew. Prices rose.", ["The U.S. economy grew.", "Prices rose."]),
-    ("It costs $3.50. That is cheap!", ["It costs $3.50.", "That is cheap!"]),
-    ("Hello! How are you? I am fine.", ["Hello!", "How are you?", "I am fine."]),
-    # "e.g" is not among Punkt's English abbreviations, so NLTK splits after it.
-    ("I like fruit, e.g. apples. Do you?", ["I like fruit, e.g.", "apples.", "Do you?"]),
-])
+@pytest.mark.parametrize(
+    ("text", "sentences"),
+    [
+        (
+            "Dr. Smith went to Washington. He arrived at 5 p.m. on Friday.",
+            ["Dr. Smith went to Washington.", "He arrived at 5 p.m. on Friday."],
+        ),
+        (
+            "Mr. and Mrs. Brown live in the U.S. They moved there in 1999.",
+            ["Mr. and Mrs. Brown live in the U.S.", "They moved there in 1999."],
+        ),
+        ("The U.S. economy grew. Prices rose.", ["The U.S. economy grew.", "Prices rose."]),
+        ("It costs $3.50. That is cheap!", ["It costs $3.50.", "That is cheap!"]),
+        ("Hello! How are you? I am fine.", ["Hello!", "How are you?", "I am fine."]),
+        # "e.g" is not among Punkt's English abbreviations, so NLTK splits after it.
+        ("I like fruit, e.g. apples. Do you?", ["I like fruit, e.g.", "apples.", "Do you?"]),
+    ],
+)
 def test_sentence_tokenizer(text, sentences):
     ensure_punkt_tab()
     assert nltk.sent_tokenize(text) == sentences
@@ -71,7 +78,19 @@ def test_sentence_tokenizer(text, sentences):
 def test_word_tokenizer():
     ensure_punkt_tab()
     assert nltk.word_tokenize("Dr. Smith didn't pay $3.50 in the U.S. today.") == [
-        "Dr.", "Smith", "did", "n't", "pay", "$", "3.50", "in", "the", "U.S.", "today", "."]
+        "Dr.",
+        "Smith",
+        "did",
+        "n't",
+        "pay",
+        "$",
+        "3.50",
+        "in",
+        "the",
+        "U.S.",
+        "today",
+        ".",
+    ]
 
 
 def test_ifeval_counters_and_checkers():
@@ -99,8 +118,10 @@ RESPONSES = [
     "PARAGRAPH 1\nTHIS IS ALL CAPS.\n\nPARAGRAPH 2\nSTILL CAPS, WITH A COMMA.",
     '"<<My Title>>\n* first point\n* second point\n\nP.S. thanks [name] [address] [date]"',
     '```json\n{"answer": "My answer is yes."}\n```',
-    ("Dr. Smith arrived at 5 p.m. He left. *highlighted section* and *another one*.\n\n***\n\n"
-     "Second paragraph here. Is there anything else I can help with?"),
+    (
+        "Dr. Smith arrived at 5 p.m. He left. *highlighted section* and *another one*.\n\n***\n\n"
+        "Second paragraph here. Is there anything else I can help with?"
+    ),
     "My answer is yes.",
     "Section 1\nFirst part.\nSection 2\nSecond part.\n******\nAnother response entirely.",
 ]
@@ -141,10 +162,23 @@ def test_ifeval_scores_equal_lm_eval_process_results():
 # --- GSM8K scoring ----------------------------------------------------------------------
 
 GSM_RESPONSES = [
-    "The answer is 18.", "#### 18", "She makes $18 every day.", "18", "-3", "1,234.5",
-    "So the total is 3 + 5 = 8.\n#### 8", "#### $1,000", "I don't know", "",
-    "The result is 18. Then 20.", "12.50", "Natalia sold 48/2 = 24 clips in May.\n#### 72",
-    "#### 3\n#### 4", "It is $70,000.", "The answer: 540 meters.", "20 - 7 = 13 #### 13.",
+    "The answer is 18.",
+    "#### 18",
+    "She makes $18 every day.",
+    "18",
+    "-3",
+    "1,234.5",
+    "So the total is 3 + 5 = 8.\n#### 8",
+    "#### $1,000",
+    "I don't know",
+    "",
+    "The result is 18. Then 20.",
+    "12.50",
+    "Natalia sold 48/2 = 24 clips in May.\n#### 72",
+    "#### 3\n#### 4",
+    "It is $70,000.",
+    "The answer: 540 meters.",
+    "20 - 7 = 13 #### 13.",
 ]
 
 
@@ -158,19 +192,26 @@ def _harness_gsm8k_scores(docs: list[dict], responses: list[str]) -> dict[str, l
     config = load_yaml(_lm_eval_tasks() / "gsm8k" / "gsm8k.yaml")
     assert config["generation_kwargs"]["until"] == STOP
     metric = config["metric_list"][0]
-    kwargs = {k: v for k, v in metric.items() if k not in {"metric", "aggregation",
-                                                           "higher_is_better"}}
+    kwargs = {
+        k: v for k, v in metric.items() if k not in {"metric", "aggregation", "higher_is_better"}
+    }
     scores = {}
     for spec in config["filter_list"]:
-        steps = [(s["function"], {k: v for k, v in s.items() if k != "function"})
-                 for s in spec["filter"]]
+        steps = [
+            (s["function"], {k: v for k, v in s.items() if k != "function"}) for s in spec["filter"]
+        ]
         instances = [Instance("generate_until", doc, ("", {}), 0) for doc in docs]
         for instance, response in zip(instances, responses):
             instance.resps = [response]
         build_filter_ensemble(spec["name"], steps).apply(instances)
         scores[f"exact_match,{spec['name']}"] = [
-            float(exact_match_hf_evaluate(predictions=[i.filtered_resps[spec["name"]]],
-                                          references=[i.doc["answer"]], **kwargs)["exact_match"])
+            float(
+                exact_match_hf_evaluate(
+                    predictions=[i.filtered_resps[spec["name"]]],
+                    references=[i.doc["answer"]],
+                    **kwargs,
+                )["exact_match"]
+            )
             for i in instances
         ]
     return scores
@@ -199,10 +240,18 @@ def test_hellaswag_items_equal_lm_eval_process_docs():
     from lm_eval.tasks.hellaswag import utils
 
     rows = _jsonl(SHARED / "hellaswag" / "hellaswag_val.jsonl")
-    rows.append({**rows[0], "ctx_a": "How to cook [title] Boil water.  [step] Add salt.",
-                 "endings": [" [header] Wait. ", "Stir  it", "x [title] y", "z"]})
+    rows.append(
+        {
+            **rows[0],
+            "ctx_a": "How to cook [title] Boil water.  [step] Add salt.",
+            "endings": [" [header] Wait. ", "Stir  it", "x [title] y", "z"],
+        }
+    )
     processed = utils.process_docs(datasets.Dataset.from_list(rows))
     for row, doc in zip(rows, processed):
         item = hellaswag_item(Row(row, "test"))
-        assert (item.context, item.choices, item.gold) == (doc["query"], doc["choices"],
-                                                           doc["gold"])
+        assert (item.context, item.choices, item.gold) == (
+            doc["query"],
+            doc["choices"],
+            doc["gold"],
+        )

@@ -94,9 +94,18 @@ def test_ifeval_prompts_state_their_kwargs(ifeval_rows):
         prompt, key = row["prompt"], row["key"]
         lower = prompt.lower()
         for iid, kw in zip(row["instruction_id_list"], row["kwargs"]):
-            for name in ("num_bullets", "num_highlights", "num_sections", "num_paragraphs",
-                         "num_placeholders", "num_sentences", "num_words", "frequency",
-                         "let_frequency", "capital_frequency"):
+            for name in (
+                "num_bullets",
+                "num_highlights",
+                "num_sections",
+                "num_paragraphs",
+                "num_placeholders",
+                "num_sentences",
+                "num_words",
+                "frequency",
+                "let_frequency",
+                "capital_frequency",
+            ):
                 if name in kw:
                     assert _mentions_number(prompt, kw[name]), (key, iid, name)
             for name in ("relation", "let_relation", "capital_relation"):
@@ -195,7 +204,7 @@ def test_ifeval_items_have_no_conflicting_instructions(ifeval_rows, ifeval_regis
     for row in ifeval_rows:
         ids = row["instruction_id_list"]
         for i, a in enumerate(ids):
-            for b in ids[i + 1:]:
+            for b in ids[i + 1 :]:
                 assert b not in conflicts.get(a, set()), (row["key"], a, b)
                 assert a not in conflicts.get(b, set()), (row["key"], a, b)
 
@@ -261,8 +270,13 @@ def _leading_number(text: str) -> Fraction:
     return Fraction(match.group())
 
 
-_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
-        ast.Div: operator.truediv, ast.Pow: operator.pow}
+_OPS = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.Pow: operator.pow,
+}
 
 
 def _eval(expression: str) -> Fraction:
@@ -327,14 +341,25 @@ def test_mc_arithmetic_parsed_from_question_text(mc_rows):
 
 # Independent conversion table: size of one unit in SI base units (exact definitions).
 _SIZES = {
-    "millimetre": Fraction(1, 1000), "centimetre": Fraction(1, 100), "metre": Fraction(1),
-    "kilometre": Fraction(1000), "inch": Fraction(254, 10000),
-    "foot": Fraction(3048, 10000), "yard": Fraction(9144, 10000),
-    "gram": Fraction(1, 1000), "kilogram": Fraction(1), "tonne": Fraction(1000),
-    "pound": Fraction(45359237, 100000000), "ounce": Fraction(45359237, 1600000000),
-    "millilitre": Fraction(1, 1000), "litre": Fraction(1),
-    "second": Fraction(1), "minute": Fraction(60), "hour": Fraction(3600),
-    "day": Fraction(86400), "week": Fraction(604800),
+    "millimetre": Fraction(1, 1000),
+    "centimetre": Fraction(1, 100),
+    "metre": Fraction(1),
+    "kilometre": Fraction(1000),
+    "inch": Fraction(254, 10000),
+    "foot": Fraction(3048, 10000),
+    "yard": Fraction(9144, 10000),
+    "gram": Fraction(1, 1000),
+    "kilogram": Fraction(1),
+    "tonne": Fraction(1000),
+    "pound": Fraction(45359237, 100000000),
+    "ounce": Fraction(45359237, 1600000000),
+    "millilitre": Fraction(1, 1000),
+    "litre": Fraction(1),
+    "second": Fraction(1),
+    "minute": Fraction(60),
+    "hour": Fraction(3600),
+    "day": Fraction(86400),
+    "week": Fraction(604800),
 }
 _PLURALS = {"inches": "inch", "feet": "foot"}
 

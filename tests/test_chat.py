@@ -54,8 +54,9 @@ def test_base_answer_differs_from_adapter_logits(tiny_run: Path) -> None:
     assert float((tuned - base).abs().max()) > 1e-3
 
 
-def test_chat_session_keeps_history_and_resets(tiny_run: Path,
-                                               capsys: pytest.CaptureFixture) -> None:
+def test_chat_session_keeps_history_and_resets(
+    tiny_run: Path, capsys: pytest.CaptureFixture
+) -> None:
     from goaltune.chat import ChatSession, load_run_model
 
     session = ChatSession(load_run_model(tiny_run), max_new_tokens=4, compare_base=True)

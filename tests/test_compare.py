@@ -9,13 +9,12 @@ from typing import Any
 import pytest
 import yaml
 from rich.console import Console
+from tests.conftest import copy_fixture_run
 from typer.testing import CliRunner
 
 import goaltune.cli
 from goaltune.cli import app
 from goaltune.compare import compare_runs, expand_runs, factor_path, find_runs
-from tests.conftest import copy_fixture_run
-
 
 
 @pytest.fixture(autouse=True)
@@ -29,8 +28,14 @@ def edit_json(path: Path, change: Any) -> None:
     path.write_text(json.dumps(value))
 
 
-def make_run(root: Path, folder: str, status: str = "finished", json_valid: float = 0.9,
-             train_time: float = 100.0, **config: Any) -> Path:
+def make_run(
+    root: Path,
+    folder: str,
+    status: str = "finished",
+    json_valid: float = 0.9,
+    train_time: float = 100.0,
+    **config: Any,
+) -> Path:
     """A copy of the fixture run with config keys (dotted) and a few figures changed."""
     run = copy_fixture_run(root / folder)
     raw = yaml.safe_load((run / "config.yaml").read_text())
@@ -40,8 +45,10 @@ def make_run(root: Path, folder: str, status: str = "finished", json_valid: floa
         raw[section][name] = value
     (run / "config.yaml").write_text(yaml.safe_dump(raw))
     edit_json(run / "status.json", lambda s: s.update(status=status))
-    edit_json(run / "eval" / "after.json",
-              lambda a: a["task"]["metrics"]["json_valid"].update(score=json_valid))
+    edit_json(
+        run / "eval" / "after.json",
+        lambda a: a["task"]["metrics"]["json_valid"].update(score=json_valid),
+    )
     edit_json(run / "training_metrics.json", lambda m: m.update(train_time_s=train_time))
     return run
 
@@ -60,12 +67,15 @@ def test_group_by_names_config_paths() -> None:
 
 def test_one_varied_factor_is_summarised(tmp_path: Path) -> None:
     small = make_run(tmp_path, "r16-20261128T100000Z", **{"lora.r": 16})
-    large = make_run(tmp_path, "r64-20261128T110000Z", json_valid=0.92, train_time=130.0,
-                     **{"lora.r": 64})
+    large = make_run(
+        tmp_path, "r64-20261128T110000Z", json_valid=0.92, train_time=130.0, **{"lora.r": 64}
+    )
     result = compare(str(large), str(small), "--out", str(tmp_path / "cmp"))
     assert result.exit_code == 0, result.output
-    line = ("lora.r 64 vs 16: +2.0 points json_valid, +0.0 points json_schema, "
-            "+0.0 points builtin:ifeval-mini, +0.0 points builtin:mc-mini, 1.3x time")
+    line = (
+        "lora.r 64 vs 16: +2.0 points json_valid, +0.0 points json_schema, "
+        "+0.0 points builtin:ifeval-mini, +0.0 points builtin:mc-mini, 1.3x time"
+    )
     assert line in result.output
     data = json.loads((tmp_path / "cmp" / "comparison.json").read_text())
     assert data["group_by"] == "lora.r" and data["differing_keys"] == ["lora.r"]
@@ -74,8 +84,10 @@ def test_one_varied_factor_is_summarised(tmp_path: Path) -> None:
     markdown = (tmp_path / "cmp" / "comparison.md").read_text()
     assert line in markdown and "Confounded" not in markdown
     assert "| r64 | 64 | finished | **SUCCESS (caution)** |" in markdown
-    assert "| builtin:mc-mini | acc (primary) | r16 | 58.3% [33.3, 83.3] | 50.0% [25.0, 75.0] |" \
+    assert (
+        "| builtin:mc-mini | acc (primary) | r16 | 58.3% [33.3, 83.3] | 50.0% [25.0, 75.0] |"
         in markdown
+    )
     page = (tmp_path / "cmp" / "comparison.html").read_text()
     for chart in ("chart-task", "chart-benchmarks", "chart-loss"):
         assert f'<img id="{chart}"' in page
@@ -100,12 +112,16 @@ def test_runs_differing_in_two_factors_are_flagged_confounded(tmp_path: Path) ->
 
 def test_matched_pairs_in_a_grid_are_not_confounded(tmp_path: Path) -> None:
     grid = [(8, 1), (8, 2), (16, 1), (16, 2)]
-    runs = [make_run(tmp_path, f"g{i}-2026112{i}T100000Z",
-                     **{"lora.r": r, "train.num_train_epochs": e}) for i, (r, e) in enumerate(grid)]
+    runs = [
+        make_run(tmp_path, f"g{i}-2026112{i}T100000Z", **{"lora.r": r, "train.num_train_epochs": e})
+        for i, (r, e) in enumerate(grid)
+    ]
     comparison = compare_runs(runs, "lora.r")
     assert not comparison.confounded
-    assert [(p.run.label, p.reference.label) for p in comparison.pairs] == [("g2", "g0"),
-                                                                            ("g3", "g1")]
+    assert [(p.run.label, p.reference.label) for p in comparison.pairs] == [
+        ("g2", "g0"),
+        ("g3", "g1"),
+    ]
     assert comparison.pairs[1].text().startswith("lora.r 16 vs 8 (at train.num_train_epochs=2)")
 
 
@@ -135,13 +151,25 @@ def test_runs_lists_statuses_and_skips_other_folders(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     lines = [line for line in result.output.splitlines() if "2026" in line]
     assert len(lines) == 5 and "notes" not in result.output
-    for folder, status in [("done", "finished"), ("broken", "failed"),
-                           ("stopped", "interrupted"), ("live", "running")]:
+    for folder, status in [
+        ("done", "finished"),
+        ("broken", "failed"),
+        ("stopped", "interrupted"),
+        ("live", "running"),
+    ]:
         (line,) = [line for line in lines if f" {folder}-2026" in line]
         assert status in line
     (done,) = [line for line in lines if " done-" in line]
-    for cell in ("smollm2-135m-instruct", "builtin:json-api", " 8 ", "0.0003", "SUCCESS (caution)",
-                 "+70.0 json_valid", "-10.0 builtin:ifeval-mini", "2m32s"):
+    for cell in (
+        "smollm2-135m-instruct",
+        "builtin:json-api",
+        " 8 ",
+        "0.0003",
+        "SUCCESS (caution)",
+        "+70.0 json_valid",
+        "-10.0 builtin:ifeval-mini",
+        "2m32s",
+    ):
         assert cell in done
     assert "sweep-x-20261128T140000Z/inner-20261128T140000Z" in result.output
     assert expand_runs([sweep]) == find_runs(sweep)

@@ -7,12 +7,24 @@ import pytest
 
 from goaltune.config import DataConfig, TrainConfig
 from goaltune.data import load_task_items, prepare_training_data
-from goaltune.data.encoding import IGNORE_INDEX, collate, encode_dataset, encode_example, make_batches, split_examples
+from goaltune.data.encoding import (
+    IGNORE_INDEX,
+    collate,
+    encode_dataset,
+    encode_example,
+    make_batches,
+    split_examples,
+)
 from goaltune.data.formats import Example, detect_format, normalize_all
 from goaltune.data.loading import fingerprint, read_records
 from goaltune.errors import DataError
 
-CHAT = {"messages": [{"role": "user", "content": "Say hi"}, {"role": "assistant", "content": "hi there"}]}
+CHAT = {
+    "messages": [
+        {"role": "user", "content": "Say hi"},
+        {"role": "assistant", "content": "hi there"},
+    ]
+}
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> Path:
@@ -38,14 +50,21 @@ def test_every_file_type_loads_the_same_records(tmp_path: Path) -> None:
     rows = [{"prompt": f"p{i}", "completion": f"c{i}"} for i in range(3)]
     write_jsonl(tmp_path / "d.jsonl", rows)
     (tmp_path / "d.json").write_text(json.dumps(rows))
-    (tmp_path / "d.csv").write_text("prompt,completion\n" + "".join(f"p{i},c{i}\n" for i in range(3)))
+    (tmp_path / "d.csv").write_text(
+        "prompt,completion\n" + "".join(f"p{i},c{i}\n" for i in range(3))
+    )
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     pq.write_table(pa.Table.from_pylist(rows), tmp_path / "d.parquet")
-    loaded = {ext: [r.fields for r in read_records(str(tmp_path / f"d.{ext}"))] for ext in ("jsonl", "json", "csv", "parquet")}
+    loaded = {
+        ext: [r.fields for r in read_records(str(tmp_path / f"d.{ext}"))]
+        for ext in ("jsonl", "json", "csv", "parquet")
+    }
     assert all(value == rows for value in loaded.values())
-    assert fingerprint(read_records(str(tmp_path / "d.jsonl"))) == fingerprint(read_records(str(tmp_path / "d.csv")))
+    assert fingerprint(read_records(str(tmp_path / "d.jsonl"))) == fingerprint(
+        read_records(str(tmp_path / "d.csv"))
+    )
 
 
 def test_malformed_json_line_names_file_and_line(tmp_path: Path) -> None:
@@ -56,12 +75,16 @@ def test_malformed_json_line_names_file_and_line(tmp_path: Path) -> None:
 
 
 def test_missing_field_and_unknown_role_are_named(tmp_path: Path) -> None:
-    path = write_jsonl(tmp_path / "a.jsonl", [{"instruction": "x", "output": "y"}, {"instruction": "x"}])
+    path = write_jsonl(
+        tmp_path / "a.jsonl", [{"instruction": "x", "output": "y"}, {"instruction": "x"}]
+    )
     with pytest.raises(DataError, match=r"a\.jsonl, line 2: missing field 'output'"):
         normalize_all(read_records(str(path)))
     bad_role = {"messages": [{"role": "robot", "content": "x"}]}
     path = write_jsonl(tmp_path / "b.jsonl", [bad_role])
-    with pytest.raises(DataError, match=r"b\.jsonl, line 1: messages\[0\]\.role: unknown role 'robot'"):
+    with pytest.raises(
+        DataError, match=r"b\.jsonl, line 1: messages\[0\]\.role: unknown role 'robot'"
+    ):
         normalize_all(read_records(str(path)))
     path = write_jsonl(tmp_path / "c.jsonl", [{"prompt": "x", "completion": 5}])
     with pytest.raises(DataError, match="field 'completion' must be a string, got int"):
@@ -80,7 +103,9 @@ def test_empty_missing_and_unsupported_files(tmp_path: Path) -> None:
 
 
 def test_alpaca_and_system_prompt_normalize_to_messages(tmp_path: Path) -> None:
-    path = write_jsonl(tmp_path / "a.jsonl", [{"instruction": "Add", "input": "1+1", "output": "2"}])
+    path = write_jsonl(
+        tmp_path / "a.jsonl", [{"instruction": "Add", "input": "1+1", "output": "2"}]
+    )
     examples, fmt = normalize_all(read_records(str(path)), system_prompt="Be brief.")
     assert fmt == "alpaca"
     assert [m["role"] for m in examples[0].messages] == ["system", "user", "assistant"]
@@ -98,7 +123,10 @@ def test_completion_only_labels_cover_exactly_the_reply(tiny_model_and_tokenizer
 
 def test_multi_turn_supervises_every_assistant_turn(tiny_model_and_tokenizer) -> None:
     _, tokenizer = tiny_model_and_tokenizer
-    messages = CHAT["messages"] + [{"role": "user", "content": "again"}, {"role": "assistant", "content": "bye"}]
+    messages = CHAT["messages"] + [
+        {"role": "user", "content": "again"},
+        {"role": "assistant", "content": "bye"},
+    ]
     encoded = encode_example(Example(messages=messages), tokenizer)
     supervised = [t for t, label in zip(encoded.input_ids, encoded.labels) if label != IGNORE_INDEX]
     assert tokenizer.decode(supervised) == "hi there<|im_end|>bye<|im_end|>"
@@ -106,7 +134,12 @@ def test_multi_turn_supervises_every_assistant_turn(tiny_model_and_tokenizer) ->
 
 def test_truncation_and_drop_policies_are_counted(tiny_model_and_tokenizer) -> None:
     _, tokenizer = tiny_model_and_tokenizer
-    long = Example(messages=[{"role": "user", "content": "word " * 200}, {"role": "assistant", "content": "ok"}])
+    long = Example(
+        messages=[
+            {"role": "user", "content": "word " * 200},
+            {"role": "assistant", "content": "ok"},
+        ]
+    )
     short = Example(messages=CHAT["messages"])
     kept, stats = encode_dataset([long, short], tokenizer, max_seq_length=32)
     assert stats.kept == 1 and stats.dropped["no supervised tokens left after truncation"] == 1
@@ -118,14 +151,23 @@ def test_split_is_seeded_and_validated() -> None:
     examples = [Example(text=str(i)) for i in range(20)]
     train_a, val_a = split_examples(examples, 0.25, seed=1)
     train_b, val_b = split_examples(examples, 0.25, seed=1)
-    assert [e.text for e in val_a] == [e.text for e in val_b] and len(val_a) == 5 and len(train_a) == 15
+    assert (
+        [e.text for e in val_a] == [e.text for e in val_b]
+        and len(val_a) == 5
+        and len(train_a) == 15
+    )
     with pytest.raises(DataError, match="leaves no training data"):
         split_examples(examples[:1], 0.9, seed=0)
 
 
 def test_batches_cover_every_example_once_and_collate_pads(tiny_model_and_tokenizer) -> None:
     _, tokenizer = tiny_model_and_tokenizer
-    examples = [Example(messages=[{"role": "user", "content": "x" * i}, {"role": "assistant", "content": "y"}]) for i in range(1, 30)]
+    examples = [
+        Example(
+            messages=[{"role": "user", "content": "x" * i}, {"role": "assistant", "content": "y"}]
+        )
+        for i in range(1, 30)
+    ]
     encoded, _ = encode_dataset(examples, tokenizer, max_seq_length=512)
     batches = make_batches(encoded, 4, seed=0)
     assert sorted(i for b in batches for i in b) == list(range(len(encoded)))
@@ -136,8 +178,12 @@ def test_batches_cover_every_example_once_and_collate_pads(tiny_model_and_tokeni
 
 def test_prepare_and_task_items_from_files(tmp_path: Path, tiny_model_and_tokenizer) -> None:
     _, tokenizer = tiny_model_and_tokenizer
-    train = write_jsonl(tmp_path / "train.jsonl", [{"prompt": f"q{i}", "completion": f"a{i}"} for i in range(10)])
-    test = write_jsonl(tmp_path / "test.jsonl", [{"prompt": "q", "completion": "a", "metrics": ["exact_match"]}])
+    train = write_jsonl(
+        tmp_path / "train.jsonl", [{"prompt": f"q{i}", "completion": f"a{i}"} for i in range(10)]
+    )
+    test = write_jsonl(
+        tmp_path / "test.jsonl", [{"prompt": "q", "completion": "a", "metrics": ["exact_match"]}]
+    )
     data = DataConfig(train=str(train), test=str(test), validation_split=0.2)
     prepared = prepare_training_data(data, TrainConfig(max_seq_length=64), tokenizer)
     assert prepared.stats["train_examples"] == 8 and prepared.stats["validation_examples"] == 2
@@ -150,7 +196,9 @@ def test_prepare_and_task_items_from_files(tmp_path: Path, tiny_model_and_tokeni
 def test_builtin_json_api_items_keep_reference_and_schema() -> None:
     items = load_task_items(DataConfig(train="builtin:json-api"), limit=5)
     assert len(items) == 5
-    assert all(json.loads(item["reference"]) and item["schema"]["type"] == "object" for item in items)
+    assert all(
+        json.loads(item["reference"]) and item["schema"]["type"] == "object" for item in items
+    )
 
 
 def test_csv_byte_order_mark_and_non_utf8_files(tmp_path: Path) -> None:

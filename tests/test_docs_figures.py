@@ -117,13 +117,18 @@ def test_guide_figures_of_the_demo_run() -> None:
     parameters = metrics["model"]["parameters"]
     understanding = text("docs/UNDERSTANDING_FINETUNING.md")
     assert f"{parameters['trainable'] / 1e6:.1f}M trainable parameters" in understanding
-    assert f"{parameters['trainable_percent']:.1f}% of the {parameters['total'] / 1e6:.0f}M" in understanding
+    assert (
+        f"{parameters['trainable_percent']:.1f}% of the {parameters['total'] / 1e6:.0f}M"
+        in understanding
+    )
     faq = text("docs/FAQ.md")
     assert f"{pct(task_score(DEMO, 'after', 'json_valid'), 0)} valid JSON" in faq
     assert f"one epoch of {metrics['data']['train_examples']} examples" in faq
     assert metrics["epochs"] == 1.0
-    assert (f"{metrics['loss']['tokens_per_second']:.0f} tokens/s, "
-            f"{metrics['train_time_s']:.0f} s of training") in faq
+    assert (
+        f"{metrics['loss']['tokens_per_second']:.0f} tokens/s, "
+        f"{metrics['train_time_s']:.0f} s of training"
+    ) in faq
 
 
 def test_benchmark_guide_domain_figures() -> None:
@@ -143,24 +148,31 @@ def test_benchmark_guide_domain_figures() -> None:
 
 def test_experiments_sweep_table() -> None:
     guide = text("docs/EXPERIMENTS.md")
-    runs = {"r 8, 1 epoch (12 steps)": "rank-epochs-r8-num_train_epochs1-",
-            "r 16, 1 epoch": "rank-epochs-r16-num_train_epochs1-",
-            "r 8, 3 epochs (36 steps)": "rank-epochs-r8-num_train_epochs3-",
-            "r 16, 3 epochs": "rank-epochs-r16-num_train_epochs3-"}
+    runs = {
+        "r 8, 1 epoch (12 steps)": "rank-epochs-r8-num_train_epochs1-",
+        "r 16, 1 epoch": "rank-epochs-r16-num_train_epochs1-",
+        "r 8, 3 epochs (36 steps)": "rank-epochs-r8-num_train_epochs3-",
+        "r 16, 3 epochs": "rank-epochs-r16-num_train_epochs3-",
+    }
     for label, run in runs.items():
-        cells = [pct(task_score(run, "after", m))
-                 for m in ("json_valid", "json_schema", "field_accuracy")]
+        cells = [
+            pct(task_score(run, "after", m))
+            for m in ("json_valid", "json_schema", "field_accuracy")
+        ]
         change = delta(run, "builtin:mc-mini")["delta_points"]
         seconds = load(run, "training_metrics.json")["train_time_s"]
-        row = re.search(rf"\| {re.escape(label)} \|([^|]+)\|([^|]+)\|([^|]+)\|([^|]+)\|([^|]+)\|",
-                        guide)
+        row = re.search(
+            rf"\| {re.escape(label)} \|([^|]+)\|([^|]+)\|([^|]+)\|([^|]+)\|([^|]+)\|", guide
+        )
         assert row, f"no sweep table row {label!r} in docs/EXPERIMENTS.md"
         quoted = [cell.strip() for cell in row.groups()]
         assert quoted[:3] == cells, (label, quoted, cells)
         assert quoted[3].startswith(f"{change:+.1f}".replace("-0.0", "+0.0")), (label, quoted[3])
         assert quoted[4] == f"{seconds:.0f} s", (label, quoted[4])
-    base = [pct(task_score("rank-epochs-r8-num_train_epochs1-", "before", m))
-            for m in ("json_valid", "json_schema", "field_accuracy")]
+    base = [
+        pct(task_score("rank-epochs-r8-num_train_epochs1-", "before", m))
+        for m in ("json_valid", "json_schema", "field_accuracy")
+    ]
     assert f"| {' | '.join(base)} |" in guide
 
 
@@ -170,8 +182,11 @@ def test_experiments_sweep_time_and_memory() -> None:
     minutes, seconds = divmod(round((compared - started).total_seconds()), 60)
     guide = text("docs/EXPERIMENTS.md")
     assert f"{minutes} min {seconds} s from its start to its comparison" in guide
-    peak = max(data["memory"]["peak_memory_mib"] for path, data in records().items()
-               if path.startswith(f"{SWEEP}/") and path.endswith("/training_metrics.json"))
+    peak = max(
+        data["memory"]["peak_memory_mib"]
+        for path, data in records().items()
+        if path.startswith(f"{SWEEP}/") and path.endswith("/training_metrics.json")
+    )
     assert f"peaked at {peak / 1024:.1f} GiB RSS" in guide
 
 
@@ -182,16 +197,18 @@ def test_experiments_model_comparison_table() -> None:
         metrics = load(run, "training_metrics.json")
         guard_before = benchmark_score(run, "before", "builtin:mc-mini")
         guard_after = benchmark_score(run, "after", "builtin:mc-mini")
-        expected = " | ".join([
-            model,
-            f"{pct(task_score(run, 'before', 'json_valid'))} → {pct(task_score(run, 'after', 'json_valid'))}",
-            pct(task_score(run, "after", "json_schema")),
-            pct(task_score(run, "after", "field_accuracy")),
-            f"{pct(guard_before)} → {pct(guard_after)}",
-            f"{metrics['loss']['final_train_loss']:.4f} / {metrics['loss']['final_val_loss']:.4f}",
-            f"{metrics['train_time_s']:.0f} s, {metrics['loss']['tokens_per_second']:.0f} tokens/s",
-            f"{metrics['memory']['peak_memory_mib'] / 1024:.1f} GiB",
-        ])
+        expected = " | ".join(
+            [
+                model,
+                f"{pct(task_score(run, 'before', 'json_valid'))} → {pct(task_score(run, 'after', 'json_valid'))}",
+                pct(task_score(run, "after", "json_schema")),
+                pct(task_score(run, "after", "field_accuracy")),
+                f"{pct(guard_before)} → {pct(guard_after)}",
+                f"{metrics['loss']['final_train_loss']:.4f} / {metrics['loss']['final_val_loss']:.4f}",
+                f"{metrics['train_time_s']:.0f} s, {metrics['loss']['tokens_per_second']:.0f} tokens/s",
+                f"{metrics['memory']['peak_memory_mib'] / 1024:.1f} GiB",
+            ]
+        )
         assert f"| {expected} |" in guide, f"docs/EXPERIMENTS.md lacks the row | {expected} |"
     started = datetime.fromisoformat(load("sweep-compare-models", "sweep.json")["created"])
     compared = datetime.fromisoformat(load("sweep-compare-models", "comparison.json")["created"])
@@ -200,10 +217,13 @@ def test_experiments_model_comparison_table() -> None:
 
 
 def test_models_guide_quotes_the_comparison() -> None:
-    gemma, smollm = (task_score(f"compare-models-name_or_path{model}-", "after", "json_schema")
-                     for model in ("gemma3-270m", "smollm2-135m-instruct"))
-    assert (f"it reached {pct(gemma, 0)} schema conformance where SmolLM2-135M reached "
-            f"{pct(smollm, 0)}") in text("docs/MODELS.md")
+    gemma, smollm = (
+        task_score(f"compare-models-name_or_path{model}-", "after", "json_schema")
+        for model in ("gemma3-270m", "smollm2-135m-instruct")
+    )
+    assert (
+        f"it reached {pct(gemma, 0)} schema conformance where SmolLM2-135M reached {pct(smollm, 0)}"
+    ) in text("docs/MODELS.md")
 
 
 def test_benchmark_guide_quotes_the_base_model_guard_scores() -> None:
@@ -211,25 +231,37 @@ def test_benchmark_guide_quotes_the_base_model_guard_scores() -> None:
     before = load(DEMO, "eval/before.json")["benchmarks"]
     for name, metric in (("ifeval-mini", "prompt_level_strict_acc"), ("mc-mini", "acc")):
         score = before[f"builtin:{name}"]["metrics"][metric]
-        quoted = (f"{name} {metric} {pct(score['score'])} [{100 * score['ci_low']:.1f}, "
-                  f"{100 * score['ci_high']:.1f}] (n={score['n']})")
+        quoted = (
+            f"{name} {metric} {pct(score['score'])} [{100 * score['ci_low']:.1f}, "
+            f"{100 * score['ci_high']:.1f}] (n={score['n']})"
+        )
         assert quoted in guide, f"docs/BENCHMARK.md does not quote {quoted!r}"
 
 
 def test_training_guide_hyperparameter_figures() -> None:
     guide = text("docs/TRAINING.md")
-    changes = {summary["run"].split("-num_train_epochs")[1]: summary["changes_points"]["json_valid"]
-               for summary in load(SWEEP, "comparison.json")["comparisons"]}
-    assert (f"changed json_valid by {changes['1']:+.1f} points at one epoch and "
-            f"{changes['3']:+.1f} at three") in guide
-    schema = {r: pct(task_score(f"rank-epochs-r{r}-num_train_epochs3-", "after", "json_schema"))
-              for r in (8, 16)}
+    changes = {
+        summary["run"].split("-num_train_epochs")[1]: summary["changes_points"]["json_valid"]
+        for summary in load(SWEEP, "comparison.json")["comparisons"]
+    }
+    assert (
+        f"changed json_valid by {changes['1']:+.1f} points at one epoch and "
+        f"{changes['3']:+.1f} at three"
+    ) in guide
+    schema = {
+        r: pct(task_score(f"rank-epochs-r{r}-num_train_epochs3-", "after", "json_schema"))
+        for r in (8, 16)
+    }
     one_epoch = pct(task_score("rank-epochs-r8-num_train_epochs1-", "after", "json_schema"))
     assert (f"from {one_epoch} to {schema[8]} (rank 8) and {schema[16]} (rank 16)") in guide
     loss = load(DEMO, "training_metrics.json")["loss"]
     findings = {f["kind"]: f for f in load(DEMO, "verdict.json")["findings"]}
     spikes = findings["instability"]["evidence"]
-    assert (f"from a loss of {loss['first_train_loss']:.3f} to {loss['final_train_loss']:.3f} and "
-            "converged") in guide and "converged" in findings
-    assert (f"flagged {len(spikes['steps'])} small spikes (the largest to "
-            f"{max(spikes['train_losses']):.3f})") in guide
+    assert (
+        f"from a loss of {loss['first_train_loss']:.3f} to {loss['final_train_loss']:.3f} and "
+        "converged"
+    ) in guide and "converged" in findings
+    assert (
+        f"flagged {len(spikes['steps'])} small spikes (the largest to "
+        f"{max(spikes['train_losses']):.3f})"
+    ) in guide

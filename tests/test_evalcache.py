@@ -14,8 +14,10 @@ def test_editing_a_benchmark_file_changes_the_key(tmp_path: Path) -> None:
     model = tmp_path / "model"
     model.mkdir()
     (model / "config.json").write_text("{}")
-    config = config_from_dict({"model": {"name_or_path": str(model)},
-                               "eval": {"benchmarks": [f"mc:{items}"]}}, source="test")
+    config = config_from_dict(
+        {"model": {"name_or_path": str(model)}, "eval": {"benchmarks": [f"mc:{items}"]}},
+        source="test",
+    )
     first = before_key(config, None)
     assert before_key(config, None) == first
     items.write_text('{"question": "Q?", "choices": ["a", "b"], "answer": "B"}\n')

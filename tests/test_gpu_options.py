@@ -11,20 +11,21 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from tests.test_pipeline import tiny_model_dir, write_config  # noqa: F401  (fixture reuse)
 from typer.testing import CliRunner
 
 from goaltune.cli import app
 from goaltune.config import TrainConfig, load_config
 from goaltune.errors import ModelError
-from tests.test_pipeline import tiny_model_dir, write_config  # noqa: F401  (fixture reuse)
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "benchmarks" / "gpu_check.sh"
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="the message of a machine without CUDA")
-def test_qlora_without_cuda_is_one_clear_line_and_no_run_folder(tmp_path: Path,
-                                                                tiny_model_dir: Path) -> None:  # noqa: F811
+def test_qlora_without_cuda_is_one_clear_line_and_no_run_folder(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:  # noqa: F811
     config = write_config(tmp_path, tiny_model_dir)
     result = CliRunner().invoke(app, ["train", str(config), "--set", "model.load_in_4bit=true"])
     assert result.exit_code == 2, result.output
@@ -39,41 +40,58 @@ def test_qlora_without_bitsandbytes_names_the_install(monkeypatch: pytest.Monkey
 
     real_find_spec = importlib.util.find_spec
     monkeypatch.setattr(models.torch.cuda, "is_available", lambda: True)
-    monkeypatch.setattr(models.importlib.util, "find_spec", lambda name, *a: (
-        None if name == "bitsandbytes" else real_find_spec(name, *a)))
-    with pytest.raises(ModelError, match=r"needs the bitsandbytes package; install it with: "
-                                         r"pip install 'goaltune\[gpu\]'"):
+    monkeypatch.setattr(
+        models.importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "bitsandbytes" else real_find_spec(name, *a),
+    )
+    with pytest.raises(
+        ModelError,
+        match=r"needs the bitsandbytes package; install it with: "
+        r"pip install 'goaltune\[gpu\]'",
+    ):
         models.require_4bit()
 
 
-def test_gradient_checkpointing_changes_memory_not_losses(tmp_path: Path,
-                                                           tiny_model_and_tokenizer) -> None:
-    from goaltune.data.encoding import encode_dataset
-    from goaltune.train import train_adapter
+def test_gradient_checkpointing_changes_memory_not_losses(
+    tmp_path: Path, tiny_model_and_tokenizer
+) -> None:
     from tests.conftest import build_tiny_model
     from tests.test_train import lora, tiny_examples
+
+    from goaltune.data.encoding import encode_dataset
+    from goaltune.train import train_adapter
 
     _, tokenizer = tiny_model_and_tokenizer
     encoded, _ = encode_dataset(tiny_examples(), tokenizer, max_seq_length=64)
     losses, models = [], []
     for checkpointing in (False, True):
-        config = TrainConfig(max_steps=4, per_device_train_batch_size=4, bf16=False,
-                             learning_rate=5e-3, gradient_checkpointing=checkpointing)
+        config = TrainConfig(
+            max_steps=4,
+            per_device_train_batch_size=4,
+            bf16=False,
+            learning_rate=5e-3,
+            gradient_checkpointing=checkpointing,
+        )
         folder = tmp_path / str(checkpointing)
         folder.mkdir()
         models.append(lora(build_tiny_model(tokenizer)))
-        result = train_adapter(models[-1], tokenizer, encoded, [], config, folder,
-                               show_progress=False)
+        result = train_adapter(
+            models[-1], tokenizer, encoded, [], config, folder, show_progress=False
+        )
         losses.append(result.train_losses)
     assert losses[1] == pytest.approx(losses[0], abs=1e-6)
-    flag = ("is_activation_checkpointing"
-            if hasattr(models[0].get_base_model(), "is_activation_checkpointing")
-            else "is_gradient_checkpointing")
+    flag = (
+        "is_activation_checkpointing"
+        if hasattr(models[0].get_base_model(), "is_activation_checkpointing")
+        else "is_gradient_checkpointing"
+    )
     assert [getattr(m.get_base_model(), flag) for m in models] == [False, True]
 
 
-@pytest.mark.parametrize("name, kind", [("multi-gpu", "MULTI_GPU"), ("fsdp", "FSDP"),
-                                        ("deepspeed-zero2", "DEEPSPEED")])
+@pytest.mark.parametrize(
+    "name, kind", [("multi-gpu", "MULTI_GPU"), ("fsdp", "FSDP"), ("deepspeed-zero2", "DEEPSPEED")]
+)
 def test_accelerate_example_configs_load(name: str, kind: str) -> None:
     from accelerate.commands.config.config_args import load_config_from_file
 
@@ -86,8 +104,9 @@ def test_gpu_check_fails_fast_without_a_gpu(tmp_path: Path) -> None:
     fake.write_text("#!/bin/sh\nexit 0\n")
     fake.chmod(0o755)
     env = {**os.environ, "PATH": f"{tmp_path}:/usr/bin:/bin"}
-    done = subprocess.run(["bash", str(SCRIPT)], env=env, capture_output=True, text=True,
-                          timeout=30)
+    done = subprocess.run(
+        ["bash", str(SCRIPT)], env=env, capture_output=True, text=True, timeout=30
+    )
     assert done.returncode == 1
     assert "no CUDA device" in done.stderr and "make install" not in done.stdout
     assert subprocess.run(["bash", "-n", str(SCRIPT)]).returncode == 0
@@ -96,19 +115,27 @@ def test_gpu_check_fails_fast_without_a_gpu(tmp_path: Path) -> None:
 def test_gpu_check_overrides_are_valid_config() -> None:
     overrides = re.findall(r"--set (\S+)=(\S+)", SCRIPT.read_text())
     assert ("model.load_in_4bit", "true") in overrides
-    config = load_config(ROOT / "benchmarks" / "gpu-check.yaml",
-                         {key: yaml.safe_load(value) for key, value in overrides
-                          if "$" not in value})
+    config = load_config(
+        ROOT / "benchmarks" / "gpu-check.yaml",
+        {key: yaml.safe_load(value) for key, value in overrides if "$" not in value},
+    )
     assert config.model.load_in_4bit and config.train.gradient_checkpointing
     assert config.model.name_or_path == "smollm2-135m-instruct"
 
 
 def fake_run(folder: Path, kind: str, processes: int) -> None:
     (folder / "eval").mkdir(parents=True)
-    memory = {"kind": kind, "peak_memory_mib": 900.0,
-              "per_process": [{"rank": r, "peak_memory_mib": 900.0 - r} for r in range(processes)]}
-    metrics = {"processes": processes, "bf16_autocast": True, "memory": memory,
-               "loss": {"tokens_per_second": 12345.6}}
+    memory = {
+        "kind": kind,
+        "peak_memory_mib": 900.0,
+        "per_process": [{"rank": r, "peak_memory_mib": 900.0 - r} for r in range(processes)],
+    }
+    metrics = {
+        "processes": processes,
+        "bf16_autocast": True,
+        "memory": memory,
+        "loss": {"tokens_per_second": 12345.6},
+    }
     (folder / "training_metrics.json").write_text(json.dumps(metrics))
     (folder / "verdict.json").write_text(json.dumps({"verdict": "SUCCESS"}))
     for side, score in (("before", 0.03), ("after", 0.97)):

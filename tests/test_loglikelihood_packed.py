@@ -21,21 +21,24 @@ def _mixed_requests(seed: int = 0) -> list[tuple[str, str]]:
     for _ in range(6):
         context = "Question: " + " ".join(rnd.choices(WORDS, k=rnd.randint(2, 20))) + "\nAnswer:"
         requests += [(context, f" {letter}") for letter in "ABCD"]
-        requests += [(context, " " + " ".join(rnd.choices(WORDS, k=rnd.randint(1, 7))))
-                     for _ in range(3)]
-    return requests + [("", " hello world"), ("Dr. Smith ", "lives in the U.S."),
-                       ("fox", " jumps")]
+        requests += [
+            (context, " " + " ".join(rnd.choices(WORDS, k=rnd.randint(1, 7)))) for _ in range(3)
+        ]
+    return requests + [("", " hello world"), ("Dr. Smith ", "lives in the U.S."), ("fox", " jumps")]
 
 
 @pytest.mark.parametrize("batch_size", [1, 3, 16])
-def test_packed_scores_equal_one_pass_per_request(tiny_model_and_tokenizer, one_torch_thread,
-                                                  batch_size):
+def test_packed_scores_equal_one_pass_per_request(
+    tiny_model_and_tokenizer, one_torch_thread, batch_size
+):
     model, tokenizer = tiny_model_and_tokenizer
     requests = _mixed_requests()
-    exact = loglikelihoods(model, tokenizer, requests, batch_size=batch_size,
-                           show_progress=False, shared_context=False)
-    packed = loglikelihoods(model, tokenizer, requests, batch_size=batch_size,
-                            show_progress=False, shared_context=True)
+    exact = loglikelihoods(
+        model, tokenizer, requests, batch_size=batch_size, show_progress=False, shared_context=False
+    )
+    packed = loglikelihoods(
+        model, tokenizer, requests, batch_size=batch_size, show_progress=False, shared_context=True
+    )
     for (total, greedy), (expected, expected_greedy) in zip(packed, exact):
         assert total == pytest.approx(expected, abs=1e-4)
         assert greedy == expected_greedy
@@ -49,8 +52,8 @@ def test_greedy_continuation_is_recognised(tiny_model_and_tokenizer, one_torch_t
     with torch.no_grad():
         for _ in range(3):
             ids.append(int(model(torch.tensor([ids])).logits[0, -1].argmax()))
-    greedy_text = tokenizer.decode(ids[len(tokenizer.encode(context)):])
-    assert encode_pair(tokenizer, context, greedy_text)[1] == ids[len(tokenizer.encode(context)):]
+    greedy_text = tokenizer.decode(ids[len(tokenizer.encode(context)) :])
+    assert encode_pair(tokenizer, context, greedy_text)[1] == ids[len(tokenizer.encode(context)) :]
     requests = [(context, greedy_text), (context, " dog")]
     results = loglikelihoods(model, tokenizer, requests, show_progress=False)
     exact = loglikelihoods(model, tokenizer, requests, show_progress=False, shared_context=False)
@@ -81,8 +84,12 @@ def test_a_continuation_sees_the_context_and_itself_only():
 
 
 def test_long_requests_and_empty_contexts_are_left_unpacked():
-    encoded = [_Encoded([1, 2, 3], [4, 5]), _Encoded([1, 2, 3], [6]),
-               _Encoded([1, 2, 3, 4, 5, 6], [7, 8]), _Encoded([], [9])]
+    encoded = [
+        _Encoded([1, 2, 3], [4, 5]),
+        _Encoded([1, 2, 3], [6]),
+        _Encoded([1, 2, 3, 4, 5, 6], [7, 8]),
+        _Encoded([], [9]),
+    ]
     packs, rest = make_packs(encoded, window=6)
     assert [(p.context, p.members) for p in packs] == [((1, 2, 3), (0, 1))]
     assert rest == [2, 3]
@@ -109,7 +116,8 @@ def test_unpackable_model_uses_one_pass_per_request(tiny_model_and_tokenizer, on
     capped.config.final_logit_softcapping = 30.0  # not applied by Llama; only blocks packing
     requests = _mixed_requests(seed=2)
     assert loglikelihoods(capped, tokenizer, requests, show_progress=False) == loglikelihoods(
-        model, tokenizer, requests, show_progress=False, shared_context=False)
+        model, tokenizer, requests, show_progress=False, shared_context=False
+    )
 
 
 def test_packed_path_scores_through_a_lora_adapter(tiny_model_and_tokenizer, one_torch_thread):
@@ -117,12 +125,18 @@ def test_packed_path_scores_through_a_lora_adapter(tiny_model_and_tokenizer, one
 
     model, tokenizer = tiny_model_and_tokenizer
     torch.manual_seed(0)
-    lora = get_peft_model(copy.deepcopy(model), LoraConfig(r=4, target_modules="all-linear",
-                                                           init_lora_weights=False))
+    lora = get_peft_model(
+        copy.deepcopy(model), LoraConfig(r=4, target_modules="all-linear", init_lora_weights=False)
+    )
     requests = _mixed_requests(seed=3)
+
     def totals(evaluated: object, shared: bool) -> list[float]:
-        return [t for t, _ in loglikelihoods(evaluated, tokenizer, requests, show_progress=False,
-                                             shared_context=shared)]
+        return [
+            t
+            for t, _ in loglikelihoods(
+                evaluated, tokenizer, requests, show_progress=False, shared_context=shared
+            )
+        ]
 
     packed = totals(lora, True)
     assert packed == pytest.approx(totals(lora, False), abs=1e-4)

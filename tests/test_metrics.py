@@ -19,7 +19,10 @@ def score(output: str, *names: str, item: dict | None = None) -> dict[str, float
 
 
 def test_json_valid_strict_and_lenient() -> None:
-    assert score('{"name": "Ann", "age": 3}', "json_valid") == {"json_valid": 1.0, "json_valid_lenient": 1.0}
+    assert score('{"name": "Ann", "age": 3}', "json_valid") == {
+        "json_valid": 1.0,
+        "json_valid_lenient": 1.0,
+    }
     fenced = '```json\n{"name": "Ann", "age": 3}\n```'
     assert score(fenced, "json_valid") == {"json_valid": 0.0, "json_valid_lenient": 1.0}
     assert score("no json here", "json_valid") == {"json_valid": 0.0, "json_valid_lenient": 0.0}
@@ -43,7 +46,12 @@ def test_field_accuracy_counts_leaf_values() -> None:
 
 
 def test_exact_contains_regex() -> None:
-    item = {"id": "t", "reference": "Paris", "keywords": ["paris", "France"], "pattern": r"\bParis\b"}
+    item = {
+        "id": "t",
+        "reference": "Paris",
+        "keywords": ["paris", "France"],
+        "pattern": r"\bParis\b",
+    }
     assert score("  Paris ", "exact_match", item=item)["exact_match"] == 1.0
     assert score("Paris, France", "contains", item=item)["contains"] == 1.0
     assert score("Paris only", "contains", item=item)["contains"] == 0.0

@@ -21,8 +21,10 @@ from goaltune.errors import ConfigError
 
 
 def write_general(folder: Path, count: int) -> Path:
-    rows = [{"instruction": f"Tell me about topic {i}.", "output": f"Topic {i} is nice."}
-            for i in range(count)]
+    rows = [
+        {"instruction": f"Tell me about topic {i}.", "output": f"Topic {i} is nice."}
+        for i in range(count)
+    ]
     path = folder / "general.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path
@@ -30,8 +32,11 @@ def write_general(folder: Path, count: int) -> Path:
 
 def prepare(tmp_path: Path, tokenizer: Any, general: int, weight: float, seed: int = 42) -> Any:
     write_config(tmp_path, tmp_path)  # writes train.jsonl (24 records) and test.jsonl
-    data = DataConfig(train=str(tmp_path / "train.jsonl"), validation_split=0.25,
-                      mix=[{"path": str(write_general(tmp_path, general)), "weight": weight}])
+    data = DataConfig(
+        train=str(tmp_path / "train.jsonl"),
+        validation_split=0.25,
+        mix=[{"path": str(write_general(tmp_path, general)), "weight": weight}],
+    )
     return prepare_training_data(data, TrainConfig(seed=seed), tokenizer)
 
 
@@ -45,18 +50,26 @@ def test_mix_counts_give_each_source_its_share() -> None:
     assert mix_counts(30, [0.2, 0.1]) == [9, 4]  # of ~43 in all: 20% and 10%
 
 
-def test_mix_blends_in_the_ratio_and_records_it(tmp_path: Path,
-                                                tiny_model_and_tokenizer: Any) -> None:
+def test_mix_blends_in_the_ratio_and_records_it(
+    tmp_path: Path, tiny_model_and_tokenizer: Any
+) -> None:
     _, tokenizer = tiny_model_and_tokenizer
     prepared = prepare(tmp_path, tokenizer, general=10, weight=0.25)
     assert len(prepared.train) == 24 and len(general_texts(prepared, tokenizer)) == 6
     assert len(prepared.validation) == 6  # validation stays from the main data only
-    assert all("Tell me about" not in e.messages[0]["content"]
-               for e in prepared.validation_examples)
+    assert all(
+        "Tell me about" not in e.messages[0]["content"] for e in prepared.validation_examples
+    )
     main, general = prepared.stats["mix"]["sources"]
     assert main == {"source": str(tmp_path / "train.jsonl"), "weight": 0.75, "examples": 18}
-    assert general == {"source": str(tmp_path / "general.jsonl"), "weight": 0.25, "examples": 6,
-                       "available": 10, "with_replacement": False, "format": "alpaca"}
+    assert general == {
+        "source": str(tmp_path / "general.jsonl"),
+        "weight": 0.25,
+        "examples": 6,
+        "available": 10,
+        "with_replacement": False,
+        "format": "alpaca",
+    }
     assert prepared.stats["mix"]["total_examples"] == 24
     again = prepare(tmp_path, tokenizer, general=10, weight=0.25)
     assert general_texts(again, tokenizer) == general_texts(prepared, tokenizer)
@@ -65,8 +78,9 @@ def test_mix_blends_in_the_ratio_and_records_it(tmp_path: Path,
     assert sorted(general_texts(reseeded, tokenizer)) != sorted(general_texts(prepared, tokenizer))
 
 
-def test_a_small_source_is_sampled_with_replacement(tmp_path: Path,
-                                                    tiny_model_and_tokenizer: Any) -> None:
+def test_a_small_source_is_sampled_with_replacement(
+    tmp_path: Path, tiny_model_and_tokenizer: Any
+) -> None:
     _, tokenizer = tiny_model_and_tokenizer
     prepared = prepare(tmp_path, tokenizer, general=3, weight=0.5)
     assert len(general_texts(prepared, tokenizer)) == 18
@@ -78,8 +92,11 @@ def test_mix_config_is_validated_and_anchored(tmp_path: Path) -> None:
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump({"data": {"mix": [{"path": "general.jsonl", "weight": 0.2}]}}))
     assert load_config(path).data.mix[0].path == str(tmp_path / "general.jsonl")
-    path.write_text(yaml.safe_dump({"data": {"mix": [{"path": "a", "weight": 0.6},
-                                                     {"path": "b", "weight": 0.4}]}}))
+    path.write_text(
+        yaml.safe_dump(
+            {"data": {"mix": [{"path": "a", "weight": 0.6}, {"path": "b", "weight": 0.4}]}}
+        )
+    )
     with pytest.raises(ConfigError, match="sum to less than 1"):
         load_config(path)
 
@@ -93,16 +110,24 @@ def one_thread() -> Iterator[None]:
 
 
 @pytest.mark.usefixtures("one_thread")
-def test_training_metrics_record_the_mix(tmp_path: Path,
-                                         tiny_model_dir: Path) -> None:  # noqa: F811
+def test_training_metrics_record_the_mix(tmp_path: Path, tiny_model_dir: Path) -> None:  # noqa: F811
     general = write_general(tmp_path, 10)
-    config = write_config(tmp_path, tiny_model_dir, train={"max_steps": 2, "bf16": False},
-                          data={"train": str(tmp_path / "train.jsonl"), "validation_split": 0.25,
-                                "mix": [{"path": str(general), "weight": 0.25}]})
+    config = write_config(
+        tmp_path,
+        tiny_model_dir,
+        train={"max_steps": 2, "bf16": False},
+        data={
+            "train": str(tmp_path / "train.jsonl"),
+            "validation_split": 0.25,
+            "mix": [{"path": str(general), "weight": 0.25}],
+        },
+    )
     result = CliRunner().invoke(app, ["train", str(config), "--quiet"])
     assert result.exit_code == 0, result.output
     (run_dir,) = (tmp_path / "runs").iterdir()
     data = json.loads((run_dir / "training_metrics.json").read_text())["data"]
     assert data["train_examples"] == 24
     assert [(s["source"], s["weight"], s["examples"]) for s in data["mix"]["sources"]] == [
-        (str(tmp_path / "train.jsonl"), 0.75, 18), (str(general), 0.25, 6)]
+        (str(tmp_path / "train.jsonl"), 0.75, 18),
+        (str(general), 0.25, 6),
+    ]

@@ -34,8 +34,9 @@ STATIC_TABLES = {"| key | default | effect when on |"}  # config defaults, not m
 
 def _tables_module() -> ModuleType:
     """benchmarks/tables.py under a name that cannot clash with an installed `tables` package."""
-    spec = importlib.util.spec_from_file_location("goaltune_bench_tables",
-                                                  ROOT / "benchmarks" / "tables.py")
+    spec = importlib.util.spec_from_file_location(
+        "goaltune_bench_tables", ROOT / "benchmarks" / "tables.py"
+    )
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -80,8 +81,11 @@ def test_marked_table_equals_its_rendering(spec: str, body: str) -> None:
 
 def test_every_measured_table_is_rendered() -> None:
     lines = tables.BLOCK.sub("", DOC_TEXT).splitlines()
-    headers = {line.strip() for line, below in itertools.pairwise(lines)
-               if line.startswith("|") and re.match(r"\|\s*-{3}", below)}
+    headers = {
+        line.strip()
+        for line, below in itertools.pairwise(lines)
+        if line.startswith("|") and re.match(r"\|\s*-{3}", below)
+    }
     assert headers == STATIC_TABLES, f"tables outside the markers: {headers - STATIC_TABLES}"
 
 
@@ -105,14 +109,23 @@ def test_update_rewrites_a_stale_block(tmp_path: Path) -> None:
     assert doc.read_text() == f"intro\n{marker}\n{fresh}\n<!-- end table -->\nend\n"
 
 
-@pytest.mark.parametrize("command", [
-    ["benchmarks/train_throughput.py", "--markdown", LEVERS],
-    ["benchmarks/eval_throughput.py", "--markdown", EVAL],
-    ["benchmarks/tables.py", LEVERS],
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["benchmarks/train_throughput.py", "--markdown", LEVERS],
+        ["benchmarks/eval_throughput.py", "--markdown", EVAL],
+        ["benchmarks/tables.py", LEVERS],
+    ],
+)
 def test_scripts_print_the_tables_of_a_results_file(command: list[str]) -> None:
-    done = subprocess.run([sys.executable, *command], cwd=ROOT, capture_output=True, text=True,
-                          check=False, timeout=120)
+    done = subprocess.run(
+        [sys.executable, *command],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout == tables.markdown([command[-1]]) + "\n"
 
@@ -140,25 +153,37 @@ def training_figures() -> list[str]:
     ours, same = results["goaltune"], results[same_name]
     trl = {n: r for n, r in results.items() if n.startswith("trl") and "wall_s" in r}
     others = [r for n, r in trl.items() if n != same_name]
-    nogc = [r["peak_rss_mib"] for r in trl.values()
-            if r["precision"] == "fp32" and not r["gradient_checkpointing"]]
+    nogc = [
+        r["peak_rss_mib"]
+        for r in trl.values()
+        if r["precision"] == "fp32" and not r["gradient_checkpointing"]
+    ]
     per_token = summary["model_flops"] / summary["tokens"]["input_tokens"]
     fp32, bf16 = peaks["fp32"]["gflops"], peaks["bf16"]["gflops"]
-    claim(f"{same['final_val_loss']:.4f}" == f"{ours['final_val_loss']:.4f}",
-          "fed the same batches, TRL ends with goaltune's losses")
+    claim(
+        f"{same['final_val_loss']:.4f}" == f"{ours['final_val_loss']:.4f}",
+        "fed the same batches, TRL ends with goaltune's losses",
+    )
     claim(ours["peak_rss_mib"] < min(nogc), "below every fp32 TRL setting without checkpointing")
     ratio = x(summary["ratio_tokens_per_s"])
     return [
         f"goaltune trained {ratio} faster than TRL's fastest",
-        (f"{ratio} the fastest TRL setting (load average "
-         f"{data['machine']['load_average_at_start'][0]:.1f} at the start and "
-         f"{data['load_average_at_end'][0]:.1f} at the end"),
-        (f"TRL ends with goaltune's losses ({ours['final_train_loss']:.4f} / "
-         f"{ours['final_val_loss']:.4f})"),
-        "(" + " and ".join(f"{r['final_val_loss']:.4f}" for r in others)
+        (
+            f"{ratio} the fastest TRL setting (load average "
+            f"{data['machine']['load_average_at_start'][0]:.1f} at the start and "
+            f"{data['load_average_at_end'][0]:.1f} at the end"
+        ),
+        (
+            f"TRL ends with goaltune's losses ({ours['final_train_loss']:.4f} / "
+            f"{ours['final_val_loss']:.4f})"
+        ),
+        "("
+        + " and ".join(f"{r['final_val_loss']:.4f}" for r in others)
         + f" against {ours['final_val_loss']:.4f})",
-        (f"({ours['peak_rss_mib']:.0f} MiB, including the final loss evaluation; "
-         f"{ours['training_peak_rss_mib']:.0f} MiB during training)"),
+        (
+            f"({ours['peak_rss_mib']:.0f} MiB, including the final loss evaluation; "
+            f"{ours['training_peak_rss_mib']:.0f} MiB during training)"
+        ),
         f"({min(nogc):.0f}-{max(nogc):.0f} MiB)",
         f"goaltune reached {ours['mfu']:.1%} in the run above",
         f"{per_token / 1e6:.0f} MFLOP per input token",
@@ -188,30 +213,45 @@ def lever_figures() -> list[str]:
     saved = peak - checkpointed["training_peak_rss_mib"]
     active = rate["OMP_WAIT_POLICY=ACTIVE"]
     for name in ("no supervised-only logits", "no length bucketing", "batch 8 (half the steps)"):
-        claim(abs(levers[name]["defaults_speedup_over_this"] - 1) < drift,
-              f"{name}: within the drift")
-    claim(compiled["median_step_s"] >= defaults["median_step_s"],
-          "the compiled steps were not faster than eager ones")
+        claim(
+            abs(levers[name]["defaults_speedup_over_this"] - 1) < drift, f"{name}: within the drift"
+        )
+    claim(
+        compiled["median_step_s"] >= defaults["median_step_s"],
+        "the compiled steps were not faster than eager ones",
+    )
     return [
         f"{drift:.0%} in this run",
         f"Turning it off made training {speed['no supervised-only logits']} slower here",
         f"{speed['no length bucketing']} here, within the drift",
         f"one thread was {speed['1 torch thread']} slower",
-        (f"`ACTIVE` was {active / base - 1:.0%} faster ({active:.1f} against {base:.1f} input "
-         "tokens/s)"),
-        (f"{speed['batch 8 (half the steps)']} slower (within the drift), with a training peak of "
-         f"{batch8['training_peak_rss_mib']:.0f} MiB against {peak:.0f} MiB"),
-        (f"cut the training peak RSS by {saved:.0f} MiB "
-         f"({checkpointed['training_peak_rss_mib']:.0f} against {peak:.0f} MiB, "
-         f"{saved / peak:.0%} less) and made training {speed['gradient checkpointing on']} slower"),
-        (f"the first, compiling step took {compiled['first_step_s']:.1f} s against "
-         f"{defaults['first_step_s']:.1f} s"),
-        (f"(median {compiled['median_step_s']:.2f} against {defaults['median_step_s']:.2f} s per "
-         "step)"),
+        (
+            f"`ACTIVE` was {active / base - 1:.0%} faster ({active:.1f} against {base:.1f} input "
+            "tokens/s)"
+        ),
+        (
+            f"{speed['batch 8 (half the steps)']} slower (within the drift), with a training peak of "
+            f"{batch8['training_peak_rss_mib']:.0f} MiB against {peak:.0f} MiB"
+        ),
+        (
+            f"cut the training peak RSS by {saved:.0f} MiB "
+            f"({checkpointed['training_peak_rss_mib']:.0f} against {peak:.0f} MiB, "
+            f"{saved / peak:.0%} less) and made training {speed['gradient checkpointing on']} slower"
+        ),
+        (
+            f"the first, compiling step took {compiled['first_step_s']:.1f} s against "
+            f"{defaults['first_step_s']:.1f} s"
+        ),
+        (
+            f"(median {compiled['median_step_s']:.2f} against {defaults['median_step_s']:.2f} s per "
+            "step)"
+        ),
         f"so {compiled['steps']} steps took {speed['torch.compile (decoder)']} as long",
         f"trained the same 32 examples at {rate['defaults']:.1f} input tokens/s with the defaults",
-        (f"that would be {cross_run_mfu('defaults'):.1%} "
-         f"({cross_run_mfu('OMP_WAIT_POLICY=ACTIVE'):.1%} with `OMP_WAIT_POLICY=ACTIVE`)"),
+        (
+            f"that would be {cross_run_mfu('defaults'):.1%} "
+            f"({cross_run_mfu('OMP_WAIT_POLICY=ACTIVE'):.1%} with `OMP_WAIT_POLICY=ACTIVE`)"
+        ),
         f"the quieter levers run {rate['defaults']:.1f} with the defaults",
     ]
 
@@ -221,9 +261,10 @@ def eval_figures() -> list[str]:
     rows = {name.split()[0]: row for name, row in data["summary"].items()}
     loglik = {key: row for key, row in rows.items() if row["kind"] == "loglikelihood"}
     ratio = {key: x(row["goaltune"]["ratio_vs_lm_eval"]) for key, row in loglik.items()}
-    packed = {key: x(row["goaltune"]["items_per_s"]
-                     / row["goaltune (shared_context off)"]["items_per_s"])
-              for key, row in loglik.items()}
+    packed = {
+        key: x(row["goaltune"]["items_per_s"] / row["goaltune (shared_context off)"]["items_per_s"])
+        for key, row in loglik.items()
+    }
     overall = x(data["totals"]["loglikelihood"]["ratio_vs_lm_eval"])
     generation = x(data["totals"]["generation"]["ratio_vs_lm_eval"])
     ours, theirs = rows["ifeval-mini"]["goaltune"], rows["ifeval-mini"]["lm-eval"]
@@ -233,17 +274,25 @@ def eval_figures() -> list[str]:
     claim(data["totals"]["generation"]["ratio_vs_lm_eval"] < 1, "Generation was **not** faster")
     claim(not data["loglikelihood_accuracy_mismatch"], "the same per-item accuracy")
     return [
-        (f"log-likelihood benchmarks {overall} faster than lm-eval overall (ARC-Easy "
-         f"{ratio['ARC-Easy']}, HellaSwag {ratio['HellaSwag']}, MMLU {ratio['MMLU']})"),
+        (
+            f"log-likelihood benchmarks {overall} faster than lm-eval overall (ARC-Easy "
+            f"{ratio['ARC-Easy']}, HellaSwag {ratio['HellaSwag']}, MMLU {ratio['MMLU']})"
+        ),
         f"Generation was **not** faster: {generation} lm-eval's speed",
         f"Log-likelihood tasks together ran {overall} lm-eval's speed",
         " and ".join(f"{k} ({ratio[k]})" for k in under) + " stay under 2x",
-        (f"Generation ran at {generation}: on {ours['items']} prompts with {tokens} new tokens "
-         f"goaltune took {ours['seconds']:.1f} s and lm-eval {theirs['seconds']:.1f} s"),
-        (f"goaltune's peak RSS was {ours['peak_rss_mib']:.0f} MiB against lm-eval's "
-         f"{theirs['peak_rss_mib']:.0f} MiB"),
-        (f"{packed['ARC-Easy']} on ARC-Easy and {packed['HellaSwag']} on HellaSwag over the "
-         f"harness-identical path, {packed['MMLU']} on MMLU"),
+        (
+            f"Generation ran at {generation}: on {ours['items']} prompts with {tokens} new tokens "
+            f"goaltune took {ours['seconds']:.1f} s and lm-eval {theirs['seconds']:.1f} s"
+        ),
+        (
+            f"goaltune's peak RSS was {ours['peak_rss_mib']:.0f} MiB against lm-eval's "
+            f"{theirs['peak_rss_mib']:.0f} MiB"
+        ),
+        (
+            f"{packed['ARC-Easy']} on ARC-Easy and {packed['HellaSwag']} on HellaSwag over the "
+            f"harness-identical path, {packed['MMLU']} on MMLU"
+        ),
         f"at most {gap:.1e} here",
         f"({generation} in the committed run)",
         f"goaltune's generation was {generation} the harness's",
@@ -257,8 +306,9 @@ def test_goals_the_text_calls_unmet_are_unmet() -> None:
     claim(not evaluation["generation_at_least_2x"], "2x lm-eval on generation is not met")
 
 
-@pytest.mark.parametrize("figures", [training_figures, lever_figures, eval_figures],
-                         ids=["training", "levers", "eval"])
+@pytest.mark.parametrize(
+    "figures", [training_figures, lever_figures, eval_figures], ids=["training", "levers", "eval"]
+)
 def test_the_text_quotes_the_results_files(figures: Any) -> None:
     text = prose()
     missing = [figure for figure in figures() if figure not in text]

@@ -6,15 +6,25 @@ from pathlib import Path
 
 import pytest
 import yaml
+from tests.conftest import build_tiny_model
 from typer.testing import CliRunner
 
 from goaltune.cli import app
 from goaltune.runs import LOSS_COLUMNS
-from tests.conftest import build_tiny_model
 
 TRAINING_METRIC_KEYS = {
-    "model", "hyperparameters", "data", "seed", "device", "memory", "train_time_s", "wall_time_s",
-    "loss", "versions", "tokens_seen", "steps",
+    "model",
+    "hyperparameters",
+    "data",
+    "seed",
+    "device",
+    "memory",
+    "train_time_s",
+    "wall_time_s",
+    "loss",
+    "versions",
+    "tokens_seen",
+    "steps",
 }
 
 
@@ -30,16 +40,32 @@ def tiny_model_dir(tmp_path: Path, tiny_model_and_tokenizer) -> Path:
 def write_config(tmp_path: Path, model_dir: Path, **extra: object) -> Path:
     rows = [{"prompt": f"Question: {i}", "completion": f"Answer: {i}"} for i in range(24)]
     (tmp_path / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    tests = [{"id": f"t{i}", "prompt": f"Question: {i}", "completion": f"Answer: {i}"} for i in range(6)]
+    tests = [
+        {"id": f"t{i}", "prompt": f"Question: {i}", "completion": f"Answer: {i}"} for i in range(6)
+    ]
     (tmp_path / "test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in tests))
     config = {
         "name": "tiny",
         "output_dir": str(tmp_path / "runs"),
         "model": {"name_or_path": str(model_dir)},
-        "data": {"train": str(tmp_path / "train.jsonl"), "test": str(tmp_path / "test.jsonl"), "validation_split": 0.25},
+        "data": {
+            "train": str(tmp_path / "train.jsonl"),
+            "test": str(tmp_path / "test.jsonl"),
+            "validation_split": 0.25,
+        },
         "lora": {"r": 4, "lora_alpha": 8},
-        "train": {"max_steps": 6, "per_device_train_batch_size": 4, "learning_rate": 1e-2, "eval_steps": 3, "bf16": False},
-        "eval": {"metrics": ["exact_match", "contains"], "max_new_tokens": 8, "bootstrap_resamples": 100},
+        "train": {
+            "max_steps": 6,
+            "per_device_train_batch_size": 4,
+            "learning_rate": 1e-2,
+            "eval_steps": 3,
+            "bf16": False,
+        },
+        "eval": {
+            "metrics": ["exact_match", "contains"],
+            "max_new_tokens": 8,
+            "bootstrap_resamples": 100,
+        },
         "goal": {"purpose": "behavior", "task_metrics": ["exact_match"]},
         **extra,
     }
@@ -49,7 +75,9 @@ def write_config(tmp_path: Path, model_dir: Path, **extra: object) -> Path:
 
 
 def test_run_writes_the_whole_run_folder(tmp_path: Path, tiny_model_dir: Path) -> None:
-    result = CliRunner().invoke(app, ["run", str(write_config(tmp_path, tiny_model_dir)), "--quiet"])
+    result = CliRunner().invoke(
+        app, ["run", str(write_config(tmp_path, tiny_model_dir)), "--quiet"]
+    )
     assert result.exit_code == 0, result.output
     (run_dir,) = (tmp_path / "runs").iterdir()
     assert run_dir.name.startswith("tiny-")
@@ -78,12 +106,18 @@ def test_adapter_loads_with_plain_peft(tmp_path: Path, tiny_model_dir: Path) -> 
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    result = CliRunner().invoke(app, ["train", str(write_config(tmp_path, tiny_model_dir)), "--quiet"])
+    result = CliRunner().invoke(
+        app, ["train", str(write_config(tmp_path, tiny_model_dir)), "--quiet"]
+    )
     assert result.exit_code == 0, result.output
     (run_dir,) = (tmp_path / "runs").iterdir()
     assert not (run_dir / "eval").exists()
-    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_model_dir), run_dir / "adapter")
-    assert any("lora_B" in name and float(p.abs().max()) > 0 for name, p in model.named_parameters())
+    model = PeftModel.from_pretrained(
+        AutoModelForCausalLM.from_pretrained(tiny_model_dir), run_dir / "adapter"
+    )
+    assert any(
+        "lora_B" in name and float(p.abs().max()) > 0 for name, p in model.named_parameters()
+    )
 
 
 def test_bad_config_is_one_line_and_exit_2(tmp_path: Path, tiny_model_dir: Path) -> None:
@@ -101,7 +135,9 @@ def test_missing_model_path_is_a_clear_error(tmp_path: Path, tiny_model_dir: Pat
     assert not (tmp_path / "runs").exists()
 
 
-def test_non_finite_loss_gives_failed_verdict_and_report(tmp_path: Path, tiny_model_dir: Path) -> None:
+def test_non_finite_loss_gives_failed_verdict_and_report(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
     path = write_config(tmp_path, tiny_model_dir)
     config = yaml.safe_load(path.read_text())
     config["train"]["learning_rate"] = 1e30  # diverges to inf/nan within a few steps

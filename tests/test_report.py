@@ -13,11 +13,11 @@ from pathlib import Path
 
 import matplotlib.image
 import pytest
+from tests.conftest import copy_fixture_run
 
 from goaltune.errors import RunError
 from goaltune.report import build_reports, content
 from goaltune.report.plots import Score, ScoreRow, before_after_png, loss_curve_png, smooth
-from tests.conftest import copy_fixture_run
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 CHART_IDS = ("chart-task", "chart-benchmarks", "chart-loss")
@@ -49,7 +49,7 @@ def _chart_png(page: str, chart_id: str) -> bytes:
 
 
 def _items_part(page: str) -> str:
-    return page[page.index('<section id="items">'):]
+    return page[page.index('<section id="items">') :]
 
 
 def test_html_shows_verdict_and_reasons(built: tuple[str, str]) -> None:
@@ -78,8 +78,16 @@ def test_html_is_self_contained(built: tuple[str, str]) -> None:
 
 def test_sections_follow_the_reading_order(built: tuple[str, str]) -> None:
     page, _ = built
-    anchors = ['id="verdict"', 'id="chart-task"', 'id="chart-benchmarks"', 'id="chart-loss"',
-               'id="diagnosis"', 'id="cost"', 'id="setup"', 'id="items"']
+    anchors = [
+        'id="verdict"',
+        'id="chart-task"',
+        'id="chart-benchmarks"',
+        'id="chart-loss"',
+        'id="diagnosis"',
+        'id="cost"',
+        'id="setup"',
+        'id="items"',
+    ]
     positions = [page.index(anchor) for anchor in anchors]
     assert positions == sorted(positions)
 
@@ -121,25 +129,44 @@ def test_markdown_has_the_tables(built: tuple[str, str]) -> None:
     _, markdown = built
     assert "**Verdict: SUCCESS (with caution)**" in markdown
     assert "| metric | before [95% CI] | after [95% CI] | change, points [95% CI] |" in markdown
-    assert "| json_valid | 20.0% [0.0, 50.0] | 90.0% [70.0, 100.0] | +70.0 [+29.8, +100.0] |" \
+    assert (
+        "| json_valid | 20.0% [0.0, 50.0] | 90.0% [70.0, 100.0] | +70.0 [+29.8, +100.0] |"
         in markdown
+    )
     assert "| builtin:mc-mini | guard | acc (primary) |" in markdown
     assert "| train | 1.9128 | 0.3201 | 0.3159 | 38 |" in markdown
-    for heading in ("## Task metrics", "## Benchmarks", "## Loss curve", "## Diagnosis",
-                    "## Cost", "## Hyperparameters, data and versions", "## Changed task items"):
+    for heading in (
+        "## Task metrics",
+        "## Benchmarks",
+        "## Loss curve",
+        "## Diagnosis",
+        "## Cost",
+        "## Hyperparameters, data and versions",
+        "## Changed task items",
+    ):
         assert heading in markdown
     assert "````text\nSure! Here is the JSON" in markdown  # fence longer than the output's ```
     assert "data:image" not in markdown
 
 
-@pytest.mark.parametrize("removed", [
-    ("eval/before.json", "eval/after.json", "verdict.json"),
-    ("verdict.json",),
-    ("eval/after.json",),
-    ("loss_history.csv", "training_metrics.json", "config.yaml", "status.json"),
-    ("config.yaml", "status.json", "loss_history.csv", "training_metrics.json",
-     "eval/before.json", "eval/after.json", "verdict.json"),
-])
+@pytest.mark.parametrize(
+    "removed",
+    [
+        ("eval/before.json", "eval/after.json", "verdict.json"),
+        ("verdict.json",),
+        ("eval/after.json",),
+        ("loss_history.csv", "training_metrics.json", "config.yaml", "status.json"),
+        (
+            "config.yaml",
+            "status.json",
+            "loss_history.csv",
+            "training_metrics.json",
+            "eval/before.json",
+            "eval/after.json",
+            "verdict.json",
+        ),
+    ],
+)
 def test_missing_files_are_reported_not_fatal(run_dir: Path, removed: tuple[str, ...]) -> None:
     for name in removed:
         (run_dir / name).unlink()
@@ -186,16 +213,28 @@ def test_reports_are_written_without_leftovers(run_dir: Path) -> None:
 
 
 def test_loss_curve_overlays_several_runs() -> None:
-    runs = {f"run {k}": [{"step": s, "train_loss": 2.0 / (s + k), "learning_rate": 1e-4,
-                          "val_loss": 1.0 / s if s % 5 == 0 else None} for s in range(1, 30)]
-            for k in (1, 2, 3)}
+    runs = {
+        f"run {k}": [
+            {
+                "step": s,
+                "train_loss": 2.0 / (s + k),
+                "learning_rate": 1e-4,
+                "val_loss": 1.0 / s if s % 5 == 0 else None,
+            }
+            for s in range(1, 30)
+        ]
+        for k in (1, 2, 3)
+    }
     assert loss_curve_png(runs).startswith(PNG_SIGNATURE)
     assert loss_curve_png({"empty": []}).startswith(PNG_SIGNATURE)
 
 
 def test_before_after_chart_tolerates_gaps() -> None:
-    rows = [ScoreRow("a", Score(0.2, 0.1, 0.3), Score(0.9, 0.8, 1.0), target=0.95),
-            ScoreRow("b", None, Score(0.5)), ScoreRow("c", Score(0.4, 0.4, 0.4), None)]
+    rows = [
+        ScoreRow("a", Score(0.2, 0.1, 0.3), Score(0.9, 0.8, 1.0), target=0.95),
+        ScoreRow("b", None, Score(0.5)),
+        ScoreRow("c", Score(0.4, 0.4, 0.4), None),
+    ]
     assert before_after_png(rows, title="scores").startswith(PNG_SIGNATURE)
 
 
@@ -205,10 +244,22 @@ def test_smoothing_ignores_a_single_spike() -> None:
 
 
 def _chromium(*args: str) -> subprocess.CompletedProcess[str]:
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", "--no-first-run", "--hide-scrollbars"]
-    return subprocess.run([shutil.which("chromium") or "chromium", *flags, *args],
-                          capture_output=True, text=True, timeout=120, check=False)
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        "--hide-scrollbars",
+    ]
+    return subprocess.run(
+        [shutil.which("chromium") or "chromium", *flags, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not on PATH")

@@ -9,11 +9,9 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 import torch
 import yaml
 from safetensors.torch import load_file
-
 from tests.test_pipeline import tiny_model_dir, write_config  # noqa: F401  (fixture reuse)
 
 STEPS = 120
@@ -32,8 +30,13 @@ def train_config(tmp_path: Path, model_dir: Path, name: str) -> Path:
 
 def goaltune(*args: str) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
-    return subprocess.Popen([sys.executable, "-m", "goaltune", *args], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "goaltune", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def history(run_dir: Path) -> list[dict[str, str]]:
@@ -84,7 +87,11 @@ def test_sigterm_checkpoints_and_marks_interrupted(tmp_path: Path, tiny_model_di
     process = goaltune("train", str(train_config(tmp_path, tiny_model_dir, "stopped")), "-q")
     deadline = time.time() + 300
     while time.time() < deadline:
-        runs = list((tmp_path / "runs").glob("stopped-*/loss_history.csv")) if (tmp_path / "runs").exists() else []
+        runs = (
+            list((tmp_path / "runs").glob("stopped-*/loss_history.csv"))
+            if (tmp_path / "runs").exists()
+            else []
+        )
         if runs and sum(1 for _ in runs[0].open()) > 10:
             process.send_signal(signal.SIGTERM)
             break

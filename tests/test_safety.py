@@ -20,8 +20,22 @@ from goaltune.runs import create_run_dir, sanitize_name
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 
-@pytest.mark.parametrize("name", ["../../etc", "/etc/passwd", "..", "a/../../b", "..\\..\\win",
-                                  "~root", "", ".hidden", "x" * 200, "run\x00name", "名前/../x"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "../../etc",
+        "/etc/passwd",
+        "..",
+        "a/../../b",
+        "..\\..\\win",
+        "~root",
+        "",
+        ".hidden",
+        "x" * 200,
+        "run\x00name",
+        "名前/../x",
+    ],
+)
 def test_run_names_never_escape_the_runs_folder(tmp_path: Path, name: str) -> None:
     cleaned = sanitize_name(name)
     assert cleaned and len(cleaned) <= 80 and re.fullmatch(r"[A-Za-z0-9._-]+", cleaned)
@@ -67,8 +81,11 @@ def test_trust_remote_code_only_when_the_config_asks(
 
     for cls in (transformers.AutoModelForCausalLM, transformers.AutoTokenizer):
         monkeypatch.setattr(cls, "from_pretrained", capture)
-    config = ModelConfig(name_or_path=str(tmp_path)) if asked is None else ModelConfig(
-        name_or_path=str(tmp_path), trust_remote_code=asked)
+    config = (
+        ModelConfig(name_or_path=str(tmp_path))
+        if asked is None
+        else ModelConfig(name_or_path=str(tmp_path), trust_remote_code=asked)
+    )
     load_model_and_tokenizer(config)
     assert ModelConfig().trust_remote_code is False
     assert len(seen) == 2 and all(kw["trust_remote_code"] is bool(asked) for kw in seen)
@@ -104,10 +121,20 @@ print(json.dumps({"attempts": attempts, "errors": errors}))
 
 
 def test_hf_hub_offline_touches_no_network(tmp_path: Path) -> None:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"),
-           "PYTHONPATH": str(SRC)}
-    done = subprocess.run([sys.executable, "-c", OFFLINE_PROBE], env=env, capture_output=True,
-                          text=True, timeout=240, check=True)
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "HF_HOME": str(tmp_path / "hf"),
+        "PYTHONPATH": str(SRC),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", OFFLINE_PROBE],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=True,
+    )
     report = json.loads(done.stdout.splitlines()[-1])
     assert report["attempts"] == []
     kinds = {name: kind for name, (kind, _) in report["errors"].items()}

@@ -26,8 +26,9 @@ def _needs(isolation: dict[str, str], layer: str, marker: str) -> None:
 
 
 def test_a_correct_solution_passes():
-    result = run_python("def add(a, b):\n    return a + b\n\nassert add(2, 3) == 5\nprint('ok')\n",
-                        FAST)
+    result = run_python(
+        "def add(a, b):\n    return a + b\n\nassert add(2, 3) == 5\nprint('ok')\n", FAST
+    )
     assert (result.status, result.reason) == ("passed", "all tests ran")
     assert result.stdout.strip() == "ok"  # the success marker is not shown
 
@@ -38,8 +39,9 @@ def test_a_failing_test_fails_with_its_error():
     assert "AssertionError: arithmetic" in result.stderr
 
 
-@pytest.mark.parametrize("exit_call", ["import sys\nsys.exit(0)", "import os\nos._exit(0)",
-                                       "raise SystemExit"])
+@pytest.mark.parametrize(
+    "exit_call", ["import sys\nsys.exit(0)", "import os\nos._exit(0)", "raise SystemExit"]
+)
 def test_exiting_before_the_tests_fails(exit_call):
     result = run_python(f"{exit_call}\nassert False, 'the tests'\n", FAST)
     assert result.status == "failed"
@@ -64,8 +66,12 @@ def test_a_fork_bomb_fails_at_the_guard():
 
 
 def test_a_fork_bomb_fails_at_the_process_limit(isolation):
-    capped = "cgroup" in isolation and isolation["cgroup"].startswith("/") \
-        or "unprivileged" in isolation.get("privileges", "") or os.geteuid() != 0
+    capped = (
+        "cgroup" in isolation
+        and isolation["cgroup"].startswith("/")
+        or "unprivileged" in isolation.get("privileges", "")
+        or os.geteuid() != 0
+    )
     if not capped:
         pytest.skip("no process cap binds here (root without a pids cgroup or another uid)")
     result = run_python("import os\nwhile True:\n    os.fork()\n", UNGUARDED)
@@ -84,37 +90,46 @@ def test_a_write_outside_its_folder_fails_at_the_guard(tmp_path, target):
 def test_a_write_outside_its_folder_fails_at_the_file_system(isolation):
     _needs(isolation, "filesystem", "read-only")
     victim = Path("/tmp") / f"goaltune-sandbox-escape-{os.getpid()}"
-    for code, error in ((f"open({str(victim)!r}, 'w').write('x')", "Read-only file system"),
-                        (f"import os\nos.rename('program.py', {str(victim)!r})", "cross-device"),
-                        ("import os\nos.remove('/etc/hostname')", "Read-only file system")):
+    for code, error in (
+        (f"open({str(victim)!r}, 'w').write('x')", "Read-only file system"),
+        (f"import os\nos.rename('program.py', {str(victim)!r})", "cross-device"),
+        ("import os\nos.remove('/etc/hostname')", "Read-only file system"),
+    ):
         result = run_python(code + "\n", UNGUARDED)
         assert result.status == "failed" and error in result.stderr
     assert not victim.exists() and Path("/etc/hostname").exists()
 
 
 def test_writes_inside_its_folder_work_and_are_capped():
-    inside = "with open('notes.txt', 'w') as f:\n    f.write('x' * 1000)\n" \
-             "assert open('notes.txt').read() == 'x' * 1000\n"
+    inside = (
+        "with open('notes.txt', 'w') as f:\n    f.write('x' * 1000)\n"
+        "assert open('notes.txt').read() == 'x' * 1000\n"
+    )
     assert run_python(inside, FAST).passed
-    big = run_python("with open('big', 'wb') as f:\n    f.write(b'x' * (64 * 1024 ** 2))\n",
-                     UNGUARDED)  # beyond the 16 MiB file size limit
+    big = run_python(
+        "with open('big', 'wb') as f:\n    f.write(b'x' * (64 * 1024 ** 2))\n", UNGUARDED
+    )  # beyond the 16 MiB file size limit
     assert big.status == "failed" and "File too large" in big.stderr
 
 
 def test_filling_the_disk_fails(isolation):
     _needs(isolation, "filesystem", "tmpfs")
-    code = ("for n in range(100):\n"
-            "    with open(f'part{n}', 'wb') as f:\n        f.write(b'x' * (8 * 1024 ** 2))\n")
+    code = (
+        "for n in range(100):\n"
+        "    with open(f'part{n}', 'wb') as f:\n        f.write(b'x' * (8 * 1024 ** 2))\n"
+    )
     result = run_python(code, UNGUARDED)  # 800 MiB in files under the size limit
     assert result.status == "failed" and "No space left on device" in result.stderr
 
 
 def test_the_environment_holds_no_secrets(monkeypatch):
     monkeypatch.setenv("GOALTUNE_TEST_SECRET", "hunter2")
-    result = run_python("import os\nassert 'GOALTUNE_TEST_SECRET' not in os.environ\n"
-                        "assert not any('SANDBOX_MARK' in k for k in os.environ)\n"
-                        "assert os.getcwd() == os.environ['HOME']\n",
-                        FAST)
+    result = run_python(
+        "import os\nassert 'GOALTUNE_TEST_SECRET' not in os.environ\n"
+        "assert not any('SANDBOX_MARK' in k for k in os.environ)\n"
+        "assert os.getcwd() == os.environ['HOME']\n",
+        FAST,
+    )
     assert result.passed, result.stderr
 
 

@@ -42,11 +42,22 @@ def tiny_setup(folder: Path, tiny_model_and_tokenizer: Any) -> Path:
     build_tiny_model(tokenizer).save_pretrained(folder / "tiny-model")
     tokenizer.save_pretrained(folder / "tiny-model")
     return write_config(
-        folder, folder / "tiny-model",
-        train={"per_device_train_batch_size": 8, "learning_rate": 1e-2, "eval_steps": 2,
-               "bf16": False},
-        eval={"metrics": ["exact_match", "contains"], "max_new_tokens": 4,
-              "bootstrap_resamples": 100, "benchmarks": ["builtin:mc-mini"], "benchmark_limit": 2})
+        folder,
+        folder / "tiny-model",
+        train={
+            "per_device_train_batch_size": 8,
+            "learning_rate": 1e-2,
+            "eval_steps": 2,
+            "bf16": False,
+        },
+        eval={
+            "metrics": ["exact_match", "contains"],
+            "max_new_tokens": 4,
+            "bootstrap_resamples": 100,
+            "benchmarks": ["builtin:mc-mini"],
+            "benchmark_limit": 2,
+        },
+    )
 
 
 def spy_evaluations(monkeypatch: pytest.MonkeyPatch) -> Counter:
@@ -63,15 +74,17 @@ def spy_evaluations(monkeypatch: pytest.MonkeyPatch) -> Counter:
 
 
 @pytest.fixture(scope="module")
-def swept(tmp_path_factory: pytest.TempPathFactory,
-          tiny_model_and_tokenizer: Any) -> tuple[Path, Counter, str]:
+def swept(
+    tmp_path_factory: pytest.TempPathFactory, tiny_model_and_tokenizer: Any
+) -> tuple[Path, Counter, str]:
     """(sweep folder, evaluate_model calls by label, CLI output) of one 2x2 sweep."""
     folder = tmp_path_factory.mktemp("sweep")
     config = tiny_setup(folder, tiny_model_and_tokenizer)
     with pytest.MonkeyPatch.context() as monkeypatch:
         calls = spy_evaluations(monkeypatch)
-        result = CliRunner().invoke(app, ["sweep", str(config), *GRID, "--out",
-                                          str(folder / "sweep"), "-q"])
+        result = CliRunner().invoke(
+            app, ["sweep", str(config), *GRID, "--out", str(folder / "sweep"), "-q"]
+        )
     assert result.exit_code == 0, result.output
     return folder / "sweep", calls, result.output
 
@@ -88,13 +101,18 @@ def read(path: Path) -> Any:
 def test_grid_parses_short_keys_and_expands_cartesian() -> None:
     grid = parse_grid(["lora.r=8,16,64", "num_train_epochs=1,3", "learning_rate=1e-4,2.0e-4"])
     # YAML reads 1e-4 (no dot) as text; the config validation coerces it to a number
-    assert grid == {"lora.r": [8, 16, 64], "train.num_train_epochs": [1, 3],
-                    "train.learning_rate": ["1e-4", 2.0e-4]}
+    assert grid == {
+        "lora.r": [8, 16, 64],
+        "train.num_train_epochs": [1, 3],
+        "train.learning_rate": ["1e-4", 2.0e-4],
+    }
     points = expand_grid({"lora.r": [8, 16, 64], "train.num_train_epochs": [1, 3]})
     assert len(points) == 6
-    assert points[:3] == [{"lora.r": 8, "train.num_train_epochs": 1},
-                          {"lora.r": 8, "train.num_train_epochs": 3},
-                          {"lora.r": 16, "train.num_train_epochs": 1}]
+    assert points[:3] == [
+        {"lora.r": 8, "train.num_train_epochs": 1},
+        {"lora.r": 8, "train.num_train_epochs": 3},
+        {"lora.r": 16, "train.num_train_epochs": 1},
+    ]
     assert run_name("json-api", points[1]) == "json-api-r8-num_train_epochs3"
     for bad in (["lora.r"], ["lora.r=8", "r=16"], ["nope=1,2"], []):
         with pytest.raises(ConfigError):
@@ -102,19 +120,24 @@ def test_grid_parses_short_keys_and_expands_cartesian() -> None:
 
 
 def test_sweep_runs_every_point_and_evaluates_the_base_once(
-        swept: tuple[Path, Counter, str]) -> None:
+    swept: tuple[Path, Counter, str],
+) -> None:
     sweep_dir, calls, output = swept
     state = read(sweep_dir / "sweep.json")
     assert state["status"] == "finished" and len(state["runs"]) == 4
     assert [e["overrides"] for e in state["runs"]] == expand_grid(
-        {"lora.r": [2, 4], "train.num_train_epochs": [1, 2]})
+        {"lora.r": [2, 4], "train.num_train_epochs": [1, 2]}
+    )
     assert calls == {"before": 1, "after": 4}
     assert "1 computed, 3 reused" in output
     befores = [read(run / "eval" / "before.json") for run in sweep_runs(sweep_dir)]
     assert [b["eval_cache"]["hit"] for b in befores] == [False, True, True, True]
     assert len({b["eval_cache"]["key_sha256"] for b in befores}) == 1
-    assert all({k: v for k, v in b.items() if k != "eval_cache"}
-               == {k: v for k, v in befores[0].items() if k != "eval_cache"} for b in befores)
+    assert all(
+        {k: v for k, v in b.items() if k != "eval_cache"}
+        == {k: v for k, v in befores[0].items() if k != "eval_cache"}
+        for b in befores
+    )
     (entry,) = (sweep_dir / "eval-cache").iterdir()
     assert read(entry)["key"]["eval"]["benchmarks"] == ["builtin:mc-mini"]
     for run, planned in zip(sweep_runs(sweep_dir), state["runs"]):
@@ -137,8 +160,10 @@ def test_sweep_comparison_figures_equal_the_run_files(swept: tuple[Path, Counter
         assert shown["run_dir"] == str(run_dir) and shown["verdict"] == verdict["verdict"]
         assert shown["deltas"] == verdict["deltas"]
         for metric, entry in after["task"]["metrics"].items():
-            assert shown["task"][metric] == {"before": before["task"]["metrics"][metric],
-                                             "after": entry}
+            assert shown["task"][metric] == {
+                "before": before["task"]["metrics"][metric],
+                "after": entry,
+            }
             row = f"| {metric} | {shown['label']} | {score_text(before['task']['metrics'][metric])}"
             assert f"{row} | {score_text(entry)} |" in markdown
         bench = shown["benchmarks"]["builtin:mc-mini"]
@@ -149,8 +174,14 @@ def test_sweep_comparison_figures_equal_the_run_files(swept: tuple[Path, Counter
     first, second = comparison["runs"][0], comparison["runs"][2]
     pair = comparison["comparisons"][0]
     assert (pair["run"], pair["reference"]) == (second["label"], first["label"])
-    expected = round(100 * (second["task"]["exact_match"]["after"]["score"]
-                            - first["task"]["exact_match"]["after"]["score"]), 4)
+    expected = round(
+        100
+        * (
+            second["task"]["exact_match"]["after"]["score"]
+            - first["task"]["exact_match"]["after"]["score"]
+        ),
+        4,
+    )
     assert pair["changes_points"]["exact_match"] == expected and pair["confounded_by"] == {}
     assert pair["summary"].startswith("lora.r 4 vs 2 (at train.num_train_epochs=1): ")
     assert pair["summary"] in markdown and "lora.r 4 vs 2" in output
@@ -167,18 +198,31 @@ def test_comparison_html_is_self_contained_with_charts(swept: tuple[Path, Counte
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not on PATH")
 def test_comparison_renders_in_a_browser(swept: tuple[Path, Counter, str]) -> None:
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", "--no-first-run", "--dump-dom"]
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        "--dump-dom",
+    ]
     page = (swept[0] / "comparison.html").as_uri()
-    dom = subprocess.run([shutil.which("chromium") or "chromium", *flags, page],
-                         capture_output=True, text=True, timeout=120, check=False).stdout
+    dom = subprocess.run(
+        [shutil.which("chromium") or "chromium", *flags, page],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    ).stdout
     sources = re.findall(r'<img\b[^>]*\bsrc="([^"]*)"', dom)
     assert len(sources) == len(CHART_IDS), dom[-2000:]
     assert all(src.startswith("data:image/png;base64,") for src in sources)
 
 
 def test_interrupted_sweep_resumes_and_skips_finished_runs(
-        tmp_path: Path, tiny_model_and_tokenizer: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, tiny_model_and_tokenizer: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     config = tiny_setup(tmp_path, tiny_model_and_tokenizer)
     out = tmp_path / "sweep"
     args = ["sweep", str(config), "--grid", "lora.r=2,4", "--out", str(out), "-q"]
@@ -198,7 +242,9 @@ def test_interrupted_sweep_resumes_and_skips_finished_runs(
     first, second = sweep_runs(out)
     assert read(out / "sweep.json")["status"] == "interrupted"
     assert [read(run / "status.json")["status"] for run in (first, second)] == [
-        "finished", "interrupted"]
+        "finished",
+        "interrupted",
+    ]
     finished_at = (first / "verdict.json").stat().st_mtime_ns
 
     monkeypatch.setattr(goaltune.pipeline, "train_run", real_train)
@@ -219,12 +265,15 @@ def test_interrupted_sweep_resumes_and_skips_finished_runs(
     assert other.exit_code == 2 and "holds a different sweep" in other.output
 
 
-def test_parallel_sweep_evaluates_the_base_once(tmp_path: Path,
-                                                tiny_model_and_tokenizer: Any) -> None:
+def test_parallel_sweep_evaluates_the_base_once(
+    tmp_path: Path, tiny_model_and_tokenizer: Any
+) -> None:
     config = tiny_setup(tmp_path, tiny_model_and_tokenizer)
     out = tmp_path / "sweep"
-    result = CliRunner().invoke(app, ["sweep", str(config), "--grid", "lora.r=2,4,8", "--out",
-                                      str(out), "--jobs", "2", "-q"])
+    result = CliRunner().invoke(
+        app,
+        ["sweep", str(config), "--grid", "lora.r=2,4,8", "--out", str(out), "--jobs", "2", "-q"],
+    )
     assert result.exit_code == 0, result.output
     assert "1 computed, 2 reused" in result.output
     assert result.output.count("started in a worker") == 3

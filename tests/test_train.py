@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from tests.conftest import build_tiny_model
 
 from goaltune.config import LoraConfig, TrainConfig
 from goaltune.data.encoding import collate, encode_dataset
@@ -13,12 +14,16 @@ from goaltune.errors import TrainingFailed
 from goaltune.models import build_lora_model, parameter_counts
 from goaltune.runs import LOSS_COLUMNS
 from goaltune.train import plan_steps, token_loss_sum, train_adapter
-from tests.conftest import build_tiny_model
 
 
 def tiny_examples(n: int = 24) -> list[Example]:
     return [
-        Example(messages=[{"role": "user", "content": f"Question: {i} + 1"}, {"role": "assistant", "content": f"Answer: {i + 1}"}])
+        Example(
+            messages=[
+                {"role": "user", "content": f"Question: {i} + 1"},
+                {"role": "assistant", "content": f"Answer: {i + 1}"},
+            ]
+        )
         for i in range(n)
     ]
 
@@ -43,9 +48,17 @@ def test_training_lowers_loss_and_logs_every_step(tmp_path: Path, tiny_model_and
     model = lora(build_tiny_model(tokenizer))
     assert parameter_counts(model)["trainable"] < parameter_counts(model)["total"]
     encoded, _ = encode_dataset(tiny_examples(), tokenizer, max_seq_length=64)
-    config = TrainConfig(learning_rate=5e-3, max_steps=30, per_device_train_batch_size=4,
-                         gradient_accumulation_steps=2, eval_steps=10, bf16=False)
-    result = train_adapter(model, tokenizer, encoded[:20], encoded[20:], config, tmp_path, show_progress=False)
+    config = TrainConfig(
+        learning_rate=5e-3,
+        max_steps=30,
+        per_device_train_batch_size=4,
+        gradient_accumulation_steps=2,
+        eval_steps=10,
+        bf16=False,
+    )
+    result = train_adapter(
+        model, tokenizer, encoded[:20], encoded[20:], config, tmp_path, show_progress=False
+    )
     rows = list(csv.DictReader((tmp_path / "loss_history.csv").open()))
     assert tuple(rows[0]) == LOSS_COLUMNS
     assert [int(r["step"]) for r in rows] == list(range(1, 31))
@@ -65,7 +78,17 @@ def test_same_seed_same_losses(tmp_path: Path, tiny_model_and_tokenizer) -> None
     for index in range(2):
         folder = tmp_path / str(index)
         folder.mkdir()
-        runs.append(train_adapter(lora(build_tiny_model(tokenizer)), tokenizer, encoded, [], config, folder, show_progress=False).train_losses)
+        runs.append(
+            train_adapter(
+                lora(build_tiny_model(tokenizer)),
+                tokenizer,
+                encoded,
+                [],
+                config,
+                folder,
+                show_progress=False,
+            ).train_losses
+        )
     assert runs[0] == runs[1]
 
 
@@ -81,6 +104,8 @@ def test_non_finite_loss_stops_training(tmp_path: Path, tiny_model_and_tokenizer
 
 
 def test_plan_steps_accounts_for_accumulation_and_epochs() -> None:
-    config = TrainConfig(per_device_train_batch_size=4, gradient_accumulation_steps=2, num_train_epochs=3)
+    config = TrainConfig(
+        per_device_train_batch_size=4, gradient_accumulation_steps=2, num_train_epochs=3
+    )
     assert plan_steps(33, config) == (5, 15)
     assert plan_steps(33, TrainConfig(max_steps=7)) == (5, 7)

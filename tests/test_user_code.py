@@ -30,8 +30,16 @@ SOLUTIONS = {  # task id: the "completion" run against the tests
 
 
 def _write(path: Path, solutions: dict[str, str]) -> Path:
-    records = [{"task_id": task, "prompt": PROMPT, "canonical_solution": solution, "test": TEST,
-                "entry_point": "double"} for task, solution in solutions.items()]
+    records = [
+        {
+            "task_id": task,
+            "prompt": PROMPT,
+            "canonical_solution": solution,
+            "test": TEST,
+            "entry_point": "double",
+        }
+        for task, solution in solutions.items()
+    ]
     path.write_text("".join(json.dumps(r) + "\n" for r in records))
     return path
 
@@ -39,23 +47,31 @@ def _write(path: Path, solutions: dict[str, str]) -> Path:
 def test_refused_without_the_opt_in(tmp_path, monkeypatch):
     monkeypatch.delenv(ALLOW_ENV, raising=False)
     path = _write(tmp_path / "code.jsonl", {"correct": SOLUTIONS["correct"]})
-    with pytest.raises(BenchmarkError, match="off by default; to allow it, pass "
-                                             "--allow-code-execution .* or set "
-                                             f"{ALLOW_ENV}=1"):
+    with pytest.raises(
+        BenchmarkError,
+        match=f"off by default; to allow it, pass --allow-code-execution .* or set {ALLOW_ENV}=1",
+    ):
         load_benchmark(f"code:{path}")
 
 
-def test_hostile_programs_fail_and_the_evaluation_goes_on(tmp_path, monkeypatch,
-                                                          tiny_model_and_tokenizer):
+def test_hostile_programs_fail_and_the_evaluation_goes_on(
+    tmp_path, monkeypatch, tiny_model_and_tokenizer
+):
     monkeypatch.setenv(ALLOW_ENV, "1")
     model, tokenizer = tiny_model_and_tokenizer
     spec = f"code:{_write(tmp_path / 'code.jsonl', SOLUTIONS)}:reference=true,timeout=2"
     result = run_benchmarks(model, tokenizer, [spec], resamples=200, show_progress=False)[spec]
     status = {r["id"]: (r["status"], r["metrics"]["pass@1"]) for r in result["items"]}
-    assert status == {"correct": ("passed", 1.0), "wrong": ("failed", 0.0),
-                      "infinite-loop": ("timeout", 0.0), "fork-bomb": ("failed", 0.0),
-                      "exit-before-tests": ("failed", 0.0), "exit-at-import": ("failed", 0.0),
-                      "10-gb": ("failed", 0.0), "write-outside": ("failed", 0.0)}
+    assert status == {
+        "correct": ("passed", 1.0),
+        "wrong": ("failed", 0.0),
+        "infinite-loop": ("timeout", 0.0),
+        "fork-bomb": ("failed", 0.0),
+        "exit-before-tests": ("failed", 0.0),
+        "exit-at-import": ("failed", 0.0),
+        "10-gb": ("failed", 0.0),
+        "write-outside": ("failed", 0.0),
+    }
     assert result["primary_metric"] == "pass@1"
     assert result["metrics"]["pass@1"]["score"] == pytest.approx(1 / len(SOLUTIONS))
     records = {r["id"]: r for r in result["items"]}
@@ -65,9 +81,9 @@ def test_hostile_programs_fail_and_the_evaluation_goes_on(tmp_path, monkeypatch,
     assert result["settings"]["sandbox"]["limits"].startswith("cpu 3 s")
 
 
-def test_completions_are_generated_and_cut_at_stop_sequences(tmp_path, monkeypatch,
-                                                             tiny_model_and_tokenizer,
-                                                             one_torch_thread):
+def test_completions_are_generated_and_cut_at_stop_sequences(
+    tmp_path, monkeypatch, tiny_model_and_tokenizer, one_torch_thread
+):
     monkeypatch.setenv(ALLOW_ENV, "1")
     model, tokenizer = tiny_model_and_tokenizer
     path = _write(tmp_path / "code.jsonl", {"a": SOLUTIONS["correct"], "b": SOLUTIONS["wrong"]})
@@ -85,12 +101,17 @@ def test_program_layout():
     assert program(item, "    return 2 * n") == expected
 
 
-@pytest.mark.parametrize("record, message", [
-    ({"prompt": "p", "test": "t", "entry_point": "f"}, "line 1: field 'task_id' is missing"),
-    ({"task_id": "x", "prompt": "p", "test": "t", "entry_point": "not a name"},
-     "line 1: field 'entry_point': 'not a name' is not a Python name"),
-    ({"task_id": "x", "prompt": "p", "entry_point": "f"}, "line 1: field 'test' is missing"),
-])
+@pytest.mark.parametrize(
+    "record, message",
+    [
+        ({"prompt": "p", "test": "t", "entry_point": "f"}, "line 1: field 'task_id' is missing"),
+        (
+            {"task_id": "x", "prompt": "p", "test": "t", "entry_point": "not a name"},
+            "line 1: field 'entry_point': 'not a name' is not a Python name",
+        ),
+        ({"task_id": "x", "prompt": "p", "entry_point": "f"}, "line 1: field 'test' is missing"),
+    ],
+)
 def test_bad_records(tmp_path, monkeypatch, record, message):
     monkeypatch.setenv(ALLOW_ENV, "1")
     path = tmp_path / "bad.jsonl"
@@ -102,8 +123,9 @@ def test_bad_records(tmp_path, monkeypatch, record, message):
 def test_reference_mode_needs_solutions(tmp_path, monkeypatch):
     monkeypatch.setenv(ALLOW_ENV, "1")
     path = tmp_path / "plain.jsonl"
-    path.write_text(json.dumps({"task_id": "x", "prompt": "p", "test": "t",
-                                "entry_point": "f"}) + "\n")
+    path.write_text(
+        json.dumps({"task_id": "x", "prompt": "p", "test": "t", "entry_point": "f"}) + "\n"
+    )
     assert load_benchmark(f"code:{path}").items[0]["canonical_solution"] is None
     with pytest.raises(BenchmarkError, match="line 1: field 'canonical_solution' is missing"):
         load_benchmark(f"code:{path}:reference=true")
@@ -122,8 +144,9 @@ def test_cli_flag_opts_in(monkeypatch):
 
     monkeypatch.setattr(goaltune.pipeline, "evaluate_standalone", fake_eval)
     monkeypatch.setattr("goaltune.summary.print_eval_table", lambda *a: None)
-    outcome = CliRunner().invoke(app, ["eval", "--benchmarks", "code:x.jsonl",
-                                       "--allow-code-execution"])
+    outcome = CliRunner().invoke(
+        app, ["eval", "--benchmarks", "code:x.jsonl", "--allow-code-execution"]
+    )
     assert outcome.exit_code == 0, outcome.output
     assert seen == {"allowed": True}
     monkeypatch.delenv(ALLOW_ENV)

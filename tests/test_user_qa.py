@@ -19,11 +19,17 @@ from goaltune.evaluate.benchmarks.user_qa import (
 )
 
 RECORDS = [
-    {"id": "capital", "question": "Which city is the seat of the Varnholt council?",
-     "answers": ["Lindmere", "the town of Lindmere"]},
+    {
+        "id": "capital",
+        "question": "Which city is the seat of the Varnholt council?",
+        "answers": ["Lindmere", "the town of Lindmere"],
+    },
     {"question": "How many bells hang in the tower?", "answer": "seven"},
-    {"context": "The ferry leaves at dawn.", "question": "When does the ferry leave?",
-     "answer": ["at dawn", "dawn"]},
+    {
+        "context": "The ferry leaves at dawn.",
+        "question": "When does the ferry leave?",
+        "answer": ["at dawn", "dawn"],
+    },
 ]
 
 
@@ -33,13 +39,16 @@ def _file(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("text, normal", [
-    ("The  Quick, brown fox!", "quick brown fox"),
-    ("An apple a day", "apple day"),
-    ("Theory of the anatomy", "theory of anatomy"),  # articles only as whole words
-    ("  «Zürich»  — 1,000 m.  ", "zürich 1000 m"),
-    ("", ""),
-])
+@pytest.mark.parametrize(
+    "text, normal",
+    [
+        ("The  Quick, brown fox!", "quick brown fox"),
+        ("An apple a day", "apple day"),
+        ("Theory of the anatomy", "theory of anatomy"),  # articles only as whole words
+        ("  «Zürich»  — 1,000 m.  ", "zürich 1000 m"),
+        ("", ""),
+    ],
+)
 def test_normalize_answer(text, normal):
     assert normalize_answer(text) == normal
 
@@ -67,11 +76,17 @@ def test_extract_answer():
 
 def test_extract_option_takes_the_rest_of_the_spec(tmp_path):
     path = _file(tmp_path)
-    assert split_extract("max_gen_toks=8,extract=(\\d{1,3}),: x") == \
-        ("max_gen_toks=8", "(\\d{1,3}),: x")
+    assert split_extract("max_gen_toks=8,extract=(\\d{1,3}),: x") == (
+        "max_gen_toks=8",
+        "(\\d{1,3}),: x",
+    )
     loaded = load_benchmark(f"qa:{path}:max_gen_toks=8,extract=Answer: (\\w+, \\w+)")
-    assert loaded.settings == {"max_gen_toks": 8, "apply_chat_template": True,
-                               "primary": "exact_match", "extract": "Answer: (\\w+, \\w+)"}
+    assert loaded.settings == {
+        "max_gen_toks": 8,
+        "apply_chat_template": True,
+        "primary": "exact_match",
+        "extract": "Answer: (\\w+, \\w+)",
+    }
     assert [i["id"] for i in loaded.items] == ["capital", "towns-0002", "towns-0003"]
     assert loaded.items[2]["references"] == ["at dawn", "dawn"]
     with pytest.raises(BenchmarkError, match="not a valid regular expression"):
@@ -80,13 +95,16 @@ def test_extract_option_takes_the_rest_of_the_spec(tmp_path):
         load_benchmark(f"qa:{path}:temperature=1")
 
 
-@pytest.mark.parametrize("record, message", [
-    ({"answer": "x"}, "line 1: field 'question' is missing"),
-    ({"question": "Q"}, "line 1: field 'answer' must be a string or a non-empty list"),
-    ({"question": "Q", "answers": []}, "line 1: field 'answers' must be"),
-    ({"question": "Q", "answers": ["x", 3]}, "line 1: field 'answers' must be"),
-    ({"question": 5, "answer": "x"}, "line 1: field 'question' must be a non-empty string"),
-])
+@pytest.mark.parametrize(
+    "record, message",
+    [
+        ({"answer": "x"}, "line 1: field 'question' is missing"),
+        ({"question": "Q"}, "line 1: field 'answer' must be a string or a non-empty list"),
+        ({"question": "Q", "answers": []}, "line 1: field 'answers' must be"),
+        ({"question": "Q", "answers": ["x", 3]}, "line 1: field 'answers' must be"),
+        ({"question": 5, "answer": "x"}, "line 1: field 'question' must be a non-empty string"),
+    ],
+)
 def test_bad_records(tmp_path, record, message):
     path = tmp_path / "bad.jsonl"
     path.write_text(json.dumps(record) + "\n")
@@ -106,8 +124,9 @@ def test_run_scores_the_extracted_answers(tiny_model_and_tokenizer, tmp_path, mo
     spec = f"qa:{_file(tmp_path)}:primary=f1,max_gen_toks=12,extract=Answer:\\s*(.+)"
     result = run_benchmarks(model, tokenizer, [spec], resamples=200, show_progress=False)[spec]
     assert seen["max_new_tokens"] == 12
-    assert seen["prompts"][2].endswith("The ferry leaves at dawn.\n\nWhen does the ferry leave?"
-                                       "<|im_end|>\n<|im_start|>assistant\n")
+    assert seen["prompts"][2].endswith(
+        "The ferry leaves at dawn.\n\nWhen does the ferry leave?<|im_end|>\n<|im_start|>assistant\n"
+    )
     assert [r["extracted"] for r in result["items"]] == ["the town of Lindmere", None, "Dawn."]
     assert [r["metrics"]["exact_match"] for r in result["items"]] == [1.0, 0.0, 1.0]
     assert result["primary_metric"] == "f1"
@@ -118,8 +137,9 @@ def test_run_scores_the_extracted_answers(tiny_model_and_tokenizer, tmp_path, mo
 def test_run_on_a_tiny_model_plain_prompt(tiny_model_and_tokenizer, tmp_path, one_torch_thread):
     model, tokenizer = tiny_model_and_tokenizer
     spec = f"qa:{_file(tmp_path)}:apply_chat_template=false,max_gen_toks=3"
-    result = run_benchmarks(model, tokenizer, [spec], batch_size=3, resamples=200,
-                            show_progress=False)[spec]
+    result = run_benchmarks(
+        model, tokenizer, [spec], batch_size=3, resamples=200, show_progress=False
+    )[spec]
     assert result["items"][1]["prompt"] == "Question: How many bells hang in the tower?\nAnswer:"
     for record in result["items"]:
         best = max(token_f1(record["output"], r) for r in record["references"])

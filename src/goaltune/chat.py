@@ -40,8 +40,14 @@ def _sampling(temperature: float) -> dict[str, Any]:
 
 
 @torch.no_grad()
-def generate_reply(run: RunModel, messages: list[dict[str, str]], max_new_tokens: int = 256,
-                   temperature: float = 0.0, base: bool = False, stream: bool = False) -> str:
+def generate_reply(
+    run: RunModel,
+    messages: list[dict[str, str]],
+    max_new_tokens: int = 256,
+    temperature: float = 0.0,
+    base: bool = False,
+    stream: bool = False,
+) -> str:
     """The assistant's next reply to `messages` (streamed to stdout when `stream`).
 
     `base` answers with the adapter disabled, i.e. as the base model would.
@@ -59,10 +65,14 @@ def generate_reply(run: RunModel, messages: list[dict[str, str]], max_new_tokens
         streamer = TextStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
     with run.model.disable_adapter() if base else nullcontext():
         output = run.model.generate(
-            **encoded, max_new_tokens=max_new_tokens, streamer=streamer,
-            pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
-            **_sampling(temperature))
-    return tokenizer.decode(output[0, encoded["input_ids"].shape[1]:], skip_special_tokens=True)
+            **encoded,
+            max_new_tokens=max_new_tokens,
+            streamer=streamer,
+            pad_token_id=tokenizer.pad_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            **_sampling(temperature),
+        )
+    return tokenizer.decode(output[0, encoded["input_ids"].shape[1] :], skip_special_tokens=True)
 
 
 @dataclass
@@ -87,12 +97,19 @@ class ChatSession:
         """Answer one user turn, streaming to stdout; with `compare_base` the base answers too."""
         self.messages.append({"role": "user", "content": text})
         print("adapter> ", end="", flush=True)
-        reply = generate_reply(self.run, self.messages, self.max_new_tokens, self.temperature,
-                               stream=True)
+        reply = generate_reply(
+            self.run, self.messages, self.max_new_tokens, self.temperature, stream=True
+        )
         if self.compare_base:
             print("base>    ", end="", flush=True)
-            generate_reply(self.run, self.messages, self.max_new_tokens, self.temperature,
-                           base=True, stream=True)
+            generate_reply(
+                self.run,
+                self.messages,
+                self.max_new_tokens,
+                self.temperature,
+                base=True,
+                stream=True,
+            )
         self.messages.append({"role": "assistant", "content": reply})
         return reply
 

@@ -67,7 +67,9 @@ def rng_file(rank: int) -> str:
 
 def trainable_state(model: Any) -> dict[str, torch.Tensor]:
     """The parameters being trained (the adapter), detached and contiguous on CPU."""
-    return {n: p.detach().cpu().contiguous() for n, p in model.named_parameters() if p.requires_grad}
+    return {
+        n: p.detach().cpu().contiguous() for n, p in model.named_parameters() if p.requires_grad
+    }
 
 
 def checkpoint_path(folder: Path, step: int) -> Path:
@@ -75,9 +77,16 @@ def checkpoint_path(folder: Path, step: int) -> Path:
     return folder / f"step-{step:06d}"
 
 
-def save_checkpoint(folder: Path, step: int, model: Any, optimizer: Any, scheduler: Any,
-                    state: dict[str, Any], keep: int,
-                    rng_states: list[dict[str, Any]] | None = None) -> Path:
+def save_checkpoint(
+    folder: Path,
+    step: int,
+    model: Any,
+    optimizer: Any,
+    scheduler: Any,
+    state: dict[str, Any],
+    keep: int,
+    rng_states: list[dict[str, Any]] | None = None,
+) -> Path:
     """Write `folder/step-NNNNNN` atomically, then keep only the newest `keep` checkpoints.
 
     `rng_states` holds every process's RNG state in rank order (default: this process's).
@@ -87,8 +96,9 @@ def save_checkpoint(folder: Path, step: int, model: Any, optimizer: Any, schedul
     target = checkpoint_path(folder, step)
     staging = folder / f".staging-step-{step:06d}"
     try:
-        _write_checkpoint(target, staging, step, model, optimizer, scheduler, state,
-                          rng_states or [rng_state()])
+        _write_checkpoint(
+            target, staging, step, model, optimizer, scheduler, state, rng_states or [rng_state()]
+        )
     except OSError as error:
         raise write_failure(target, error) from None
     except RuntimeError as error:  # torch.save reports a failed write as a RuntimeError
@@ -97,9 +107,16 @@ def save_checkpoint(folder: Path, step: int, model: Any, optimizer: Any, schedul
     return target
 
 
-def _write_checkpoint(target: Path, staging: Path, step: int, model: Any, optimizer: Any,
-                      scheduler: Any, state: dict[str, Any],
-                      rng_states: list[dict[str, Any]]) -> None:
+def _write_checkpoint(
+    target: Path,
+    staging: Path,
+    step: int,
+    model: Any,
+    optimizer: Any,
+    scheduler: Any,
+    state: dict[str, Any],
+    rng_states: list[dict[str, Any]],
+) -> None:
     """Stage every file of the checkpoint, sync them, then rename the staging folder into place."""
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(staging, ignore_errors=True)
@@ -139,8 +156,9 @@ def latest_checkpoint(folder: Path) -> Path | None:
     return found[-1] if found else None
 
 
-def load_checkpoint(path: Path, model: Any, optimizer: Any, scheduler: Any,
-                    rank: int = 0) -> dict[str, Any]:
+def load_checkpoint(
+    path: Path, model: Any, optimizer: Any, scheduler: Any, rank: int = 0
+) -> dict[str, Any]:
     """Restore weights, optimizer, scheduler and this process's RNG; returns its state.json."""
     try:
         weights = load_file(str(path / "adapter.safetensors"))
@@ -164,8 +182,15 @@ def checkpoint_processes(path: Path) -> int:
         raise RunError(f"{path / STATE_FILE}: cannot be read ({error})") from None
 
 
-def save_accelerate_checkpoint(folder: Path, step: int, accelerator: Any, scheduler: Any,
-                               state: dict[str, Any], keep: int, dist: Any) -> Path:
+def save_accelerate_checkpoint(
+    folder: Path,
+    step: int,
+    accelerator: Any,
+    scheduler: Any,
+    state: dict[str, Any],
+    keep: int,
+    dist: Any,
+) -> Path:
     """Sharded weights or optimizer (FSDP, DeepSpeed): every process writes its part with
     Accelerate's `save_state` into the staging folder, then the main process completes it."""
     target = checkpoint_path(folder, step)
@@ -196,8 +221,10 @@ def save_accelerate_checkpoint(folder: Path, step: int, accelerator: Any, schedu
 def load_accelerate_checkpoint(path: Path, accelerator: Any, scheduler: Any) -> dict[str, Any]:
     """Restore a `save_accelerate_checkpoint` checkpoint on every process; returns state.json."""
     if not (path / ACCELERATE_STATE).is_dir():
-        raise RunError(f"{path}: not written under FSDP/DeepSpeed; resume with the same "
-                       "Accelerate config it was trained with")
+        raise RunError(
+            f"{path}: not written under FSDP/DeepSpeed; resume with the same "
+            "Accelerate config it was trained with"
+        )
     try:
         accelerator.load_state(str(path / ACCELERATE_STATE))
         scheduler.load_state_dict(torch.load(path / "scheduler.pt", weights_only=True))

@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -16,8 +16,9 @@ from rich.markup import escape
 from goaltune.distributed import is_main_process, world_size_from_env
 from goaltune.errors import GoaltuneError, TrainingFailed, TrainingInterrupted
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="LoRA fine-tuning judged by the goal you set.")
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="LoRA fine-tuning judged by the goal you set."
+)
 console = Console()
 err_console = Console(stderr=True)
 
@@ -77,15 +78,24 @@ QuietOption = typer.Option(False, "--quiet", "-q", help="No progress bars.")
 
 ResumeOption = typer.Option(None, "--resume", help="Continue this interrupted run folder.")
 ProcessesOption = typer.Option(
-    None, "--num-processes", min=1,
+    None,
+    "--num-processes",
+    min=1,
     help="Data-parallel training in N processes through accelerate launch (one per GPU; gloo on "
-         "CPU). The global batch is per_device_train_batch_size x N x accumulation.")
+    "CPU). The global batch is per_device_train_batch_size x N x accumulation.",
+)
 AccelerateConfigOption = typer.Option(
-    None, "--accelerate-config", exists=True, dir_okay=False,
-    help="An Accelerate config file (multi-GPU, FSDP, DeepSpeed), e.g. examples/accelerate/.")
+    None,
+    "--accelerate-config",
+    exists=True,
+    dir_okay=False,
+    help="An Accelerate config file (multi-GPU, FSDP, DeepSpeed), e.g. examples/accelerate/.",
+)
 AllowCodeOption = typer.Option(
-    False, "--allow-code-execution",
-    help="Let code:PATH benchmarks run model-written programs (in goaltune's sandbox).")
+    False,
+    "--allow-code-execution",
+    help="Let code:PATH benchmarks run model-written programs (in goaltune's sandbox).",
+)
 
 
 def _allow_code(allowed: bool) -> None:
@@ -104,8 +114,9 @@ def _quiet_libraries(quiet: bool) -> None:
         logging.disable_progress_bar()
 
 
-def _start_or_resume(config: Path | None, resume: Path | None, set_: list[str], quiet: bool,
-                     train_only: bool) -> Path:
+def _start_or_resume(
+    config: Path | None, resume: Path | None, set_: list[str], quiet: bool, train_only: bool
+) -> Path:
     """Run a new config, or continue the run folder given with --resume (never both)."""
     from goaltune.config import load_config
     from goaltune.pipeline import resume_pipeline, run_pipeline
@@ -115,12 +126,19 @@ def _start_or_resume(config: Path | None, resume: Path | None, set_: list[str], 
     _quiet_libraries(quiet)
     if resume is not None:
         return resume_pipeline(resume, show_progress=not quiet, train_only=train_only)
-    return run_pipeline(load_config(config, _parse_overrides(set_)), show_progress=not quiet,
-                        train_only=train_only)
+    return run_pipeline(
+        load_config(config, _parse_overrides(set_)), show_progress=not quiet, train_only=train_only
+    )
 
 
-def _launch(args: list[str], config: Path | None, resume: Path | None, set_: list[str],
-            num_processes: int | None, accelerate_config: Path | None) -> int:
+def _launch(
+    args: list[str],
+    config: Path | None,
+    resume: Path | None,
+    set_: list[str],
+    num_processes: int | None,
+    accelerate_config: Path | None,
+) -> int:
     """Check the config here, then run `goaltune ARGS` in several processes (accelerate launch)."""
     from goaltune.config import load_config
     from goaltune.distributed import launch
@@ -136,8 +154,9 @@ def _launch(args: list[str], config: Path | None, resume: Path | None, set_: lis
     return launch(args, num_processes, accelerate_config)
 
 
-def _worker_args(command: str, config: Path | None, resume: Path | None, set_: list[str],
-                 quiet: bool) -> list[str]:
+def _worker_args(
+    command: str, config: Path | None, resume: Path | None, set_: list[str], quiet: bool
+) -> list[str]:
     """The command line each launched process runs (the same command, minus the launch options)."""
     args = [command, str(config)] if config is not None else [command, "--resume", str(resume)]
     for pair in set_:
@@ -153,11 +172,15 @@ def _launches(num_processes: int | None, accelerate_config: Path | None) -> bool
 
 @app.command()
 @user_errors
-def run(config: Optional[Path] = typer.Argument(None, help="Run config (YAML)."),
-        resume: Optional[Path] = ResumeOption, set_: list[str] = SetOption,
-        quiet: bool = QuietOption, allow_code: bool = AllowCodeOption,
-        num_processes: Optional[int] = ProcessesOption,
-        accelerate_config: Optional[Path] = AccelerateConfigOption) -> None:
+def run(
+    config: Path | None = typer.Argument(None, help="Run config (YAML)."),
+    resume: Path | None = ResumeOption,
+    set_: list[str] = SetOption,
+    quiet: bool = QuietOption,
+    allow_code: bool = AllowCodeOption,
+    num_processes: int | None = ProcessesOption,
+    accelerate_config: Path | None = AccelerateConfigOption,
+) -> None:
     """Evaluate the base model, train a LoRA adapter, evaluate again, judge and report."""
     from goaltune.summary import print_run_summary
 
@@ -173,10 +196,14 @@ def run(config: Optional[Path] = typer.Argument(None, help="Run config (YAML).")
 
 @app.command()
 @user_errors
-def train(config: Optional[Path] = typer.Argument(None, help="Run config (YAML)."),
-          resume: Optional[Path] = ResumeOption, set_: list[str] = SetOption,
-          quiet: bool = QuietOption, num_processes: Optional[int] = ProcessesOption,
-          accelerate_config: Optional[Path] = AccelerateConfigOption) -> None:
+def train(
+    config: Path | None = typer.Argument(None, help="Run config (YAML)."),
+    resume: Path | None = ResumeOption,
+    set_: list[str] = SetOption,
+    quiet: bool = QuietOption,
+    num_processes: int | None = ProcessesOption,
+    accelerate_config: Path | None = AccelerateConfigOption,
+) -> None:
     """Train a LoRA adapter only (no before/after evaluation)."""
     if _launches(num_processes, accelerate_config):
         args = _worker_args("train", config, resume, set_, quiet)
@@ -190,15 +217,19 @@ def train(config: Optional[Path] = typer.Argument(None, help="Run config (YAML).
 @user_errors
 def eval_(
     model: str = typer.Option("smollm2-135m-instruct", help="Hub id, folder, .gguf or alias."),
-    adapter: Optional[Path] = typer.Option(None, help="A PEFT adapter folder (e.g. runs/X/adapter)."),
+    adapter: Path | None = typer.Option(
+        None, help="A PEFT adapter folder (e.g. runs/X/adapter)."
+    ),
     benchmarks: str = typer.Option("", help="Comma-separated, e.g. arc_easy,mmlu:global_facts"),
-    task: Optional[str] = typer.Option(None, help="Task items file (or builtin:NAME) to generate on."),
+    task: str | None = typer.Option(
+        None, help="Task items file (or builtin:NAME) to generate on."
+    ),
     metrics: str = typer.Option("exact_match", help="Task metrics, comma-separated."),
-    limit: Optional[int] = typer.Option(None, help="At most N items per benchmark/task."),
-    data_dir: Optional[str] = typer.Option(None, help="Local benchmark data folder."),
+    limit: int | None = typer.Option(None, help="At most N items per benchmark/task."),
+    data_dir: str | None = typer.Option(None, help="Local benchmark data folder."),
     batch_size: int = typer.Option(16, help="Batch size for generation and scoring."),
     max_new_tokens: int = typer.Option(256, help="Generation length for the task."),
-    out: Optional[Path] = typer.Option(None, help="Write the results JSON here."),
+    out: Path | None = typer.Option(None, help="Write the results JSON here."),
     quiet: bool = QuietOption,
     allow_code: bool = AllowCodeOption,
 ) -> None:
@@ -209,10 +240,18 @@ def eval_(
     _allow_code(allow_code)
     _quiet_libraries(quiet)
     result = evaluate_standalone(
-        model=model, adapter=adapter, benchmarks=[b for b in benchmarks.split(",") if b.strip()],
-        task=task, metrics=[m for m in metrics.split(",") if m.strip()], limit=limit,
-        data_dir=data_dir, batch_size=batch_size, max_new_tokens=max_new_tokens, out=out,
-        show_progress=not quiet)
+        model=model,
+        adapter=adapter,
+        benchmarks=[b for b in benchmarks.split(",") if b.strip()],
+        task=task,
+        metrics=[m for m in metrics.split(",") if m.strip()],
+        limit=limit,
+        data_dir=data_dir,
+        batch_size=batch_size,
+        max_new_tokens=max_new_tokens,
+        out=out,
+        show_progress=not quiet,
+    )
     if is_main_process():
         print_eval_table(result, console)
 
@@ -249,10 +288,13 @@ TemperatureOption = typer.Option(0.0, min=0.0, help="Sampling temperature (0: gr
 
 @app.command()
 @user_errors
-def generate(run_dir: Path = typer.Argument(..., help="A run folder (or run name)."),
-             prompt: str = typer.Option(..., "--prompt", "-p", help="The user message."),
-             max_new_tokens: int = typer.Option(256, min=1, help="Reply length limit."),
-             base: bool = BaseOption, temperature: float = TemperatureOption) -> None:
+def generate(
+    run_dir: Path = typer.Argument(..., help="A run folder (or run name)."),
+    prompt: str = typer.Option(..., "--prompt", "-p", help="The user message."),
+    max_new_tokens: int = typer.Option(256, min=1, help="Reply length limit."),
+    base: bool = BaseOption,
+    temperature: float = TemperatureOption,
+) -> None:
     """Answer one prompt with the run's adapter applied (streamed), optionally the base too."""
     from goaltune.chat import ChatSession, load_run_model
 
@@ -263,9 +305,12 @@ def generate(run_dir: Path = typer.Argument(..., help="A run folder (or run name
 
 @app.command()
 @user_errors
-def chat(run_dir: Path = typer.Argument(..., help="A run folder (or run name)."),
-         max_new_tokens: int = typer.Option(256, min=1, help="Reply length limit."),
-         base: bool = BaseOption, temperature: float = TemperatureOption) -> None:
+def chat(
+    run_dir: Path = typer.Argument(..., help="A run folder (or run name)."),
+    max_new_tokens: int = typer.Option(256, min=1, help="Reply length limit."),
+    base: bool = BaseOption,
+    temperature: float = TemperatureOption,
+) -> None:
     """Chat with the run's fine-tuned model; /reset clears the history, /quit exits."""
     from goaltune.chat import ChatSession, chat_loop, load_run_model
 
@@ -277,12 +322,13 @@ def chat(run_dir: Path = typer.Argument(..., help="A run folder (or run name).")
 @user_errors
 def export(
     run_dir: Path = typer.Argument(..., help="A run folder (or run name)."),
-    merged: Optional[Path] = typer.Option(None, "--merged", help="Write a merged HF folder."),
-    gguf: Optional[Path] = typer.Option(None, "--gguf", help="Write GGUF (+ Ollama Modelfile)."),
+    merged: Path | None = typer.Option(None, "--merged", help="Write a merged HF folder."),
+    gguf: Path | None = typer.Option(None, "--gguf", help="Write GGUF (+ Ollama Modelfile)."),
     gguf_type: str = typer.Option("f16", "--type", help="GGUF tensor type: f16 or q8_0."),
-    hub: Optional[str] = typer.Option(None, "--hub", help="Upload to this Hub repo (user/name)."),
-    merged_upload: bool = typer.Option(False, "--merged-upload",
-                                       help="Upload the merged model, not the adapter."),
+    hub: str | None = typer.Option(None, "--hub", help="Upload to this Hub repo (user/name)."),
+    merged_upload: bool = typer.Option(
+        False, "--merged-upload", help="Upload the merged model, not the adapter."
+    ),
     private: bool = typer.Option(False, "--private", help="Create the Hub repo as private."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing output."),
 ) -> None:
@@ -321,17 +367,29 @@ def runs_(root: Path = typer.Argument(Path("runs"), help="Folder holding run fol
 @app.command()
 @user_errors
 def compare(
-    runs: list[Path] = typer.Argument(..., help="Run folders or names; a sweep folder stands for "
-                                                "its runs."),
-    group_by: Optional[str] = typer.Option(
-        None, "--group-by", help="model, dataset, lora.r, num_train_epochs, learning_rate or any "
-                                 "config path (default: the one key the runs differ in)."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Folder for comparison.html/.md/.json "
-                                                           "(default: a new one beside the runs)."),
+    runs: list[Path] = typer.Argument(
+        ..., help="Run folders or names; a sweep folder stands for its runs."
+    ),
+    group_by: str | None = typer.Option(
+        None,
+        "--group-by",
+        help="model, dataset, lora.r, num_train_epochs, learning_rate or any "
+        "config path (default: the one key the runs differ in).",
+    ),
+    out: Path | None = typer.Option(
+        None,
+        "--out",
+        help="Folder for comparison.html/.md/.json (default: a new one beside the runs).",
+    ),
 ) -> None:
     """Compare runs: scores before/after, loss curves, cost, verdicts, and confounds."""
-    from goaltune.compare import (compare_runs, default_out_dir, expand_runs, print_comparison,
-                                  write_comparison)
+    from goaltune.compare import (
+        compare_runs,
+        default_out_dir,
+        expand_runs,
+        print_comparison,
+        write_comparison,
+    )
 
     run_dirs = expand_runs(runs)
     comparison = compare_runs(run_dirs, group_by)
@@ -343,14 +401,22 @@ def compare(
 @app.command()
 @user_errors
 def sweep(
-    config: Optional[Path] = typer.Argument(None, help="Base run config (YAML)."),
-    grid: list[str] = typer.Option([], "--grid", help="KEY=V1,V2,... (repeat for more keys), "
-                                                      "e.g. --grid lora.r=8,16"),
-    resume: Optional[Path] = typer.Option(None, "--resume", help="Continue this sweep folder."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Sweep folder (default: "
-                                       "OUTPUT_DIR/sweep-NAME-STAMP); an existing one continues."),
-    jobs: int = typer.Option(1, "--jobs", min=1, help="Runs at a time, each in its own process "
-                             "with its share of the CPU threads."),
+    config: Path | None = typer.Argument(None, help="Base run config (YAML)."),
+    grid: list[str] = typer.Option(
+        [], "--grid", help="KEY=V1,V2,... (repeat for more keys), e.g. --grid lora.r=8,16"
+    ),
+    resume: Path | None = typer.Option(None, "--resume", help="Continue this sweep folder."),
+    out: Path | None = typer.Option(
+        None,
+        "--out",
+        help="Sweep folder (default: OUTPUT_DIR/sweep-NAME-STAMP); an existing one continues.",
+    ),
+    jobs: int = typer.Option(
+        1,
+        "--jobs",
+        min=1,
+        help="Runs at a time, each in its own process with its share of the CPU threads.",
+    ),
     quiet: bool = QuietOption,
     allow_code: bool = AllowCodeOption,
 ) -> None:
@@ -360,16 +426,23 @@ def sweep(
 
     _allow_code(allow_code)
     if (config is None) == (resume is None) or (resume and (grid or out)):
-        raise GoaltuneError("give a CONFIG with --grid (and optionally --out), or --resume "
-                            "SWEEP_FOLDER alone")
+        raise GoaltuneError(
+            "give a CONFIG with --grid (and optionally --out), or --resume SWEEP_FOLDER alone"
+        )
     planned = open_sweep(resume) if resume else create_sweep(config, parse_grid(grid), out)
     console.print(f"sweep folder: [bold]{planned.folder}[/] ({len(planned.runs)} runs)")
     try:
-        finished = run_sweep(planned, lambda line: console.print(line, markup=False),
-                             show_progress=not quiet, jobs=jobs)
+        finished = run_sweep(
+            planned,
+            lambda line: console.print(line, markup=False),
+            show_progress=not quiet,
+            jobs=jobs,
+        )
     except (KeyboardInterrupt, TrainingInterrupted):
-        err_console.print(f"[bold yellow]interrupted:[/] continue with: goaltune sweep --resume "
-                          f"{planned.folder}", highlight=False)
+        err_console.print(
+            f"[bold yellow]interrupted:[/] continue with: goaltune sweep --resume {planned.folder}",
+            highlight=False,
+        )
         raise typer.Exit(130) from None
     comparison = compare_sweep(planned, finished)
     if comparison is not None:

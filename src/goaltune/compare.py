@@ -134,13 +134,16 @@ class ComparedRun:
         """The run's value of a config key (a dict of values when it names a section)."""
         if factor in self.flat:
             return self.flat[factor]
-        return {k[len(factor) + 1:]: v for k, v in self.flat.items() if _covers(factor, k)}
+        return {k[len(factor) + 1 :]: v for k, v in self.flat.items() if _covers(factor, k)}
 
     def differs_from(self, other: ComparedRun) -> list[str]:
         """Config keys with different values in the two runs (name, output_dir ignored)."""
         keys = dict.fromkeys([*self.flat, *other.flat])
-        return [k for k in keys if k not in IGNORED_KEYS
-                and _canon(self.flat.get(k)) != _canon(other.flat.get(k))]
+        return [
+            k
+            for k in keys
+            if k not in IGNORED_KEYS and _canon(self.flat.get(k)) != _canon(other.flat.get(k))
+        ]
 
 
 def differing_keys(runs: list[ComparedRun]) -> list[str]:
@@ -159,8 +162,10 @@ def _labels(runs: list[RunData]) -> list[str]:
 def load_runs(run_dirs: list[Path]) -> list[ComparedRun]:
     """Read every run folder (missing files are tolerated, as in the run report)."""
     data = [load_run(path) for path in run_dirs]
-    return [ComparedRun(run, label, flatten(run.config or {}))
-            for run, label in zip(data, _labels(data))]
+    return [
+        ComparedRun(run, label, flatten(run.config or {}))
+        for run, label in zip(data, _labels(data))
+    ]
 
 
 # ---------------------------------------------------------------- figures
@@ -217,8 +222,11 @@ def first_task_delta(run: RunData) -> str:
 
 def worst_guard(run: RunData) -> str:
     """'-4.0 builtin:ifeval-mini': the guard benchmark with the lowest delta in points."""
-    guards = [d for d in _deltas(run).values() if d.get("role") == "guard"
-              and isinstance(d.get("delta_points"), (int, float))]
+    guards = [
+        d
+        for d in _deltas(run).values()
+        if d.get("role") == "guard" and isinstance(d.get("delta_points"), (int, float))
+    ]
     return _delta_text(min(guards, key=lambda d: d["delta_points"]) if guards else None)
 
 
@@ -282,12 +290,17 @@ class Pair:
         return f"{self._head()}: {', '.join(parts) or 'no comparable figures'}"
 
     def to_dict(self) -> Json:
-        return {"run": self.run.label, "reference": self.reference.label,
-                "varied": [k for k in self.differs if k not in self.confounders],
-                "confounded_by": {k: [self.run.value(k), self.reference.value(k)]
-                                  for k in self.confounders},
-                "changes_points": self.changes, "time_ratio": self.time_ratio,
-                "summary": self.text()}
+        return {
+            "run": self.run.label,
+            "reference": self.reference.label,
+            "varied": [k for k in self.differs if k not in self.confounders],
+            "confounded_by": {
+                k: [self.run.value(k), self.reference.value(k)] for k in self.confounders
+            },
+            "changes_points": self.changes,
+            "time_ratio": self.time_ratio,
+            "summary": self.text(),
+        }
 
 
 def _ratio(a: Any, b: Any) -> float | None:
@@ -295,8 +308,13 @@ def _ratio(a: Any, b: Any) -> float | None:
     return round(a / b, 4) if numbers and b > 0 else None
 
 
-def make_pair(run: ComparedRun, reference: ComparedRun, factor: str | None,
-              metrics: list[str], context: list[str]) -> Pair:
+def make_pair(
+    run: ComparedRun,
+    reference: ComparedRun,
+    factor: str | None,
+    metrics: list[str],
+    context: list[str],
+) -> Pair:
     """Compare `run` with `reference` on after scores (points) and training time."""
     changes = {}
     for name in metrics:
@@ -355,12 +373,17 @@ def _check_factor(runs: list[ComparedRun], factor: str, group_by: str) -> None:
 
 
 def _notes(runs: list[ComparedRun], factor: str | None, differing: list[str]) -> list[str]:
-    notes = [f"{run.label} is {_get(run.data.status, 'status') or 'unknown'}: figures its "
-             "folder lacks are shown as '-'." for run in runs
-             if _get(run.data.status, "status") != "finished"]
+    notes = [
+        f"{run.label} is {_get(run.data.status, 'status') or 'unknown'}: figures its "
+        "folder lacks are shown as '-'."
+        for run in runs
+        if _get(run.data.status, "status") != "finished"
+    ]
     if factor is None and len(differing) > 1:
-        notes.append(f"The runs differ in {len(differing)} keys ({', '.join(differing)}); pass "
-                     "--group-by KEY to compare one factor and flag confounded pairs.")
+        notes.append(
+            f"The runs differ in {len(differing)} keys ({', '.join(differing)}); pass "
+            "--group-by KEY to compare one factor and flag confounded pairs."
+        )
     if factor and len({_canon(run.value(factor)) for run in runs}) == 1:
         notes.append(f"Every run has the same {factor}; there is nothing to compare on it.")
     return notes
@@ -378,8 +401,13 @@ def compare_runs(run_dirs: list[Path], group_by: str | None = None) -> Compariso
         _check_factor(runs, factor, group_by or "")
     elif len(differing) == 1:
         factor = differing[0]
-    return Comparison(runs, factor, differing, make_pairs(runs, factor, differing),
-                      _notes(runs, factor, differing))
+    return Comparison(
+        runs,
+        factor,
+        differing,
+        make_pairs(runs, factor, differing),
+        _notes(runs, factor, differing),
+    )
 
 
 # ---------------------------------------------------------------- report sections
@@ -395,26 +423,48 @@ def _verdict_cell(run: RunData) -> Cell:
 
 def _summary_section(c: Comparison) -> Section:
     what = f"grouped by {c.factor}" if c.factor else "each against the first run"
-    blocks: list[Block] = [Text(f"{len(c.runs)} runs, {what}. Changes are after-score "
-                                "differences in percentage points; time is training time.")]
+    blocks: list[Block] = [
+        Text(
+            f"{len(c.runs)} runs, {what}. Changes are after-score "
+            "differences in percentage points; time is training time."
+        )
+    ]
     if c.pairs:
         blocks.append(Bullets([pair.text() for pair in c.pairs], "What changed"))
     if c.confounded:
-        blocks.append(Bullets([f"{p.run.label} vs {p.reference.label} also differ in "
-                               f"{', '.join(p.confounders)}: the change cannot be put down to "
-                               f"{c.factor} alone." for p in c.confounded], "Confounded"))
+        blocks.append(
+            Bullets(
+                [
+                    f"{p.run.label} vs {p.reference.label} also differ in "
+                    f"{', '.join(p.confounders)}: the change cannot be put down to "
+                    f"{c.factor} alone."
+                    for p in c.confounded
+                ],
+                "Confounded",
+            )
+        )
     blocks += [Text(note, note=True) for note in c.notes]
     return Section("summary", "Summary", blocks)
 
 
 def _runs_section(c: Comparison) -> Section:
     keys = c.differing
-    rows = [(run.label, *(_value(run.value(k)) for k in keys),
-             _get(run.data.status, "status") or "unknown", _verdict_cell(run.data),
-             str(_get(run.data.verdict, "headline") or "-"), run.data.path.name)
-            for run in c.runs]
-    return Section("runs", "Runs and verdicts", [
-        Table(("run", *keys, "status", "verdict", "headline", "folder"), rows)])
+    rows = [
+        (
+            run.label,
+            *(_value(run.value(k)) for k in keys),
+            _get(run.data.status, "status") or "unknown",
+            _verdict_cell(run.data),
+            str(_get(run.data.verdict, "headline") or "-"),
+            run.data.path.name,
+        )
+        for run in c.runs
+    ]
+    return Section(
+        "runs",
+        "Runs and verdicts",
+        [Table(("run", *keys, "status", "verdict", "headline", "folder"), rows)],
+    )
 
 
 def _score_rows(c: Comparison, names: list[str], bench: bool) -> tuple[list[ScoreRow], list]:
@@ -431,24 +481,45 @@ def _score_rows(c: Comparison, names: list[str], bench: bool) -> tuple[list[Scor
             chart.append(ScoreRow(label, Score.from_entry(before), Score.from_entry(after)))
             n = _get(delta, "n") or _get(after, "n") or _get(before, "n")
             source = (name, f"{metric} (primary)") if bench else (name,)
-            table.append((*source, run.label, score_text(before), score_text(after),
-                          *_change_cells(delta, before, after), _count(n)))
+            table.append(
+                (
+                    *source,
+                    run.label,
+                    score_text(before),
+                    score_text(after),
+                    *_change_cells(delta, before, after),
+                    _count(n),
+                )
+            )
     return chart, table
 
 
 def _entries(run: RunData, name: str, bench: bool) -> tuple[Any, Any, str]:
     """(before entry, after entry, metric) of a task metric or a benchmark's primary metric."""
     if not bench:
-        return (_get(run.before, "task", "metrics", name), _get(run.after, "task", "metrics", name),
-                name)
-    metric = (_get(run.before, "benchmarks", name, "primary_metric")
-              or _get(run.after, "benchmarks", name, "primary_metric"))
-    return (_get(run.before, "benchmarks", name, "metrics", metric),
-            _get(run.after, "benchmarks", name, "metrics", metric), str(metric))
+        return (
+            _get(run.before, "task", "metrics", name),
+            _get(run.after, "task", "metrics", name),
+            name,
+        )
+    metric = _get(run.before, "benchmarks", name, "primary_metric") or _get(
+        run.after, "benchmarks", name, "primary_metric"
+    )
+    return (
+        _get(run.before, "benchmarks", name, "metrics", metric),
+        _get(run.after, "benchmarks", name, "metrics", metric),
+        str(metric),
+    )
 
 
-_SCORE_HEADERS = ("run", "before [95% CI]", "after [95% CI]", "change, points [95% CI]",
-                  "judged", "n")
+_SCORE_HEADERS = (
+    "run",
+    "before [95% CI]",
+    "after [95% CI]",
+    "change, points [95% CI]",
+    "judged",
+    "n",
+)
 
 
 def _scores_section(c: Comparison, bench: bool) -> Section:
@@ -457,12 +528,16 @@ def _scores_section(c: Comparison, bench: bool) -> Section:
     ident, title = ("benchmarks", "Guard benchmarks") if bench else ("task", "Task metrics")
     chart_rows, table_rows = _score_rows(c, names, bench)
     if not chart_rows:
-        return Section(ident, title, [Text(f"No {title.lower()} in the runs' eval files.",
-                                           note=True)])
+        return Section(
+            ident, title, [Text(f"No {title.lower()} in the runs' eval files.", note=True)]
+        )
     alt = f"{title} before and after per run, with 95% confidence intervals"
     headers = ("benchmark", "metric", *_SCORE_HEADERS) if bench else ("metric", *_SCORE_HEADERS)
-    return Section(ident, title, [Chart(f"chart-{ident}", alt, before_after_png(chart_rows)),
-                                  Table(headers, table_rows)])
+    return Section(
+        ident,
+        title,
+        [Chart(f"chart-{ident}", alt, before_after_png(chart_rows)), Table(headers, table_rows)],
+    )
 
 
 def _loss_section(c: Comparison) -> Section:
@@ -473,34 +548,73 @@ def _loss_section(c: Comparison) -> Section:
     for label, history in histories.items():
         _, train = series(history, "train_loss")
         _, val = series(history, "val_loss")
-        rows.append((label, f"{train[-1]:.4f}" if train else "-",
-                     f"{min(val):.4f}" if val else "-", _count(len(train))))
+        rows.append(
+            (
+                label,
+                f"{train[-1]:.4f}" if train else "-",
+                f"{min(val):.4f}" if val else "-",
+                _count(len(train)),
+            )
+        )
     alt = f"Train and validation loss per optimizer step of {len(histories)} runs, overlaid."
-    return Section("loss", "Loss curves", [
-        Chart("chart-loss", alt, loss_curve_png(histories)),
-        Table(("run", "final train loss", "best validation loss", "logged steps"), rows)])
+    return Section(
+        "loss",
+        "Loss curves",
+        [
+            Chart("chart-loss", alt, loss_curve_png(histories)),
+            Table(("run", "final train loss", "best validation loss", "logged steps"), rows),
+        ],
+    )
 
 
 def _cost_section(c: Comparison) -> Section:
     rows = []
     for run in c.runs:
         metrics, figures = run.data.metrics or {}, cost(run.data)
-        rows.append((run.label, _duration(figures["train_time_s"]), _memory(metrics),
-                     _throughput(metrics.get("loss") or {}),
-                     _parameters(_get(metrics, "model", "parameters") or {}),
-                     (f"{_duration(figures['eval_before_s'])} / "
-                      f"{_duration(figures['eval_after_s'])}")))
-    return Section("cost", "Cost", [Table(("run", "train time", "peak memory", "throughput",
-                                           "trainable parameters", "eval time before / after"),
-                                          rows)])
+        rows.append(
+            (
+                run.label,
+                _duration(figures["train_time_s"]),
+                _memory(metrics),
+                _throughput(metrics.get("loss") or {}),
+                _parameters(_get(metrics, "model", "parameters") or {}),
+                (f"{_duration(figures['eval_before_s'])} / {_duration(figures['eval_after_s'])}"),
+            )
+        )
+    return Section(
+        "cost",
+        "Cost",
+        [
+            Table(
+                (
+                    "run",
+                    "train time",
+                    "peak memory",
+                    "throughput",
+                    "trainable parameters",
+                    "eval time before / after",
+                ),
+                rows,
+            )
+        ],
+    )
 
 
 def comparison_report(c: Comparison, source: str) -> Report:
     """The comparison as a report document (rendered like a run report)."""
-    facts = [("runs", str(len(c.runs))), ("grouped by", c.factor or "-"),
-             ("differing keys", ", ".join(c.differing) or "none")]
-    sections = [_summary_section(c), _runs_section(c), _scores_section(c, bench=False),
-                _scores_section(c, bench=True), _loss_section(c), _cost_section(c)]
+    facts = [
+        ("runs", str(len(c.runs))),
+        ("grouped by", c.factor or "-"),
+        ("differing keys", ", ".join(c.differing) or "none"),
+    ]
+    sections = [
+        _summary_section(c),
+        _runs_section(c),
+        _scores_section(c, bench=False),
+        _scores_section(c, bench=True),
+        _loss_section(c),
+        _cost_section(c),
+    ]
     return Report("Comparison", facts, sections, source, html_name="comparison.html")
 
 
@@ -509,24 +623,41 @@ def comparison_report(c: Comparison, source: str) -> Report:
 
 def _run_json(run: ComparedRun, c: Comparison) -> Json:
     data = run.data
-    task = {m: {"before": _get(data.before, "task", "metrics", m),
-                "after": _get(data.after, "task", "metrics", m)} for m in task_metrics(c.runs)}
+    task = {
+        m: {
+            "before": _get(data.before, "task", "metrics", m),
+            "after": _get(data.after, "task", "metrics", m),
+        }
+        for m in task_metrics(c.runs)
+    }
     bench = {}
     for name in benchmarks(c.runs):
         before, after, metric = _entries(data, name, bench=True)
         bench[name] = {"primary_metric": metric, "before": before, "after": after}
-    return {"label": run.label, "run_dir": str(data.path),
-            "status": _get(data.status, "status"), "verdict": _get(data.verdict, "verdict"),
-            "factor_value": run.value(c.factor) if c.factor else None,
-            "config": {k: run.value(k) for k in c.differing}, "task": task, "benchmarks": bench,
-            "deltas": _get(data.verdict, "deltas") or [], "cost": cost(data)}
+    return {
+        "label": run.label,
+        "run_dir": str(data.path),
+        "status": _get(data.status, "status"),
+        "verdict": _get(data.verdict, "verdict"),
+        "factor_value": run.value(c.factor) if c.factor else None,
+        "config": {k: run.value(k) for k in c.differing},
+        "task": task,
+        "benchmarks": bench,
+        "deltas": _get(data.verdict, "deltas") or [],
+        "cost": cost(data),
+    }
 
 
 def comparison_json(c: Comparison) -> Json:
     """comparison.json: every figure shown, copied from the runs' files."""
-    return {"created": utc_now(), "group_by": c.factor, "differing_keys": c.differing,
-            "runs": [_run_json(run, c) for run in c.runs],
-            "comparisons": [pair.to_dict() for pair in c.pairs], "notes": c.notes}
+    return {
+        "created": utc_now(),
+        "group_by": c.factor,
+        "differing_keys": c.differing,
+        "runs": [_run_json(run, c) for run in c.runs],
+        "comparisons": [pair.to_dict() for pair in c.pairs],
+        "notes": c.notes,
+    }
 
 
 def default_out_dir(run_dirs: list[Path]) -> Path:
@@ -550,20 +681,36 @@ def write_comparison(c: Comparison, out_dir: Path) -> list[Path]:
 def print_comparison(c: Comparison, console: Console) -> None:
     """The runs side by side, then what changed and the confounds."""
     table = RichTable(title=f"comparison{f' by {c.factor}' if c.factor else ''}")
-    for column in ("run", *([c.factor] if c.factor else []), "status", "verdict", "task change",
-                   "worst guard", "train time"):
+    for column in (
+        "run",
+        *([c.factor] if c.factor else []),
+        "status",
+        "verdict",
+        "task change",
+        "worst guard",
+        "train time",
+    ):
         table.add_column(column, overflow="fold")
     for run in c.runs:
         factor = [_value(run.value(c.factor))] if c.factor else []
-        table.add_row(run.label, *factor, _get(run.data.status, "status") or "unknown",
-                      _get(run.data.verdict, "verdict") or "-", first_task_delta(run.data),
-                      worst_guard(run.data), _duration(cost(run.data)["train_time_s"]))
+        table.add_row(
+            run.label,
+            *factor,
+            _get(run.data.status, "status") or "unknown",
+            _get(run.data.verdict, "verdict") or "-",
+            first_task_delta(run.data),
+            worst_guard(run.data),
+            _duration(cost(run.data)["train_time_s"]),
+        )
     console.print(table)
     for pair in c.pairs:
         console.print(f"  {pair.text()}", highlight=False)
     for pair in c.confounded:
-        console.print(f"[yellow]confounded:[/] {pair.run.label} vs {pair.reference.label} also "
-                      f"differ in {', '.join(pair.confounders)}", highlight=False)
+        console.print(
+            f"[yellow]confounded:[/] {pair.run.label} vs {pair.reference.label} also "
+            f"differ in {', '.join(pair.confounders)}",
+            highlight=False,
+        )
     for note in c.notes:
         console.print(f"[dim]{note}[/]", highlight=False)
 
@@ -590,16 +737,34 @@ def run_row(run_dir: Path, root: Path) -> tuple[str, ...]:
     run = load_run(run_dir)
     config = run.config or {}
     verdict = _get(run.verdict, "verdict") or "-"
-    return (str(run_dir.relative_to(root)), _short(_get(config, "model", "name_or_path")),
-            _short(_get(config, "data", "train")), _value(_get(config, "lora", "r")),
-            _epochs(config), _value(_get(config, "train", "learning_rate")),
-            _get(run.status, "status") or "unknown",
-            verdict + (" (caution)" if _get(run.verdict, "caution") else ""),
-            first_task_delta(run), worst_guard(run), _time(cost(run)["wall_time_s"]))
+    return (
+        str(run_dir.relative_to(root)),
+        _short(_get(config, "model", "name_or_path")),
+        _short(_get(config, "data", "train")),
+        _value(_get(config, "lora", "r")),
+        _epochs(config),
+        _value(_get(config, "train", "learning_rate")),
+        _get(run.status, "status") or "unknown",
+        verdict + (" (caution)" if _get(run.verdict, "caution") else ""),
+        first_task_delta(run),
+        worst_guard(run),
+        _time(cost(run)["wall_time_s"]),
+    )
 
 
-RUNS_COLUMNS = ("run", "model", "dataset", "r", "epochs", "lr", "status", "verdict",
-                "task change", "worst guard", "time")
+RUNS_COLUMNS = (
+    "run",
+    "model",
+    "dataset",
+    "r",
+    "epochs",
+    "lr",
+    "status",
+    "verdict",
+    "task change",
+    "worst guard",
+    "time",
+)
 
 
 def print_runs(root: Path, console: Console) -> int:

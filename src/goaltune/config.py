@@ -6,8 +6,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_validator,
-                      model_validator)
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from goaltune.errors import ConfigError
 
@@ -26,7 +25,8 @@ class ModelConfig(_Strict):
     trust_remote_code: bool = False
     dtype: Literal["float32", "bfloat16", "float16", "auto"] = "float32"
     chat_template: str | None = Field(
-        default=None, description="Jinja template overriding the tokenizer's (or the plain fallback)."
+        default=None,
+        description="Jinja template overriding the tokenizer's (or the plain fallback).",
     )
     load_in_4bit: bool = Field(
         default=False, description="QLoRA: 4-bit NF4 base weights (bitsandbytes, CUDA only)."
@@ -114,8 +114,9 @@ class EvalConfig(_Strict):
     benchmark_data_dir: str | None = None
     bootstrap_resamples: int = Field(default=1000, ge=100)
     shared_context: bool = Field(
-        default=True, description="Score a context's choices in one packed pass (off: one pass "
-        "per choice, log-likelihoods bit-identical to lm-eval's)."
+        default=True,
+        description="Score a context's choices in one packed pass (off: one pass "
+        "per choice, log-likelihoods bit-identical to lm-eval's).",
     )
 
 
@@ -179,8 +180,10 @@ class RunConfig(_Strict):
 
     @model_validator(mode="after")
     def _evaluate_goal_benchmarks(self) -> RunConfig:
-        named = [*(m.name for m in self.goal.task_metrics if is_file_benchmark(m.name)),
-                 *self.goal.guard_benchmarks]
+        named = [
+            *(m.name for m in self.goal.task_metrics if is_file_benchmark(m.name)),
+            *self.goal.guard_benchmarks,
+        ]
         missing = [spec for spec in dict.fromkeys(named) if spec not in self.eval.benchmarks]
         if missing:
             self.eval.benchmarks = [*self.eval.benchmarks, *missing]
@@ -202,7 +205,9 @@ def format_validation_error(error: ValidationError, source: str) -> str:
 def config_from_dict(raw: dict[str, Any], source: str = "config") -> RunConfig:
     """Validate a plain dict into a RunConfig, raising ConfigError naming the key path."""
     if not isinstance(raw, dict):
-        raise ConfigError(f"{source}: expected a mapping at the top level, got {type(raw).__name__}")
+        raise ConfigError(
+            f"{source}: expected a mapping at the top level, got {type(raw).__name__}"
+        )
     try:
         return RunConfig.model_validate(raw)
     except ValidationError as error:
@@ -236,8 +241,13 @@ def _yaml_problem(error: yaml.YAMLError) -> str:
     return " ".join(part for part in parts if part) or str(error).splitlines()[0]
 
 
-_PATH_FIELDS = (("data", "train"), ("data", "validation"), ("data", "test"),
-                ("eval", "benchmark_data_dir"), ("model", "name_or_path"))
+_PATH_FIELDS = (
+    ("data", "train"),
+    ("data", "validation"),
+    ("data", "test"),
+    ("eval", "benchmark_data_dir"),
+    ("model", "name_or_path"),
+)
 
 
 def _anchored(value: str, base: Path) -> str:

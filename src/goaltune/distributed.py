@@ -152,8 +152,9 @@ def context() -> Context:
 
     state = PartialState(cpu=not torch.cuda.is_available())
     die_with_parent(signal.SIGTERM)  # an orphaned worker checkpoints and stops
-    return Context(device=state.device, rank=state.process_index,
-                   world_size=state.num_processes, state=state)
+    return Context(
+        device=state.device, rank=state.process_index, world_size=state.num_processes, state=state
+    )
 
 
 def die_with_parent(sig: int) -> None:
@@ -170,15 +171,25 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def launch_command(args: list[str], num_processes: int | None,
-                   config_file: Path | None) -> list[str]:
+def launch_command(
+    args: list[str], num_processes: int | None, config_file: Path | None
+) -> list[str]:
     """`accelerate launch ... -m goaltune ARGS`: N processes, or what the Accelerate config says."""
     command = [sys.executable, "-m", "accelerate.commands.launch"]
     if config_file is not None:
         command += ["--config_file", str(config_file)]
     else:
-        command += ["--multi_gpu", "--num_machines", "1", "--mixed_precision", "no",
-                    "--dynamo_backend", "no", "--main_process_port", str(_free_port())]
+        command += [
+            "--multi_gpu",
+            "--num_machines",
+            "1",
+            "--mixed_precision",
+            "no",
+            "--dynamo_backend",
+            "no",
+            "--main_process_port",
+            str(_free_port()),
+        ]
     if num_processes is not None:
         command += ["--num_processes", str(num_processes)]
     return [*command, "-m", "goaltune", *args]
@@ -201,11 +212,17 @@ def launch(args: list[str], num_processes: int | None, config_file: Path | None)
     with tempfile.TemporaryDirectory(prefix="goaltune-launch-") as folder:
         exit_file = Path(folder) / "exit-code"
         env[EXIT_CODE_ENV] = str(exit_file)
-        child = subprocess.Popen(launch_command(args, num_processes, config_file), env=env,
-                                 preexec_fn=lambda: die_with_parent(signal.SIGTERM))
-        previous = {signal.SIGINT: signal.signal(signal.SIGINT, signal.SIG_IGN),
-                    signal.SIGTERM: signal.signal(signal.SIGTERM,
-                                                  lambda *_: child.send_signal(signal.SIGTERM))}
+        child = subprocess.Popen(
+            launch_command(args, num_processes, config_file),
+            env=env,
+            preexec_fn=lambda: die_with_parent(signal.SIGTERM),
+        )
+        previous = {
+            signal.SIGINT: signal.signal(signal.SIGINT, signal.SIG_IGN),
+            signal.SIGTERM: signal.signal(
+                signal.SIGTERM, lambda *_: child.send_signal(signal.SIGTERM)
+            ),
+        }
         try:
             code = child.wait()
         finally:

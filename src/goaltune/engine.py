@@ -34,8 +34,9 @@ class SupervisedLoss(torch.nn.Module):
         lm = model.get_base_model() if hasattr(model, "get_base_model") else model
         self._no_split_modules = getattr(lm, "_no_split_modules", None)
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                labels: torch.Tensor) -> tuple[torch.Tensor, int]:
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor
+    ) -> tuple[torch.Tensor, int]:
         from goaltune.train import token_loss_sum
 
         batch = {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
@@ -45,8 +46,14 @@ class SupervisedLoss(torch.nn.Module):
 class StepEngine:
     """What the training loop asks of the hardware, for one process or several."""
 
-    def __init__(self, model: Any, optimizer: torch.optim.Optimizer, dist: Context,
-                 config: TrainConfig, bf16: bool) -> None:
+    def __init__(
+        self,
+        model: Any,
+        optimizer: torch.optim.Optimizer,
+        dist: Context,
+        config: TrainConfig,
+        bf16: bool,
+    ) -> None:
         self.model, self.optimizer, self.dist = model, optimizer, dist
         self.params = [p for p in model.parameters() if p.requires_grad]
         self.trainable_names = {n for n, p in model.named_parameters() if p.requires_grad}
@@ -62,21 +69,27 @@ class StepEngine:
         from accelerate import Accelerator
         from accelerate.utils import DistributedType
 
-        accelerator = Accelerator(cpu=self.dist.device.type == "cpu",
-                                  mixed_precision="bf16" if bf16 else "no",
-                                  gradient_accumulation_steps=config.gradient_accumulation_steps)
+        accelerator = Accelerator(
+            cpu=self.dist.device.type == "cpu",
+            mixed_precision="bf16" if bf16 else "no",
+            gradient_accumulation_steps=config.gradient_accumulation_steps,
+        )
         deepspeed = accelerator.state.deepspeed_plugin
         if deepspeed is not None:  # the run config decides these, whatever the DeepSpeed file says
-            deepspeed.deepspeed_config.update({
-                "train_micro_batch_size_per_gpu": config.per_device_train_batch_size,
-                "gradient_accumulation_steps": config.gradient_accumulation_steps,
-                "gradient_clipping": config.max_grad_norm,
-            })
+            deepspeed.deepspeed_config.update(
+                {
+                    "train_micro_batch_size_per_gpu": config.per_device_train_batch_size,
+                    "gradient_accumulation_steps": config.gradient_accumulation_steps,
+                    "gradient_clipping": config.max_grad_norm,
+                }
+            )
         self.module, self.optimizer = accelerator.prepare(
-            SupervisedLoss(self.model, self.supervised_only), self.optimizer)
+            SupervisedLoss(self.model, self.supervised_only), self.optimizer
+        )
         self.accelerator = accelerator
         self.kind = {DistributedType.FSDP: "fsdp", DistributedType.DEEPSPEED: "deepspeed"}.get(
-            accelerator.distributed_type, "ddp")
+            accelerator.distributed_type, "ddp"
+        )
         self.scale = float(self.dist.world_size * config.gradient_accumulation_steps)
 
     @property
@@ -142,5 +155,8 @@ class StepEngine:
         if not self.dist.is_main:
             return None
         prefix = "model."
-        return {name[len(prefix):]: tensor for name, tensor in state.items()
-                if name.startswith(prefix) and name[len(prefix):] in self.trainable_names}
+        return {
+            name[len(prefix) :]: tensor
+            for name, tensor in state.items()
+            if name.startswith(prefix) and name[len(prefix) :] in self.trainable_names
+        }

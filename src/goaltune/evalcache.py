@@ -54,13 +54,19 @@ def _file_sha256(path: Path) -> str | None:
 def benchmark_data_identity(config: RunConfig) -> Json:
     """The content of users' benchmark files (`mc:PATH`...) and the benchmark data folder's
     files, so that editing them invalidates a cached evaluation."""
-    files = {spec: _file_sha256(Path(spec.partition(":")[2].partition(":")[0]).expanduser())
-             for spec in config.eval.benchmarks if is_file_benchmark(spec)}
+    files = {
+        spec: _file_sha256(Path(spec.partition(":")[2].partition(":")[0]).expanduser())
+        for spec in config.eval.benchmarks
+        if is_file_benchmark(spec)
+    }
     folder = config.eval.benchmark_data_dir
     listing = None
     if folder and Path(folder).is_dir():
-        listing = [[str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns]
-                   for p in sorted(Path(folder).rglob("*")) if p.is_file()]
+        listing = [
+            [str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns]
+            for p in sorted(Path(folder).rglob("*"))
+            if p.is_file()
+        ]
     return {"files_sha256": files, "data_dir_files": listing}
 
 
@@ -70,8 +76,10 @@ def before_key(config: RunConfig, items: list[Json] | None) -> Json:
     return {
         "model": model_identity(config),
         "adapter": None,
-        "task": {"name": config.data.test or config.data.train,
-                 "items_sha256": _digest(items) if items else None},
+        "task": {
+            "name": config.data.test or config.data.train,
+            "items_sha256": _digest(items) if items else None,
+        },
         "eval": config.eval.model_dump(mode="json"),  # benchmarks, generation settings, limits
         "benchmark_data": benchmark_data_identity(config),
     }
@@ -85,8 +93,9 @@ class EvalCache:
         self.hits = 0
         self.misses = 0
 
-    def fetch(self, config: RunConfig, items: list[Json] | None,
-              evaluate: Callable[[], Json]) -> Json:
+    def fetch(
+        self, config: RunConfig, items: list[Json] | None, evaluate: Callable[[], Json]
+    ) -> Json:
         """The stored result for this key, or `evaluate()` stored under it.
 
         The returned result carries `eval_cache: {key_sha256, hit}` so each run's before.json says

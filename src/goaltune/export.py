@@ -45,8 +45,11 @@ LLAMA_BLOCK_TENSORS = {
     "mlp.up_proj": "ffn_up",
     "mlp.down_proj": "ffn_down",
 }
-LLAMA_TOP_TENSORS = {"model.embed_tokens": "token_embd", "model.norm": "output_norm",
-                     "lm_head": "output"}
+LLAMA_TOP_TENSORS = {
+    "model.embed_tokens": "token_embd",
+    "model.norm": "output_norm",
+    "lm_head": "output",
+}
 
 
 def merge_run(run: str | Path) -> RunModel:
@@ -105,7 +108,8 @@ def _llama_config(config: Any) -> Any:
         raise GoaltuneError(
             f"GGUF export supports llama-family models (LlamaForCausalLM: SmolLM2, Llama); this "
             f"model is {config.model_type} ({', '.join(architectures) or 'unknown class'}); "
-            "use --merged and convert it with llama.cpp's convert_hf_to_gguf.py")
+            "use --merged and convert it with llama.cpp's convert_hf_to_gguf.py"
+        )
     rope = getattr(config, "rope_parameters", None) or {}
     rope_type = rope.get("rope_type", "default")
     if rope_type != "default":
@@ -148,8 +152,10 @@ def _tokenizer_json(tokenizer: Any) -> dict[str, Any]:
     spec = json.loads(backend.to_str())
     decoder = spec.get("decoder") or {}
     if spec["model"].get("type") != "BPE" or decoder.get("type") != "ByteLevel":
-        raise GoaltuneError("GGUF export supports byte-level BPE tokenizers (GPT-2 style) only; "
-                            "this one is not (e.g. a sentencepiece Llama 2 tokenizer)")
+        raise GoaltuneError(
+            "GGUF export supports byte-level BPE tokenizers (GPT-2 style) only; "
+            "this one is not (e.g. a sentencepiece Llama 2 tokenizer)"
+        )
     return spec
 
 
@@ -170,8 +176,10 @@ def _pre_tokenizer_name(spec: dict[str, Any], source_gguf: Path | None) -> str:
         return "smollm"
     if kinds[:1] == ["Split"] and steps[0].get("pattern", {}).get("Regex") == LLAMA3_SPLIT:
         return "llama-bpe"
-    raise GoaltuneError(f"GGUF export: unknown pre-tokenizer {kinds}; llama.cpp would split "
-                        "text differently than the model was trained on")
+    raise GoaltuneError(
+        f"GGUF export: unknown pre-tokenizer {kinds}; llama.cpp would split "
+        "text differently than the model was trained on"
+    )
 
 
 def _vocabulary(tokenizer: Any, vocab_size: int) -> tuple[list[str], list[int]]:
@@ -208,8 +216,12 @@ def _add_tokenizer(writer: Any, tokenizer: Any, vocab_size: int, source_gguf: Pa
     writer.add_token_list(tokens)
     writer.add_token_types(types)
     writer.add_token_merges(merges)
-    special = {"bos": tokenizer.bos_token_id, "eos": tokenizer.eos_token_id,
-               "pad": tokenizer.pad_token_id, "unk": tokenizer.unk_token_id}
+    special = {
+        "bos": tokenizer.bos_token_id,
+        "eos": tokenizer.eos_token_id,
+        "pad": tokenizer.pad_token_id,
+        "unk": tokenizer.unk_token_id,
+    }
     for name, token_id in special.items():
         if token_id is not None:
             getattr(writer, f"add_{name}_token_id")(token_id)
@@ -233,8 +245,11 @@ def permute_for_llama_cpp(weights: np.ndarray, n_head: int) -> np.ndarray:
     """Reorder q/k rows from Transformers' rotate-half RoPE layout to llama.cpp's interleaved one
     (the inverse of what Transformers' GGUF loader undoes)."""
     rows = weights.shape[0]
-    return (weights.reshape(n_head, 2, rows // n_head // 2, *weights.shape[1:])
-            .swapaxes(1, 2).reshape(weights.shape))
+    return (
+        weights.reshape(n_head, 2, rows // n_head // 2, *weights.shape[1:])
+        .swapaxes(1, 2)
+        .reshape(weights.shape)
+    )
 
 
 def llama_tensors(model: Any) -> Iterator[tuple[str, np.ndarray]]:
@@ -272,8 +287,9 @@ def _source_gguf(config: RunConfig) -> Path | None:
     return Path(resolved.location) if resolved.kind == "gguf" else None
 
 
-def write_gguf(merged: RunModel, out_file: str | Path, qtype: str = "f16",
-               overwrite: bool = False) -> Path:
+def write_gguf(
+    merged: RunModel, out_file: str | Path, qtype: str = "f16", overwrite: bool = False
+) -> Path:
     """Write the merged model as a llama.cpp GGUF file (plus an Ollama Modelfile beside it)."""
     from gguf import GGML_QUANT_VERSION, GGUFWriter, LlamaFileType
 
@@ -312,8 +328,9 @@ def _default_system_prompt(template: str) -> str | None:
     return match.group(1) if match else None
 
 
-def modelfile_text(gguf_name: str, template: str | None, eos_token: str | None,
-                   system_prompt: str | None) -> str:
+def modelfile_text(
+    gguf_name: str, template: str | None, eos_token: str | None, system_prompt: str | None
+) -> str:
     """An Ollama Modelfile: FROM the GGUF, a Go TEMPLATE for ChatML chat templates, stops."""
     lines = [f"FROM ./{gguf_name}", ""]
     stops = [eos_token] if eos_token else []
@@ -322,8 +339,11 @@ def modelfile_text(gguf_name: str, template: str | None, eos_token: str | None,
         stops = ["<|im_start|>", "<|im_end|>"] + [s for s in stops if s != "<|im_end|>"]
         system_prompt = system_prompt or _default_system_prompt(template)
     else:
-        lines += ["# No TEMPLATE derived: Ollama uses the GGUF's chat template if it recognises it;",
-                  "# otherwise add a TEMPLATE matching tokenizer.chat_template.", ""]
+        lines += [
+            "# No TEMPLATE derived: Ollama uses the GGUF's chat template if it recognises it;",
+            "# otherwise add a TEMPLATE matching tokenizer.chat_template.",
+            "",
+        ]
     if system_prompt:
         lines += [f'SYSTEM """{system_prompt}"""', ""]
     lines += [f'PARAMETER stop "{stop}"' for stop in stops]
@@ -332,8 +352,12 @@ def modelfile_text(gguf_name: str, template: str | None, eos_token: str | None,
 
 def write_modelfile(gguf_file: Path, merged: RunModel) -> Path:
     """Write `Modelfile` beside the GGUF file (`ollama create NAME -f Modelfile`)."""
-    text = modelfile_text(gguf_file.name, merged.tokenizer.chat_template,
-                          merged.tokenizer.eos_token, merged.config.data.system_prompt)
+    text = modelfile_text(
+        gguf_file.name,
+        merged.tokenizer.chat_template,
+        merged.tokenizer.eos_token,
+        merged.config.data.system_prompt,
+    )
     path = gguf_file.with_name("Modelfile")
     atomic_write_text(path, text)
     return path
@@ -374,11 +398,18 @@ def _points(value: Any, sign: str = "") -> str:
 
 def _verdict_lines(verdict: dict[str, Any]) -> list[str]:
     lines = [f"## Verdict: {verdict.get('verdict', '?')}", "", str(verdict.get("headline", "")), ""]
-    rows = [(d.get("name"), d.get("role"), pct(d.get("before")), pct(d.get("after")),
-             _points(d.get("delta_points"), "+"),
-             f"[{_points(d.get('ci_low_points'))}, {_points(d.get('ci_high_points'))}]",
-             d.get("change"))
-            for d in verdict.get("deltas", [])]
+    rows = [
+        (
+            d.get("name"),
+            d.get("role"),
+            pct(d.get("before")),
+            pct(d.get("after")),
+            _points(d.get("delta_points"), "+"),
+            f"[{_points(d.get('ci_low_points'))}, {_points(d.get('ci_high_points'))}]",
+            d.get("change"),
+        )
+        for d in verdict.get("deltas", [])
+    ]
     if rows:
         header = ("metric", "role", "before", "after", "change (points)", "95% CI", "reading")
         lines += _table(header, rows) + [""]
@@ -406,14 +437,21 @@ def _training_lines(metrics: dict[str, Any]) -> list[str]:
     facts = [
         ("base model", (metrics.get("model") or {}).get("name_or_path")),
         ("training data", data.get("source")),
-        ("train / validation examples",
-         f"{data.get('train_examples')} / {data.get('validation_examples')}"),
+        (
+            "train / validation examples",
+            f"{data.get('train_examples')} / {data.get('validation_examples')}",
+        ),
         ("data fingerprint (sha256)", f"`{data.get('fingerprint_sha256')}`"),
-        ("steps", metrics.get("steps")), ("supervised tokens seen", metrics.get("tokens_seen")),
-        ("train loss (first -> final)",
-         f"{loss.get('first_train_loss')} -> {loss.get('final_train_loss')}"),
-        ("validation loss (first -> final)",
-         f"{loss.get('first_val_loss')} -> {loss.get('final_val_loss')}"),
+        ("steps", metrics.get("steps")),
+        ("supervised tokens seen", metrics.get("tokens_seen")),
+        (
+            "train loss (first -> final)",
+            f"{loss.get('first_train_loss')} -> {loss.get('final_train_loss')}",
+        ),
+        (
+            "validation loss (first -> final)",
+            f"{loss.get('first_val_loss')} -> {loss.get('final_val_loss')}",
+        ),
         ("best validation loss", loss.get("best_val_loss")),
         ("training time", f"{metrics.get('train_time_s')} s on {metrics.get('device')}"),
         ("wall time", f"{metrics.get('wall_time_s')} s"),
@@ -424,15 +462,20 @@ def _training_lines(metrics: dict[str, Any]) -> list[str]:
 
 def _usage_lines(repo_hint: str, base_model: str | None, merged: bool) -> list[str]:
     if merged:
-        code = ["from transformers import AutoModelForCausalLM, AutoTokenizer",
-                f'model = AutoModelForCausalLM.from_pretrained("{repo_hint}")',
-                f'tokenizer = AutoTokenizer.from_pretrained("{repo_hint}")']
+        code = [
+            "from transformers import AutoModelForCausalLM, AutoTokenizer",
+            f'model = AutoModelForCausalLM.from_pretrained("{repo_hint}")',
+            f'tokenizer = AutoTokenizer.from_pretrained("{repo_hint}")',
+        ]
     else:
-        code = ["from peft import AutoPeftModelForCausalLM",
-                f'model = AutoPeftModelForCausalLM.from_pretrained("{repo_hint}")']
+        code = [
+            "from peft import AutoPeftModelForCausalLM",
+            f'model = AutoPeftModelForCausalLM.from_pretrained("{repo_hint}")',
+        ]
         if not base_model:
-            code.insert(0, "# the base model was local: set base_model_name_or_path "
-                           "in adapter_config.json")
+            code.insert(
+                0, "# the base model was local: set base_model_name_or_path in adapter_config.json"
+            )
     return ["## Usage", "", "```python", *code, "```", ""]
 
 
@@ -440,8 +483,10 @@ def _gguf_source_note(run: RunData) -> str | None:
     model = (run.metrics or {}).get("model") or {}
     if model.get("kind") != "gguf":
         return None
-    return (f"Trained on the dequantized weights of `{Path(str(model.get('location'))).name}`; "
-            "on the full-precision base the adapter's effect may differ slightly.")
+    return (
+        f"Trained on the dequantized weights of `{Path(str(model.get('location'))).name}`; "
+        "on the full-precision base the adapter's effect may differ slightly."
+    )
 
 
 def model_card(run_dir: Path, merged: bool = False, repo_hint: str = "REPO_ID") -> str:
@@ -451,9 +496,13 @@ def model_card(run_dir: Path, merged: bool = False, repo_hint: str = "REPO_ID") 
     base_model = hub_base_model(base_name)
     what = "merged into its base model" if merged else "LoRA adapter"
     goal = ((run.config or {}).get("goal") or {}).get("description")
-    lines = [_front_matter(base_model, merged), f"# {run.name}", "",
-             f"A {what} for `{base_model or base_name}`, fine-tuned and evaluated with goaltune.",
-             ""]
+    lines = [
+        _front_matter(base_model, merged),
+        f"# {run.name}",
+        "",
+        f"A {what} for `{base_model or base_name}`, fine-tuned and evaluated with goaltune.",
+        "",
+    ]
     if goal:
         lines += [f"**Goal:** {goal}", ""]
     if (source := _gguf_source_note(run)) is not None:
@@ -480,8 +529,12 @@ def _stage_adapter(run_dir: Path, staging: Path, base_model: str | None) -> None
         (staging / "adapter_config.json").write_text(json.dumps(settings, indent=2) + "\n")
 
 
-def prepare_hub_folder(run: str | Path, staging_dir: str | Path, merged: RunModel | None = None,
-                       repo_hint: str = "REPO_ID") -> Path:
+def prepare_hub_folder(
+    run: str | Path,
+    staging_dir: str | Path,
+    merged: RunModel | None = None,
+    repo_hint: str = "REPO_ID",
+) -> Path:
     """Build exactly the folder `push_to_hub` uploads: the adapter (or the merged model when
     `merged` is given) and a model card README.md carrying the run's metrics and verdict."""
     run_dir = resolve_run_dir(run)
@@ -504,15 +557,19 @@ def upload_folder_to_hub(folder: Path, repo_id: str, private: bool = False) -> s
     api = HfApi()
     try:
         url = api.create_repo(repo_id, private=private, exist_ok=True)
-        api.upload_folder(repo_id=repo_id, folder_path=str(folder),
-                          commit_message="Upload fine-tune from goaltune")
+        api.upload_folder(
+            repo_id=repo_id,
+            folder_path=str(folder),
+            commit_message="Upload fine-tune from goaltune",
+        )
     except Exception as error:  # noqa: BLE001 - network/auth/Hub error types vary by version
         raise GoaltuneError(f"upload to {repo_id} failed: {error}") from None
     return str(url)
 
 
-def push_to_hub(run: str | Path, repo_id: str, merged: RunModel | None = None,
-                private: bool = False) -> str:
+def push_to_hub(
+    run: str | Path, repo_id: str, merged: RunModel | None = None, private: bool = False
+) -> str:
     """Stage the adapter (or merged model) with its model card and upload it to `repo_id`."""
     with tempfile.TemporaryDirectory(prefix="goaltune-hub-") as tmp:
         folder = prepare_hub_folder(run, Path(tmp) / "upload", merged, repo_hint=repo_id)

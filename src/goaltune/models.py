@@ -72,7 +72,9 @@ def _embedded_gguf(alias: str) -> Path:
         return _assembled_gguf(alias, entry)
     path = Path(next(iter(spec.submodule_search_locations))) / entry["file"]
     if not path.is_file():
-        raise ModelError(f"embedded model '{alias}': {path} is missing; reinstall: {entry['install']}")
+        raise ModelError(
+            f"embedded model '{alias}': {path} is missing; reinstall: {entry['install']}"
+        )
     return path
 
 
@@ -88,8 +90,10 @@ def _assembled_gguf(alias: str, entry: dict[str, str]) -> Path:
         assemble(staging, overwrite=True)  # raises when the sha256 does not match
         os.replace(staging, target)
     except (ImportError, OSError, ValueError) as error:
-        raise ModelError(f"embedded model '{alias}': cannot assemble {entry['file']} ({error}); "
-                         f"reinstall: {entry['install']}") from None
+        raise ModelError(
+            f"embedded model '{alias}': cannot assemble {entry['file']} ({error}); "
+            f"reinstall: {entry['install']}"
+        ) from None
     finally:
         staging.unlink(missing_ok=True)
     return target
@@ -177,11 +181,15 @@ def prepare_tokenizer(tokenizer: Any, chat_template: str | None = None) -> Any:
 def require_4bit() -> None:
     """ModelError unless QLoRA can run here: a CUDA GPU and the bitsandbytes package."""
     if not torch.cuda.is_available():
-        raise ModelError("model.load_in_4bit (QLoRA) needs a CUDA GPU, and none is visible; "
-                         "set model.load_in_4bit: false to train on this machine")
+        raise ModelError(
+            "model.load_in_4bit (QLoRA) needs a CUDA GPU, and none is visible; "
+            "set model.load_in_4bit: false to train on this machine"
+        )
     if importlib.util.find_spec("bitsandbytes") is None:
-        raise ModelError("model.load_in_4bit (QLoRA) needs the bitsandbytes package; install it "
-                         "with: pip install 'goaltune[gpu]'")
+        raise ModelError(
+            "model.load_in_4bit (QLoRA) needs the bitsandbytes package; install it "
+            "with: pip install 'goaltune[gpu]'"
+        )
 
 
 def quantization_options(config: ModelConfig) -> dict[str, Any]:
@@ -192,9 +200,12 @@ def quantization_options(config: ModelConfig) -> dict[str, Any]:
     from transformers import BitsAndBytesConfig
 
     compute = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    quantization = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
-                                      bnb_4bit_use_double_quant=True,
-                                      bnb_4bit_compute_dtype=compute)
+    quantization = BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=compute,
+    )
     return {"quantization_config": quantization, "device_map": {"": torch.cuda.current_device()}}
 
 
@@ -212,7 +223,10 @@ def load_model_and_tokenizer(config: ModelConfig) -> tuple[Any, Any]:
     try:
         tokenizer = AutoTokenizer.from_pretrained(location, **common)
         model = AutoModelForCausalLM.from_pretrained(
-            location, dtype=_dtype(config.dtype), use_safetensors=True, **common,
+            location,
+            dtype=_dtype(config.dtype),
+            use_safetensors=True,
+            **common,
             **quantization_options(config),
         )
     except (OSError, ValueError) as error:  # ValueError: a config.json that is not a model's
@@ -236,8 +250,10 @@ def require_active_adapter(model: Any, tokenizer: Any, adapter: str) -> None:
     with model.disable_adapter():
         without = model(**probe).logits
     if torch.equal(with_adapter, without):
-        raise ModelError(f"{adapter}: the adapter does not change the model's outputs (not applied, "
-                         "or its LoRA weights are still zero); before and after would be the same model")
+        raise ModelError(
+            f"{adapter}: the adapter does not change the model's outputs (not applied, "
+            "or its LoRA weights are still zero); before and after would be the same model"
+        )
 
 
 def build_lora_model(model: Any, config: LoraConfig) -> Any:
@@ -258,8 +274,9 @@ def build_lora_model(model: Any, config: LoraConfig) -> Any:
         task_type="CAUSAL_LM",
     )
     with warnings.catch_warnings():  # PEFT reads a property that Transformers 5 deprecates
-        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*",
-                                category=FutureWarning)
+        warnings.filterwarnings(
+            "ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning
+        )
         return get_peft_model(model, peft_config)
 
 

@@ -18,22 +18,43 @@ from typing import Any
 
 import torch
 
+from goaltune.checkpoints import latest_checkpoint
 from goaltune.config import EvalConfig, RunConfig, dump_config
 from goaltune.data import PreparedData, load_task_items, prepare_training_data
-from goaltune.checkpoints import latest_checkpoint
 from goaltune.distributed import Context, context
 from goaltune.errors import RunError, TrainingFailed, TrainingInterrupted
 from goaltune.evalcache import EvalCache
 from goaltune.evaluate.task import evaluate_task
-from goaltune.models import (build_lora_model, load_adapter, load_model_and_tokenizer,
-                             parameter_counts, require_4bit, require_active_adapter,
-                             resolve_model)
-from goaltune.runs import (atomic_write_text, create_run_dir, set_status, utc_now, write_failure,
-                           write_json)
+from goaltune.models import (
+    build_lora_model,
+    load_adapter,
+    load_model_and_tokenizer,
+    parameter_counts,
+    require_4bit,
+    require_active_adapter,
+    resolve_model,
+)
+from goaltune.runs import (
+    atomic_write_text,
+    create_run_dir,
+    set_status,
+    utc_now,
+    write_failure,
+    write_json,
+)
 from goaltune.train import TrainResult, place_model, seed_everything, train_adapter
 
-_LIBRARIES = ("goaltune", "torch", "transformers", "peft", "accelerate", "datasets", "safetensors",
-              "gguf", "lm_eval")
+_LIBRARIES = (
+    "goaltune",
+    "torch",
+    "transformers",
+    "peft",
+    "accelerate",
+    "datasets",
+    "safetensors",
+    "gguf",
+    "lm_eval",
+)
 
 
 def library_versions(extra: tuple[str, ...] = ()) -> dict[str, str | None]:
@@ -47,9 +68,17 @@ def library_versions(extra: tuple[str, ...] = ()) -> dict[str, str | None]:
     return versions
 
 
-def evaluate_model(model: Any, tokenizer: Any, items: list[dict[str, Any]] | None,
-                   config: EvalConfig, model_name: str, adapter: str | None, task_name: str,
-                   label: str, show_progress: bool = True) -> dict[str, Any]:
+def evaluate_model(
+    model: Any,
+    tokenizer: Any,
+    items: list[dict[str, Any]] | None,
+    config: EvalConfig,
+    model_name: str,
+    adapter: str | None,
+    task_name: str,
+    label: str,
+    show_progress: bool = True,
+) -> dict[str, Any]:
     """Task metrics and benchmarks for one model state: the content of eval/before|after.json."""
     if adapter is not None:
         require_active_adapter(model, tokenizer, adapter)
@@ -58,21 +87,42 @@ def evaluate_model(model: Any, tokenizer: Any, items: list[dict[str, Any]] | Non
         "model": model_name,
         "adapter": adapter,
         "created": utc_now(),
-        "settings": {"max_new_tokens": config.max_new_tokens, "batch_size": config.batch_size,
-                     "greedy": True, "limit": config.limit, "benchmark_limit": config.benchmark_limit},
+        "settings": {
+            "max_new_tokens": config.max_new_tokens,
+            "batch_size": config.batch_size,
+            "greedy": True,
+            "limit": config.limit,
+            "benchmark_limit": config.benchmark_limit,
+        },
     }
     if items:
-        result["task"] = evaluate_task(model, tokenizer, items, config.metrics, task_name,
-                                       config.max_new_tokens, config.batch_size,
-                                       config.bootstrap_resamples, show_progress, f"{label}: task")
+        result["task"] = evaluate_task(
+            model,
+            tokenizer,
+            items,
+            config.metrics,
+            task_name,
+            config.max_new_tokens,
+            config.batch_size,
+            config.bootstrap_resamples,
+            show_progress,
+            f"{label}: task",
+        )
     if config.benchmarks:
         from goaltune.evaluate.benchmarks import run_benchmarks
 
         result["benchmarks"] = run_benchmarks(
-            model, tokenizer, config.benchmarks, data_dir=config.benchmark_data_dir,
-            limit=config.benchmark_limit, batch_size=config.batch_size,
-            resamples=config.bootstrap_resamples, show_progress=show_progress, label=label,
-            shared_context=config.shared_context)
+            model,
+            tokenizer,
+            config.benchmarks,
+            data_dir=config.benchmark_data_dir,
+            limit=config.benchmark_limit,
+            batch_size=config.batch_size,
+            resamples=config.bootstrap_resamples,
+            show_progress=show_progress,
+            label=label,
+            shared_context=config.shared_context,
+        )
     result["elapsed_s"] = round(time.perf_counter() - started, 2)
     return result
 
@@ -107,25 +157,45 @@ def adapter_is_active(model: Any) -> bool:
     )
 
 
-def training_metrics(config: RunConfig, data: PreparedData, counts: dict[str, float],
-                     result: TrainResult, run_started: float) -> dict[str, Any]:
+def training_metrics(
+    config: RunConfig,
+    data: PreparedData,
+    counts: dict[str, float],
+    result: TrainResult,
+    run_started: float,
+) -> dict[str, Any]:
     """The content of training_metrics.json: what was trained, how, and what it cost."""
     resolved = resolve_model(config.model.name_or_path)
     return {
         "run_name": config.name,
         "created": utc_now(),
-        "model": {"name_or_path": config.model.name_or_path, "kind": resolved.kind,
-                  "location": resolved.location, "dtype": config.model.dtype,
-                  "parameters": counts},
-        "hyperparameters": {**config.lora.model_dump(mode="json"), **config.train.model_dump(mode="json")},
-        "data": {**data.stats, "format": data.data_format, "fingerprint_sha256": data.fingerprint,
-                 "train_on": config.data.train_on, "truncation_policy": config.data.truncation,
-                 "max_seq_length": config.train.max_seq_length},
+        "model": {
+            "name_or_path": config.model.name_or_path,
+            "kind": resolved.kind,
+            "location": resolved.location,
+            "dtype": config.model.dtype,
+            "parameters": counts,
+        },
+        "hyperparameters": {
+            **config.lora.model_dump(mode="json"),
+            **config.train.model_dump(mode="json"),
+        },
+        "data": {
+            **data.stats,
+            "format": data.data_format,
+            "fingerprint_sha256": data.fingerprint,
+            "train_on": config.data.train_on,
+            "truncation_policy": config.data.truncation,
+            "max_seq_length": config.train.max_seq_length,
+        },
         "seed": config.train.seed,
         "device": result.device,
         "processes": result.processes,
-        "global_batch_size": (config.train.per_device_train_batch_size
-                              * config.train.gradient_accumulation_steps * result.processes),
+        "global_batch_size": (
+            config.train.per_device_train_batch_size
+            * config.train.gradient_accumulation_steps
+            * result.processes
+        ),
         "bf16_autocast": result.bf16,
         "steps": result.steps,
         "epochs": round(result.epochs, 4),
@@ -148,8 +218,15 @@ def start_run(config: RunConfig) -> Path:
     return run_dir
 
 
-def train_run(config: RunConfig, run_dir: Path, model: Any, tokenizer: Any,
-              data: PreparedData, show_progress: bool = True, resume: bool = False) -> Any:
+def train_run(
+    config: RunConfig,
+    run_dir: Path,
+    model: Any,
+    tokenizer: Any,
+    data: PreparedData,
+    show_progress: bool = True,
+    resume: bool = False,
+) -> Any:
     """Attach LoRA, train (or resume), save the adapter and training_metrics.json.
 
     Returns the trained model, ready to evaluate on every process.
@@ -160,11 +237,23 @@ def train_run(config: RunConfig, run_dir: Path, model: Any, tokenizer: Any,
     lora_model = build_lora_model(model, config.lora)
     counts = parameter_counts(lora_model)
     checkpoint = dist.broadcast(latest_checkpoint(run_dir / "checkpoints") if resume else None)
-    result = train_adapter(lora_model, tokenizer, data.train, data.validation, config.train,
-                           run_dir, show_progress, resume_from=checkpoint)
+    result = train_adapter(
+        lora_model,
+        tokenizer,
+        data.train,
+        data.validation,
+        config.train,
+        run_dir,
+        show_progress,
+        resume_from=checkpoint,
+    )
     adapter = dist.on_main(lambda: save_adapter(lora_model, run_dir, result.gathered_adapter))
-    dist.on_main(lambda: write_json(run_dir / "training_metrics.json",
-                                    training_metrics(config, data, counts, result, started)))
+    dist.on_main(
+        lambda: write_json(
+            run_dir / "training_metrics.json",
+            training_metrics(config, data, counts, result, started),
+        )
+    )
     if result.sharded_params:  # no process holds the trained weights whole: load them back
         base, _ = load_model_and_tokenizer(config.model)
         place_model(base, dist.device)
@@ -178,8 +267,13 @@ def resume_command(run_dir: Path, train_only: bool, dist: Context) -> str:
     return f"goaltune {'train' if train_only else 'run'} --resume {run_dir}{processes}"
 
 
-def run_pipeline(config: RunConfig, show_progress: bool = True, train_only: bool = False,
-                 resume_dir: Path | None = None, before_cache: EvalCache | None = None) -> Path:
+def run_pipeline(
+    config: RunConfig,
+    show_progress: bool = True,
+    train_only: bool = False,
+    resume_dir: Path | None = None,
+    before_cache: EvalCache | None = None,
+) -> Path:
     """Evaluate the base model, train, evaluate again, judge and report. Returns the run folder.
 
     With `resume_dir`, continue that run: finished steps (before-eval, checkpointed training)
@@ -198,29 +292,47 @@ def run_pipeline(config: RunConfig, show_progress: bool = True, train_only: bool
             model, tokenizer = load_model_and_tokenizer(config.model)
             data = prepare_training_data(config.data, config.train, tokenizer)
         place_model(model, dist.device)
-        items = None if train_only else load_task_items(config.data, data.validation_examples,
-                                                         config.eval.limit)
-        eval_args = dict(items=items, config=config.eval, model_name=config.model.name_or_path,
-                         task_name=config.data.test or config.data.train, show_progress=show_progress)
+        items = (
+            None
+            if train_only
+            else load_task_items(config.data, data.validation_examples, config.eval.limit)
+        )
+        eval_args = dict(
+            items=items,
+            config=config.eval,
+            model_name=config.model.name_or_path,
+            task_name=config.data.test or config.data.train,
+            show_progress=show_progress,
+        )
         before_path = run_dir / "eval" / "before.json"
         if not train_only and dist.broadcast(not before_path.is_file()):
-            evaluate_before = functools.partial(evaluate_model, model, tokenizer, adapter=None,
-                                                label="before", **eval_args)
-            before = (before_cache.fetch(config, items, evaluate_before)
-                      if before_cache and not dist.active else evaluate_before())
+            evaluate_before = functools.partial(
+                evaluate_model, model, tokenizer, adapter=None, label="before", **eval_args
+            )
+            before = (
+                before_cache.fetch(config, items, evaluate_before)
+                if before_cache and not dist.active
+                else evaluate_before()
+            )
             dist.on_main(lambda: write_json(before_path, before))
-        lora_model = train_run(config, run_dir, model, tokenizer, data, show_progress,
-                               resume=resume_dir is not None)
+        lora_model = train_run(
+            config, run_dir, model, tokenizer, data, show_progress, resume=resume_dir is not None
+        )
         if not train_only:
             if not adapter_is_active(lora_model):
                 raise TrainingFailed("the trained adapter is all zeros: after would equal before")
-            after = evaluate_model(lora_model, tokenizer, adapter=str(run_dir / "adapter"),
-                                   label="after", **eval_args)
+            after = evaluate_model(
+                lora_model, tokenizer, adapter=str(run_dir / "adapter"), label="after", **eval_args
+            )
             dist.on_main(lambda: write_json(run_dir / "eval" / "after.json", after))
     except (KeyboardInterrupt, TrainingInterrupted) as stop:
         if dist.is_main:
-            set_status(run_dir, "interrupted", str(stop) or "stopped by the user",
-                       resume=resume_command(run_dir, train_only, dist))
+            set_status(
+                run_dir,
+                "interrupted",
+                str(stop) or "stopped by the user",
+                resume=resume_command(run_dir, train_only, dist),
+            )
         raise
     except TrainingFailed as failure:
         if dist.is_main:
@@ -267,10 +379,19 @@ def judge_and_report(run_dir: Path) -> None:
     build_reports(run_dir)
 
 
-def evaluate_standalone(model: str, adapter: Path | None, benchmarks: list[str], task: str | None,
-                        metrics: list[str], limit: int | None, data_dir: str | None,
-                        batch_size: int, max_new_tokens: int, out: Path | None,
-                        show_progress: bool = True) -> dict[str, Any]:
+def evaluate_standalone(
+    model: str,
+    adapter: Path | None,
+    benchmarks: list[str],
+    task: str | None,
+    metrics: list[str],
+    limit: int | None,
+    data_dir: str | None,
+    batch_size: int,
+    max_new_tokens: int,
+    out: Path | None,
+    show_progress: bool = True,
+) -> dict[str, Any]:
     """`goaltune eval`: one model (plus adapter) on task items and/or benchmarks."""
     from goaltune.config import DataConfig, ModelConfig
     from goaltune.errors import ConfigError
@@ -284,11 +405,26 @@ def evaluate_standalone(model: str, adapter: Path | None, benchmarks: list[str],
     if task:
         data = DataConfig(train=task) if task.startswith("builtin:") else DataConfig(test=task)
         items = load_task_items(data, limit=limit)
-    config = EvalConfig(metrics=metrics, benchmarks=benchmarks, max_new_tokens=max_new_tokens,
-                        batch_size=batch_size, limit=limit, benchmark_limit=limit,
-                        benchmark_data_dir=data_dir)
-    result = evaluate_model(evaluated, tokenizer, items, config, model,
-                            str(adapter) if adapter else None, task or "", "eval", show_progress)
+    config = EvalConfig(
+        metrics=metrics,
+        benchmarks=benchmarks,
+        max_new_tokens=max_new_tokens,
+        batch_size=batch_size,
+        limit=limit,
+        benchmark_limit=limit,
+        benchmark_data_dir=data_dir,
+    )
+    result = evaluate_model(
+        evaluated,
+        tokenizer,
+        items,
+        config,
+        model,
+        str(adapter) if adapter else None,
+        task or "",
+        "eval",
+        show_progress,
+    )
     if out and context().is_main:
         write_json(out, result)
     return result

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import csv
-import glob
 import errno
+import glob
 import io
 import json
 import os
@@ -120,7 +120,10 @@ def set_status(run_dir: str | Path, status: str, reason: str | None = None, **ex
     """Record the run's status (running / finished / failed / interrupted) in status.json."""
     if status not in STATUSES:
         raise ValueError(f"unknown status {status}")
-    write_json(Path(run_dir) / "status.json", {"status": status, "reason": reason, "updated": utc_now(), **extra})
+    write_json(
+        Path(run_dir) / "status.json",
+        {"status": status, "reason": reason, "updated": utc_now(), **extra},
+    )
 
 
 def read_status(run_dir: str | Path) -> dict[str, Any]:
@@ -153,7 +156,7 @@ class LossHistoryWriter:
         size = os.lseek(self._fd, 0, os.SEEK_END)
         try:
             while data:
-                data = data[os.write(self._fd, data):]
+                data = data[os.write(self._fd, data) :]
             os.fsync(self._fd)
         except OSError as error:
             os.ftruncate(self._fd, size)

@@ -59,8 +59,9 @@ def print_run_summary(run_dir: Path, console: Console) -> None:
     """Before/after table, verdict and report paths of a finished run."""
     eval_dir = run_dir / "eval"
     if (eval_dir / "before.json").is_file() and (eval_dir / "after.json").is_file():
-        print_before_after(read_json(eval_dir / "before.json"), read_json(eval_dir / "after.json"),
-                           console)
+        print_before_after(
+            read_json(eval_dir / "before.json"), read_json(eval_dir / "after.json"), console
+        )
     verdict_path = run_dir / "verdict.json"
     if verdict_path.is_file():
         verdict = read_json(verdict_path)

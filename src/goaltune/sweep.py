@@ -16,8 +16,8 @@ import itertools
 import json
 import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,8 +72,14 @@ def run_configs(base: RunConfig, grid: Grid, sweep_dir: Path) -> list[dict[str, 
             set_by_path(raw, key, value)
         raw.update(name=run_name(base.name, overrides), output_dir=str(sweep_dir))
         config = config_from_dict(raw, source=f"sweep point {overrides}")
-        entries.append({"name": config.name, "overrides": overrides,
-                        "config": config.model_dump(mode="json"), "run_dir": None})
+        entries.append(
+            {
+                "name": config.name,
+                "overrides": overrides,
+                "config": config.model_dump(mode="json"),
+                "run_dir": None,
+            }
+        )
     return entries
 
 
@@ -122,12 +128,22 @@ def create_sweep(config_path: Path, grid: Grid, out: Path | None = None) -> Swee
     if (folder / SWEEP_FILE).is_file():
         sweep = open_sweep(folder)
         if _plan(sweep.runs) != _plan(entries):
-            raise ConfigError(f"{folder} holds a different sweep; pick a new --out or use "
-                              f"--resume {folder}")
+            raise ConfigError(
+                f"{folder} holds a different sweep; pick a new --out or use --resume {folder}"
+            )
         return sweep
-    sweep = Sweep(folder, {"name": base.name, "config": str(config_path), "grid": grid,
-                           "created": utc_now(), "status": "running", "eval_cache": CACHE_FOLDER,
-                           "runs": entries})
+    sweep = Sweep(
+        folder,
+        {
+            "name": base.name,
+            "config": str(config_path),
+            "grid": grid,
+            "created": utc_now(),
+            "status": "running",
+            "eval_cache": CACHE_FOLDER,
+            "runs": entries,
+        },
+    )
     sweep.save()
     return sweep
 
@@ -162,8 +178,10 @@ def _finish(sweep: Sweep, cache_counts: tuple[int, int], log: Log) -> list[Path]
     finished = [e for e in sweep.runs if sweep.status(e) == "finished"]
     sweep.state["status"] = "finished" if len(finished) == len(sweep.runs) else "incomplete"
     sweep.save()
-    log(f"base model evaluations: {cache_counts[1]} computed, {cache_counts[0]} reused from the "
-        "cache")
+    log(
+        f"base model evaluations: {cache_counts[1]} computed, {cache_counts[0]} reused from the "
+        "cache"
+    )
     return [sweep.folder / e["run_dir"] for e in finished]
 
 
@@ -238,8 +256,9 @@ def _run_in_worker(folder: str, position: int) -> tuple[int, int, str | None]:
     return cache.hits, cache.misses, None
 
 
-def _run_parallel(sweep: Sweep, pending: list[tuple[int, dict[str, Any]]], log: Log,
-                  jobs: int) -> list[Path]:
+def _run_parallel(
+    sweep: Sweep, pending: list[tuple[int, dict[str, Any]]], log: Log, jobs: int
+) -> list[Path]:
     for _, entry in pending:  # run folders are made here, so only this process writes sweep.json
         _prepare_run_dir(sweep, entry)
     threads = max(1, (os.cpu_count() or 1) // jobs)
@@ -248,19 +267,23 @@ def _run_parallel(sweep: Sweep, pending: list[tuple[int, dict[str, Any]]], log: 
     context = multiprocessing.get_context("spawn")
     try:
         for wave in waves(pending):
-            with ProcessPoolExecutor(jobs, mp_context=context, initializer=_worker_init,
-                                     initargs=(threads,)) as pool:
+            with ProcessPoolExecutor(
+                jobs, mp_context=context, initializer=_worker_init, initargs=(threads,)
+            ) as pool:
                 futures = []
                 for index, entry in wave:
                     log(f"[{index}/{len(sweep.runs)}] {entry['name']}: started in a worker")
-                    futures.append((index, entry, pool.submit(_run_in_worker, str(sweep.folder),
-                                                              index)))
+                    futures.append(
+                        (index, entry, pool.submit(_run_in_worker, str(sweep.folder), index))
+                    )
                 for index, entry, future in futures:
                     run_hits, run_misses, error = future.result()
                     hits, misses = hits + run_hits, misses + run_misses
                     interrupted = interrupted or bool(error and error.startswith("interrupted"))
-                    log(f"[{index}/{len(sweep.runs)}] {entry['name']}: "
-                        f"{f'failed ({error})' if error else sweep.status(entry)}")
+                    log(
+                        f"[{index}/{len(sweep.runs)}] {entry['name']}: "
+                        f"{f'failed ({error})' if error else sweep.status(entry)}"
+                    )
                     _record(sweep, entry)
             if interrupted:
                 raise KeyboardInterrupt
@@ -285,7 +308,11 @@ def compare_sweep(sweep: Sweep, finished: list[Path]) -> Comparison | None:
         return None
     comparison = compare_runs(finished, group_by=next(iter(sweep.state["grid"])))
     write_comparison(comparison, sweep.folder)
-    sweep.state["comparison"] = {"group_by": comparison.factor, "html": "comparison.html",
-                                 "markdown": "comparison.md", "json": "comparison.json"}
+    sweep.state["comparison"] = {
+        "group_by": comparison.factor,
+        "html": "comparison.html",
+        "markdown": "comparison.md",
+        "json": "comparison.json",
+    }
     sweep.save()
     return comparison

@@ -25,11 +25,17 @@ import torch
 import torch.nn.functional as F
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from goaltune.checkpoints import (
+    checkpoint_path,
+    checkpoint_processes,
+    load_accelerate_checkpoint,
+    load_checkpoint,
+    rng_state,
+    save_accelerate_checkpoint,
+    save_checkpoint,
+)
 from goaltune.config import TrainConfig
 from goaltune.data.encoding import IGNORE_INDEX, Encoded, collate, make_batches
-from goaltune.checkpoints import (checkpoint_path, checkpoint_processes, load_accelerate_checkpoint,
-                                  load_checkpoint, rng_state, save_accelerate_checkpoint,
-                                  save_checkpoint)
 from goaltune.distributed import Context, context
 from goaltune.engine import StepEngine
 from goaltune.errors import RunError, TrainingFailed, TrainingInterrupted
@@ -66,7 +72,10 @@ def use_bf16(setting: str | bool, device: torch.device) -> bool:
 def peak_memory(device: torch.device) -> dict[str, Any]:
     """Peak memory so far: CUDA max allocated on GPU, else the process's peak RSS."""
     if device.type == "cuda":
-        return {"peak_memory_mib": torch.cuda.max_memory_allocated(device) / 2**20, "kind": "cuda_max_allocated"}
+        return {
+            "peak_memory_mib": torch.cuda.max_memory_allocated(device) / 2**20,
+            "kind": "cuda_max_allocated",
+        }
     rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {"peak_memory_mib": rss_kib / 1024, "kind": "process_peak_rss"}
 
@@ -75,8 +84,11 @@ def gathered_memory(dist: Context, device: torch.device) -> dict[str, Any]:
     """Every process's peak memory (`per_process`); the headline figure is the largest."""
     everyone = dist.gather({"rank": dist.rank, "device": str(device), **peak_memory(device)})
     largest = max(everyone, key=lambda m: m["peak_memory_mib"])
-    return {"peak_memory_mib": largest["peak_memory_mib"], "kind": largest["kind"],
-            "per_process": everyone}
+    return {
+        "peak_memory_mib": largest["peak_memory_mib"],
+        "kind": largest["kind"],
+        "per_process": everyone,
+    }
 
 
 def _causal_lm(model: Any) -> Any:
@@ -84,7 +96,9 @@ def _causal_lm(model: Any) -> Any:
     return model.get_base_model() if hasattr(model, "get_base_model") else model
 
 
-def token_loss_sum(model: Any, batch: dict[str, torch.Tensor], supervised_only: bool) -> tuple[torch.Tensor, int]:
+def token_loss_sum(
+    model: Any, batch: dict[str, torch.Tensor], supervised_only: bool
+) -> tuple[torch.Tensor, int]:
     """Summed cross-entropy over supervised next-token positions, and their count.
 
     With `supervised_only`, the vocabulary projection runs only at positions that carry a label,
@@ -96,7 +110,9 @@ def token_loss_sum(model: Any, batch: dict[str, torch.Tensor], supervised_only: 
     lm = _causal_lm(model)
     decoder = getattr(lm, "model", None)
     if supervised_only and decoder is not None and hasattr(lm, "lm_head"):
-        hidden = decoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+        hidden = decoder(
+            input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
+        ).last_hidden_state
         logits = lm.lm_head(hidden[:, :-1][mask])
     else:
         full = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
@@ -132,8 +148,14 @@ def _autocast(device: torch.device, bf16: bool) -> Any:
 
 
 @torch.no_grad()
-def validation_loss(engine: StepEngine, encoded: list[Encoded], batch_size: int, pad_id: int,
-                    device: torch.device, bf16: bool) -> float | None:
+def validation_loss(
+    engine: StepEngine,
+    encoded: list[Encoded],
+    batch_size: int,
+    pad_id: int,
+    device: torch.device,
+    bf16: bool,
+) -> float | None:
     """Mean per-token loss over the validation examples (None when there are none).
 
     Several processes split the batches and sum their totals; with sharded weights every
@@ -146,7 +168,9 @@ def validation_loss(engine: StepEngine, encoded: list[Encoded], batch_size: int,
     shared = engine.dist.active and not engine.sharded_params
     total, count = 0.0, 0
     for batch_ids in engine.dist.share(batches) if shared else batches:
-        batch = {k: v.to(device) for k, v in collate([encoded[i] for i in batch_ids], pad_id).items()}
+        batch = {
+            k: v.to(device) for k, v in collate([encoded[i] for i in batch_ids], pad_id).items()
+        }
         with _autocast(device, bf16):
             loss, n = engine.eval_loss(batch)
         total, count = total + float(loss), count + n
@@ -161,8 +185,9 @@ def lr_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig, total_st
     from transformers import get_scheduler
 
     warmup = math.ceil(config.warmup_ratio * total_steps)
-    return get_scheduler(config.lr_scheduler_type, optimizer, num_warmup_steps=warmup,
-                         num_training_steps=total_steps)
+    return get_scheduler(
+        config.lr_scheduler_type, optimizer, num_warmup_steps=warmup, num_training_steps=total_steps
+    )
 
 
 def plan_steps(num_examples: int, config: TrainConfig, processes: int = 1) -> tuple[int, int]:
@@ -173,12 +198,18 @@ def plan_steps(num_examples: int, config: TrainConfig, processes: int = 1) -> tu
     return per_epoch, total
 
 
-def micro_batch_stream(encoded: list[Encoded], config: TrainConfig) -> Iterator[tuple[float, list[int]]]:
+def micro_batch_stream(
+    encoded: list[Encoded], config: TrainConfig
+) -> Iterator[tuple[float, list[int]]]:
     """Endless (epoch, example indices) micro-batches; each epoch reshuffles with its own seed."""
     epoch = 0
     while True:
-        batches = make_batches(encoded, config.per_device_train_batch_size,
-                               seed=config.seed + epoch, length_bucketing=config.length_bucketing)
+        batches = make_batches(
+            encoded,
+            config.per_device_train_batch_size,
+            seed=config.seed + epoch,
+            length_bucketing=config.length_bucketing,
+        )
         for index, batch in enumerate(batches):
             yield epoch + (index + 1) / len(batches), batch
         epoch += 1
@@ -253,16 +284,24 @@ class StopRequested:
             signal.signal(sig, handler)
 
 
-def _resume_state(checkpoint: Path | None, engine: StepEngine, optimizer: Any, scheduler: Any,
-                  result: TrainResult, history_path: Path) -> int:
+def _resume_state(
+    checkpoint: Path | None,
+    engine: StepEngine,
+    optimizer: Any,
+    scheduler: Any,
+    result: TrainResult,
+    history_path: Path,
+) -> int:
     """Load a checkpoint (if any) into the live objects; returns the step to continue after."""
     if checkpoint is None:
         return 0
     dist = engine.dist
     trained_by = checkpoint_processes(checkpoint)
     if trained_by != dist.world_size:
-        raise RunError(f"{checkpoint}: written by {trained_by} process(es), but {dist.world_size} "
-                       f"are running; resume with --num-processes {trained_by}")
+        raise RunError(
+            f"{checkpoint}: written by {trained_by} process(es), but {dist.world_size} "
+            f"are running; resume with --num-processes {trained_by}"
+        )
     if engine.accelerate_checkpoints:
         state = load_accelerate_checkpoint(checkpoint, engine.accelerator, scheduler)
     else:
@@ -275,16 +314,24 @@ def _resume_state(checkpoint: Path | None, engine: StepEngine, optimizer: Any, s
     return state["step"]
 
 
-def _reduce_step(dist: Context, step_loss: float, input_tokens: int,
-                 stopping: bool) -> tuple[float, int, bool]:
+def _reduce_step(
+    dist: Context, step_loss: float, input_tokens: int, stopping: bool
+) -> tuple[float, int, bool]:
     """Sum the step's loss and input tokens over the processes; stop if any process must."""
     loss, tokens, stops = dist.sum([step_loss, input_tokens, float(stopping)])
     return loss, int(tokens), stops > 0
 
 
-def train_adapter(model: Any, tokenizer: Any, train_set: list[Encoded], val_set: list[Encoded],
-                  config: TrainConfig, run_dir: Path, show_progress: bool = True,
-                  resume_from: Path | None = None) -> TrainResult:
+def train_adapter(
+    model: Any,
+    tokenizer: Any,
+    train_set: list[Encoded],
+    val_set: list[Encoded],
+    config: TrainConfig,
+    run_dir: Path,
+    show_progress: bool = True,
+    resume_from: Path | None = None,
+) -> TrainResult:
     """Train the LoRA parameters of `model` in place and log every step to loss_history.csv.
 
     Checkpoints go to `run_dir/checkpoints` every `save_steps` steps and at each epoch end;
@@ -302,8 +349,9 @@ def train_adapter(model: Any, tokenizer: Any, train_set: list[Encoded], val_set:
     bf16 = use_bf16(config.bf16, device)
     pad_id = tokenizer.pad_token_id
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay,
-                                  foreach=True)
+    optimizer = torch.optim.AdamW(
+        params, lr=config.learning_rate, weight_decay=config.weight_decay, foreach=True
+    )
     steps_per_epoch, total_steps = plan_steps(len(train_set), config, dist.world_size)
     scheduler = lr_scheduler(optimizer, config, total_steps)
     engine = StepEngine(model, optimizer, dist, config, bf16)
@@ -318,16 +366,38 @@ def train_adapter(model: Any, tokenizer: Any, train_set: list[Encoded], val_set:
     checkpoint_dir = run_dir / "checkpoints"
 
     def checkpoint(step: int) -> Path:
-        state = {"epochs": result.epochs, "tokens_seen": result.tokens_seen,
-                 "input_tokens": result.input_tokens, "train_losses": result.train_losses,
-                 "val_losses": result.val_losses, "train_seconds": result.train_seconds,
-                 "processes": dist.world_size}
+        state = {
+            "epochs": result.epochs,
+            "tokens_seen": result.tokens_seen,
+            "input_tokens": result.input_tokens,
+            "train_losses": result.train_losses,
+            "val_losses": result.val_losses,
+            "train_seconds": result.train_seconds,
+            "processes": dist.world_size,
+        }
         if engine.accelerate_checkpoints:
-            return save_accelerate_checkpoint(checkpoint_dir, step, engine.accelerator, scheduler,
-                                              state, config.save_total_limit, dist)
+            return save_accelerate_checkpoint(
+                checkpoint_dir,
+                step,
+                engine.accelerator,
+                scheduler,
+                state,
+                config.save_total_limit,
+                dist,
+            )
         rng_states = dist.gather(rng_state()) if dist.active else None
-        dist.on_main(lambda: save_checkpoint(checkpoint_dir, step, model, optimizer, scheduler,
-                                             state, config.save_total_limit, rng_states))
+        dist.on_main(
+            lambda: save_checkpoint(
+                checkpoint_dir,
+                step,
+                model,
+                optimizer,
+                scheduler,
+                state,
+                config.save_total_limit,
+                rng_states,
+            )
+        )
         return checkpoint_path(checkpoint_dir, step)
 
     def close_history() -> None:
@@ -335,8 +405,11 @@ def train_adapter(model: Any, tokenizer: Any, train_set: list[Encoded], val_set:
             history.close()
 
     progress = _progress() if show_progress and dist.is_main else None
-    task = progress.add_task("train", total=total_steps, completed=first_step - 1, loss="-",
-                             tps="-") if progress else None
+    task = (
+        progress.add_task("train", total=total_steps, completed=first_step - 1, loss="-", tps="-")
+        if progress
+        else None
+    )
     started = time.perf_counter() - result.train_seconds
     bad_batches = 0
     with progress or nullcontext(), StopRequested() as stop:
@@ -346,7 +419,7 @@ def train_adapter(model: Any, tokenizer: Any, train_set: list[Encoded], val_set:
             micro = [next(stream) for _ in range(accumulation * dist.world_size)]
             epoch = micro[-1][0]
             step_tokens = sum(supervised_targets(train_set[i]) for _, ids in micro for i in ids)
-            own = micro[dist.rank * accumulation:(dist.rank + 1) * accumulation]
+            own = micro[dist.rank * accumulation : (dist.rank + 1) * accumulation]
             batches = [collate([train_set[i] for i in ids], pad_id) for _, ids in own]
             step_loss, input_tokens = 0.0, 0
             for index, batch in enumerate(batches):
@@ -359,8 +432,9 @@ def train_adapter(model: Any, tokenizer: Any, train_set: list[Encoded], val_set:
                 input_tokens += int(batch["attention_mask"].sum())
             stopping = False
             if dist.active:  # one collective: every process takes the same decisions below
-                step_loss, input_tokens, stopping = _reduce_step(dist, step_loss, input_tokens,
-                                                                 bool(stop.signal_name))
+                step_loss, input_tokens, stopping = _reduce_step(
+                    dist, step_loss, input_tokens, bool(stop.signal_name)
+                )
             result.input_tokens += input_tokens
             if not math.isfinite(step_loss):
                 engine.optimizer.zero_grad(set_to_none=True)
@@ -379,22 +453,35 @@ def train_adapter(model: Any, tokenizer: Any, train_set: list[Encoded], val_set:
             result.train_losses.append(step_loss)
             val = None
             if step % config.eval_steps == 0 or step == total_steps:
-                val = validation_loss(engine, val_set, config.per_device_train_batch_size, pad_id,
-                                      device, bf16)
+                val = validation_loss(
+                    engine, val_set, config.per_device_train_batch_size, pad_id, device, bf16
+                )
                 if val is not None:
                     result.val_losses.append((step, val))
             elapsed = time.perf_counter() - started
             result.train_seconds = elapsed
-            if history is not None and (step % config.logging_steps == 0 or val is not None
-                                        or step == total_steps):
-                history.append({
-                    "step": step, "epoch": round(epoch, 4), "train_loss": step_loss, "val_loss": val,
-                    "learning_rate": scheduler.get_last_lr()[0], "grad_norm": grad_norm,
-                    "tokens_seen": result.tokens_seen, "elapsed_s": round(elapsed, 3),
-                })
+            if history is not None and (
+                step % config.logging_steps == 0 or val is not None or step == total_steps
+            ):
+                history.append(
+                    {
+                        "step": step,
+                        "epoch": round(epoch, 4),
+                        "train_loss": step_loss,
+                        "val_loss": val,
+                        "learning_rate": scheduler.get_last_lr()[0],
+                        "grad_norm": grad_norm,
+                        "tokens_seen": result.tokens_seen,
+                        "elapsed_s": round(elapsed, 3),
+                    }
+                )
             if progress is not None:
-                progress.update(task, completed=step, loss=f"{step_loss:.4f}",
-                                tps=f"{result.input_tokens / max(elapsed, 1e-9):.0f}")
+                progress.update(
+                    task,
+                    completed=step,
+                    loss=f"{step_loss:.4f}",
+                    tps=f"{result.input_tokens / max(elapsed, 1e-9):.0f}",
+                )
             if stopping or (not dist.active and stop.signal_name):
                 close_history()
                 raise TrainingInterrupted(stop.signal_name or "SIGTERM", step, checkpoint(step))

@@ -41,8 +41,12 @@ def prepare_training_data(data: DataConfig, train: TrainConfig, tokenizer: Any) 
         train_examples = examples
     else:
         train_examples, val_examples = split_examples(examples, data.validation_split, train.seed)
-    encode = dict(tokenizer=tokenizer, max_seq_length=train.max_seq_length,
-                  train_on=data.train_on, truncation=data.truncation)
+    encode = dict(
+        tokenizer=tokenizer,
+        max_seq_length=train.max_seq_length,
+        train_on=data.train_on,
+        truncation=data.truncation,
+    )
     blend = blend_sources(train_examples, data, train.seed)  # validation stays main data only
     train_set, train_stats = encode_dataset(blend.examples, **encode)
     val_set, val_stats = encode_dataset(val_examples, **encode) if val_examples else ([], None)
@@ -80,15 +84,17 @@ def _item_from_example(example: Example, index: int) -> dict[str, Any]:
     return item
 
 
-def load_task_items(data: DataConfig, validation_examples: list[Example] | None = None,
-                    limit: int | None = None) -> list[dict[str, Any]]:
+def load_task_items(
+    data: DataConfig, validation_examples: list[Example] | None = None, limit: int | None = None
+) -> list[dict[str, Any]]:
     """Held-out items: the `data.test` source, a built-in's test split, or the validation split."""
     if data.test:
         records = read_records(data.test, split="test")
         examples, _ = normalize_all(records, data.format, data.system_prompt)
     elif data.train.startswith("builtin:"):
-        examples, _ = normalize_all(read_records(data.train, split="test"), "messages",
-                                    data.system_prompt)
+        examples, _ = normalize_all(
+            read_records(data.train, split="test"), "messages", data.system_prompt
+        )
     elif validation_examples:
         examples = validation_examples
     else:

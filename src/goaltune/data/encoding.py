@@ -45,7 +45,9 @@ def _render(tokenizer: Any, messages: list[dict[str, str]], generation_prompt: b
     )
 
 
-def assistant_spans(tokenizer: Any, messages: list[dict[str, str]]) -> tuple[str, list[tuple[int, int]]]:
+def assistant_spans(
+    tokenizer: Any, messages: list[dict[str, str]]
+) -> tuple[str, list[tuple[int, int]]]:
     """Render a conversation and return the character spans of each assistant reply.
 
     A span runs from the end of the generation prompt before the reply through its end-of-turn
@@ -73,7 +75,9 @@ def _reply_end(rendered: str, start: int, eos_token: str | None) -> int:
     return len(rendered)
 
 
-def _labels_from_spans(offsets: list[tuple[int, int]], ids: list[int], spans: list[tuple[int, int]]) -> list[int]:
+def _labels_from_spans(
+    offsets: list[tuple[int, int]], ids: list[int], spans: list[tuple[int, int]]
+) -> list[int]:
     labels = []
     for token_id, (start, end) in zip(ids, offsets):
         inside = any(start >= s and end <= e and end > start for s, e in spans)

@@ -68,7 +68,9 @@ def _read_jsonl(path: Path) -> list[RawRecord]:
             except RecursionError:
                 raise DataError(f"{path}, line {number}: JSON nested too deeply") from None
             if not isinstance(value, dict):
-                raise DataError(f"{path}, line {number}: expected a JSON object, got {type(value).__name__}")
+                raise DataError(
+                    f"{path}, line {number}: expected a JSON object, got {type(value).__name__}"
+                )
             records.append(RawRecord(value, Location(str(path), "line", number)))
     return records
 
@@ -109,8 +111,10 @@ def _read_csv(path: Path) -> list[RawRecord]:
 def _csv_record(path: Path, row: dict[Any, Any], reader: csv.DictReader) -> RawRecord:
     if None in row:
         header = ", ".join(reader.fieldnames or [])
-        raise DataError(f"{path}, row {reader.line_num}: {len(row[None])} more value(s) than the "
-                        f"header columns ({header})")
+        raise DataError(
+            f"{path}, row {reader.line_num}: {len(row[None])} more value(s) than the "
+            f"header columns ({header})"
+        )
     return RawRecord(dict(row), Location(str(path), "row", reader.line_num))
 
 
@@ -124,7 +128,12 @@ def _read_parquet(path: Path) -> list[RawRecord]:
     return [RawRecord(row, Location(str(path), "row", i)) for i, row in enumerate(rows, start=1)]
 
 
-_READERS = {".jsonl": _read_jsonl, ".json": _read_json, ".csv": _read_csv, ".parquet": _read_parquet}
+_READERS = {
+    ".jsonl": _read_jsonl,
+    ".json": _read_json,
+    ".csv": _read_csv,
+    ".parquet": _read_parquet,
+}
 
 
 def _read_hub(spec: str) -> list[RawRecord]:
@@ -135,7 +144,9 @@ def _read_hub(spec: str) -> list[RawRecord]:
         dataset = load_dataset(name, split=split or "train")
     except Exception as error:  # offline, missing or private datasets all land here
         raise DataError(f"hf:{spec}: cannot load Hub dataset ({error})") from None
-    return [RawRecord(dict(row), Location(f"hf:{spec}", "row", i)) for i, row in enumerate(dataset, 1)]
+    return [
+        RawRecord(dict(row), Location(f"hf:{spec}", "row", i)) for i, row in enumerate(dataset, 1)
+    ]
 
 
 def read_records(source: str, split: str = "train") -> list[RawRecord]:

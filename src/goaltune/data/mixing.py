@@ -38,15 +38,22 @@ def sample_records(records: list[RawRecord], count: int, seed: str) -> tuple[lis
     return rng.choices(records, k=count), True
 
 
-def _draw(source: MixSource, count: int, seed: int,
-          system_prompt: str | None) -> tuple[list[Example], list[RawRecord], dict[str, Any]]:
+def _draw(
+    source: MixSource, count: int, seed: int, system_prompt: str | None
+) -> tuple[list[Example], list[RawRecord], dict[str, Any]]:
     available = read_records(source.path, split="train")
     drawn, repeated = sample_records(available, count, f"mix:{seed}:{source.path}")
     examples, data_format = ([], "-")
     if drawn:
         examples, data_format = normalize_all(drawn, source.format, system_prompt)
-    stats = {"source": source.path, "weight": source.weight, "examples": len(examples),
-             "available": len(available), "with_replacement": repeated, "format": data_format}
+    stats = {
+        "source": source.path,
+        "weight": source.weight,
+        "examples": len(examples),
+        "available": len(available),
+        "with_replacement": repeated,
+        "format": data_format,
+    }
     return examples, drawn, stats
 
 

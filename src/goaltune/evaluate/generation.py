@@ -6,9 +6,9 @@ from contextlib import nullcontext
 from typing import Any
 
 import torch
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from goaltune.distributed import context
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 
 def render_prompts(tokenizer: Any, conversations: list[list[dict[str, str]]]) -> list[str]:
@@ -36,8 +36,14 @@ def _stopped(text: str, stop: list[str]) -> bool:
 
 
 @torch.no_grad()
-def greedy_batch(model: Any, tokenizer: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                 max_new_tokens: int, stop: list[str]) -> list[list[int]]:
+def greedy_batch(
+    model: Any,
+    tokenizer: Any,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    max_new_tokens: int,
+    stop: list[str],
+) -> list[list[int]]:
     """Greedy new tokens for one left-padded batch, with the KV cache.
 
     A row leaves the batch as soon as it emits EOS or its text contains a stop sequence: its cache
@@ -47,8 +53,13 @@ def greedy_batch(model: Any, tokenizer: Any, input_ids: torch.Tensor, attention_
     rows = list(range(input_ids.shape[0]))
     tokens: list[list[int]] = [[] for _ in rows]
     positions = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
-    out = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=positions,
-                use_cache=True, logits_to_keep=1)
+    out = model(
+        input_ids=input_ids,
+        attention_mask=attention_mask,
+        position_ids=positions,
+        use_cache=True,
+        logits_to_keep=1,
+    )
     cache, next_positions = out.cache, positions[:, -1:] + 1
     for _ in range(max_new_tokens):
         chosen = out.logits[:, -1].argmax(-1)
@@ -68,8 +79,13 @@ def greedy_batch(model: Any, tokenizer: Any, input_ids: torch.Tensor, attention_
             next_positions = next_positions[index]
             rows = [rows[slot] for slot in keep]
         attention_mask = torch.cat([attention_mask, attention_mask.new_ones(len(rows), 1)], dim=-1)
-        out = model(input_ids=chosen[:, None], attention_mask=attention_mask,
-                    position_ids=next_positions, cache=cache, use_cache=True)
+        out = model(
+            input_ids=chosen[:, None],
+            attention_mask=attention_mask,
+            position_ids=next_positions,
+            cache=cache,
+            use_cache=True,
+        )
         next_positions = next_positions + 1
     return tokens
 
@@ -105,11 +121,19 @@ def generate_texts(
         for start in starts:
             batch_ids = order[start : start + batch_size]
             encoded = tokenizer(
-                [prompts[i] for i in batch_ids], return_tensors="pt", padding=True,
+                [prompts[i] for i in batch_ids],
+                return_tensors="pt",
+                padding=True,
                 add_special_tokens=False,
             ).to(device)
-            new_tokens = greedy_batch(model, tokenizer, encoded["input_ids"],
-                                      encoded["attention_mask"], max_new_tokens, stop or [])
+            new_tokens = greedy_batch(
+                model,
+                tokenizer,
+                encoded["input_ids"],
+                encoded["attention_mask"],
+                max_new_tokens,
+                stop or [],
+            )
             for row, index in enumerate(batch_ids):
                 text = tokenizer.decode(new_tokens[row], skip_special_tokens=True)
                 outputs[index] = _cut_at_stop(text, stop or [])

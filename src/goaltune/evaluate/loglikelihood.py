@@ -50,7 +50,9 @@ def _prefix_token_id(tokenizer: Any) -> int:
 def _encode(tokenizer: Any, text: str, add_special_tokens: bool | None = None) -> list[int]:
     """The harness's tok_encode: tokenizer defaults, no special tokens if text starts with BOS."""
     kwargs = {} if add_special_tokens is None else {"add_special_tokens": add_special_tokens}
-    if add_special_tokens is None and text.startswith(tokenizer.decode(_prefix_token_id(tokenizer))):
+    if add_special_tokens is None and text.startswith(
+        tokenizer.decode(_prefix_token_id(tokenizer))
+    ):
         kwargs["add_special_tokens"] = False
     return tokenizer.encode(text, **kwargs)
 
@@ -96,13 +98,18 @@ def _groups(encoded: list[_Encoded], indices: list[int]) -> list[tuple[int, list
 
 
 def _score_batch(
-    model: Any, batch: list[tuple[int, list[int]]], encoded: list[_Encoded], limit: int,
+    model: Any,
+    batch: list[tuple[int, list[int]]],
+    encoded: list[_Encoded],
+    limit: int,
     device: torch.device,
 ) -> list[tuple[int, float, bool]]:
     """(request index, log-likelihood, is-greedy) for every request of the groups in `batch`."""
     inputs = [encoded[rep].tokens[-(limit + 1) :][:-1] for rep, _ in batch]
     width = max(len(tokens) for tokens in inputs)
-    padded = torch.tensor([tokens + [0] * (width - len(tokens)) for tokens in inputs], device=device)
+    padded = torch.tensor(
+        [tokens + [0] * (width - len(tokens)) for tokens in inputs], device=device
+    )
     logits = model(padded).logits
     results = []
     for row, ((rep, group), tokens) in enumerate(zip(batch, inputs)):
@@ -118,8 +125,9 @@ def _score_batch(
     return results
 
 
-def _plan(model: Any, encoded: list[_Encoded], limit: int, batch_size: int,
-          shared_context: bool) -> list[tuple[bool, list[Any], int]]:
+def _plan(
+    model: Any, encoded: list[_Encoded], limit: int, batch_size: int, shared_context: bool
+) -> list[tuple[bool, list[Any], int]]:
     """Batches to score: (packed?, packs or groups, number of requests), packed ones first."""
     window = packing_window(model, limit) if shared_context else None
     packs, rest = make_packs(encoded, window) if window else ([], list(range(len(encoded))))
@@ -162,8 +170,11 @@ def loglikelihoods(
     task = progress.add_task(label, total=own) if progress else None
     with progress or nullcontext():
         for packed, batch, _ in mine:
-            scored = (score_packs(model, batch, encoded, device) if packed
-                      else _score_batch(model, batch, encoded, limit, device))
+            scored = (
+                score_packs(model, batch, encoded, device)
+                if packed
+                else _score_batch(model, batch, encoded, limit, device)
+            )
             for index, total, greedy in scored:
                 results[index] = (total, greedy)
             if progress is not None:

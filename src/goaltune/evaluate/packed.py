@@ -52,14 +52,25 @@ def packing_window(model: Any, limit: int) -> int | None:
     """
     lm = _causal_lm(model)
     config = getattr(lm, "config", None)
-    if (config is None or getattr(lm, "model", None) is None or lm.get_output_embeddings() is None
-            or getattr(config, "is_encoder_decoder", False)):
+    if (
+        config is None
+        or getattr(lm, "model", None) is None
+        or lm.get_output_embeddings() is None
+        or getattr(config, "is_encoder_decoder", False)
+    ):
         return None
     text = config.get_text_config() if hasattr(config, "get_text_config") else config
     if getattr(text, "_attn_implementation", "eager") not in _MASKABLE_ATTENTION:
         return None
-    if any(getattr(text, name, None) for name in ("final_logit_softcapping", "logit_scale",
-                                                   "logits_scaling", "output_multiplier")):
+    if any(
+        getattr(text, name, None)
+        for name in (
+            "final_logit_softcapping",
+            "logit_scale",
+            "logits_scaling",
+            "output_multiplier",
+        )
+    ):
         return None
     window = limit + 1
     sliding = getattr(text, "sliding_window", None)
@@ -101,8 +112,9 @@ def _row(pack: Pack, encoded: Sequence[Any]) -> _Row:
         row.tokens += continuation[:-1]
         row.positions += range(size, size + len(continuation) - 1)
         row.segments += [number] * (len(continuation) - 1)
-        row.targets.append((index, [size - 1, *range(start, start + len(continuation) - 1)],
-                            list(continuation)))
+        row.targets.append(
+            (index, [size - 1, *range(start, start + len(continuation) - 1)], list(continuation))
+        )
     return row
 
 
@@ -118,8 +130,9 @@ def _mask(segments: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     return mask.masked_fill_(~allowed, torch.finfo(dtype).min)[:, None]
 
 
-def score_packs(model: Any, packs: list[Pack], encoded: Sequence[Any],
-                device: torch.device) -> list[tuple[int, float, bool]]:
+def score_packs(
+    model: Any, packs: list[Pack], encoded: Sequence[Any], device: torch.device
+) -> list[tuple[int, float, bool]]:
     """(request index, log-likelihood, is-greedy) for every request of the packs (one forward)."""
     rows = [_row(pack, encoded) for pack in packs]
     width = max(len(row.tokens) for row in rows)
@@ -129,12 +142,18 @@ def score_packs(model: Any, packs: list[Pack], encoded: Sequence[Any],
 
     lm = _causal_lm(model)
     dtype = lm.get_input_embeddings().weight.dtype
-    hidden = lm.model(input_ids=padded([r.tokens for r in rows], 0),
-                      position_ids=padded([r.positions for r in rows], 0),
-                      attention_mask=_mask(padded([r.segments for r in rows], -1), dtype),
-                      use_cache=False).last_hidden_state
-    where = [(r, column) for r, row in enumerate(rows) for _, columns, _ in row.targets
-             for column in columns]
+    hidden = lm.model(
+        input_ids=padded([r.tokens for r in rows], 0),
+        position_ids=padded([r.positions for r in rows], 0),
+        attention_mask=_mask(padded([r.segments for r in rows], -1), dtype),
+        use_cache=False,
+    ).last_hidden_state
+    where = [
+        (r, column)
+        for r, row in enumerate(rows)
+        for _, columns, _ in row.targets
+        for column in columns
+    ]
     picked = hidden[[r for r, _ in where], [c for _, c in where]]
     logprobs = F.log_softmax(lm.get_output_embeddings()(picked), dim=-1)
     results, offset = [], 0

@@ -40,8 +40,10 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 ALLOW_ENV = "GOALTUNE_ALLOW_CODE_EXECUTION"
-OPT_IN = (f"pass --allow-code-execution to `goaltune run` / `goaltune eval`, or set {ALLOW_ENV}=1 "
-          "in the environment")
+OPT_IN = (
+    f"pass --allow-code-execution to `goaltune run` / `goaltune eval`, or set {ALLOW_ENV}=1 "
+    "in the environment"
+)
 LAUNCHER = Path(__file__).with_name("sandbox_launcher.py")
 PIDS_CGROUPS = Path("/sys/fs/cgroup/pids")  # where the launcher makes its group (root only)
 MARK_ENV, GUARD_ENV = "GOALTUNE_SANDBOX_MARK", "GOALTUNE_SANDBOX_GUARD"
@@ -145,12 +147,18 @@ def _interpreter_paths() -> list[str]:
     return [os.path.realpath(sys.executable), sysconfig.get_paths()["stdlib"]]
 
 
-def _request(program: str, work: Path, limits: Limits, report_fd: int,
-             mark: str) -> dict[str, Any]:
+def _request(program: str, work: Path, limits: Limits, report_fd: int, mark: str) -> dict[str, Any]:
     """What the launcher needs: files, command, environment, identity and limits."""
-    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(work), "TMPDIR": str(work),
-           "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-           MARK_ENV: mark, GUARD_ENV: "1" if limits.guard else "0"}
+    env = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(work),
+        "TMPDIR": str(work),
+        "LANG": "C.UTF-8",
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        MARK_ENV: mark,
+        GUARD_ENV: "1" if limits.guard else "0",
+    }
     return {
         "report_fd": report_fd,
         "work": str(work),
@@ -160,9 +168,14 @@ def _request(program: str, work: Path, limits: Limits, report_fd: int,
         "interpreter_paths": _interpreter_paths(),
         "uid": 1_500_000_000 + secrets.randbelow(100_000_000),
         "cgroup": f"goaltune-sandbox-{secrets.token_hex(6)}",
-        "limits": {"cpu_s": math.ceil(limits.timeout_s) + 1, "memory_mb": limits.memory_mb,
-                   "file_size_mb": limits.file_size_mb, "disk_mb": limits.disk_mb,
-                   "processes": limits.processes, "open_files": limits.open_files},
+        "limits": {
+            "cpu_s": math.ceil(limits.timeout_s) + 1,
+            "memory_mb": limits.memory_mb,
+            "file_size_mb": limits.file_size_mb,
+            "disk_mb": limits.disk_mb,
+            "processes": limits.processes,
+            "open_files": limits.open_files,
+        },
     }
 
 
@@ -187,8 +200,9 @@ def _signal_name(number: int) -> str:
         return f"signal {number}"
 
 
-def _verdict(timed_out: bool, returncode: int, ending: dict[str, int], marked: bool,
-             timeout_s: float) -> tuple[str, str]:
+def _verdict(
+    timed_out: bool, returncode: int, ending: dict[str, int], marked: bool, timeout_s: float
+) -> tuple[str, str]:
     """(status, reason) from how the process ended and whether the marker was printed."""
     if timed_out:
         return "timeout", f"no result within {timeout_s:g} s (killed)"
@@ -221,9 +235,15 @@ def _start(work: Path, host: Path, request: dict[str, Any]) -> subprocess.Popen:
     try:
         with (host / "stdout").open("wb") as out, (host / "stderr").open("wb") as err:
             process = subprocess.Popen(
-                [sys.executable, "-I", "-S", str(LAUNCHER)], stdin=subprocess.PIPE, stdout=out,
-                stderr=err, pass_fds=(request["report_fd"],), start_new_session=True, cwd=work,
-                env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})
+                [sys.executable, "-I", "-S", str(LAUNCHER)],
+                stdin=subprocess.PIPE,
+                stdout=out,
+                stderr=err,
+                pass_fds=(request["report_fd"],),
+                start_new_session=True,
+                cwd=work,
+                env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
+            )
     finally:
         os.close(request["report_fd"])
     try:
@@ -253,19 +273,28 @@ def _wait(process: subprocess.Popen, timeout_s: float) -> bool:
     return timed_out
 
 
-def _outcome(process: subprocess.Popen, timed_out: bool, host: Path, report: BinaryIO,
-             mark: str, limits: Limits, elapsed: float) -> Execution:
+def _outcome(
+    process: subprocess.Popen,
+    timed_out: bool,
+    host: Path,
+    report: BinaryIO,
+    mark: str,
+    limits: Limits,
+    elapsed: float,
+) -> Execution:
     """How the program ended, from the launcher's report, its status and the output files."""
     isolation, ending = _read_report(report)
     stdout = _tail(host / "stdout", limits.output_kb)
     stderr = _tail(host / "stderr", limits.output_kb)
     if not isolation and not timed_out:
         last = (stderr.strip().splitlines() or ["it gave no report"])[-1]
-        return Execution("error", f"the sandbox could not start the program: {last}", stdout,
-                         stderr, elapsed, {})
+        return Execution(
+            "error", f"the sandbox could not start the program: {last}", stdout, stderr, elapsed, {}
+        )
     line = f"\n{mark}\n"
-    status, reason = _verdict(timed_out, process.returncode, ending, line in stdout,
-                              limits.timeout_s)
+    status, reason = _verdict(
+        timed_out, process.returncode, ending, line in stdout, limits.timeout_s
+    )
     return Execution(status, reason, stdout.replace(line, "\n"), stderr, elapsed, isolation)
 
 
@@ -286,8 +315,9 @@ def run_python(program: str, limits: Limits = Limits()) -> Execution:
             process = _start(work, host, request)
             timed_out = _wait(process, limits.timeout_s)
             elapsed = round(time.perf_counter() - started, 3)
-            return _outcome(process, timed_out, host, report, request["env"][MARK_ENV], limits,
-                            elapsed)
+            return _outcome(
+                process, timed_out, host, report, request["env"][MARK_ENV], limits, elapsed
+            )
     finally:
         _remove_cgroup(request["cgroup"])
         shutil.rmtree(host, ignore_errors=True)

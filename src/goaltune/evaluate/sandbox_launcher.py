@@ -24,8 +24,13 @@ from typing import Any
 
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
 CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
-NAMESPACES = {"mount": CLONE_NEWNS, "network": CLONE_NEWNET, "pid": CLONE_NEWPID,
-              "ipc": CLONE_NEWIPC, "uts": CLONE_NEWUTS}
+NAMESPACES = {
+    "mount": CLONE_NEWNS,
+    "network": CLONE_NEWNET,
+    "pid": CLONE_NEWPID,
+    "ipc": CLONE_NEWIPC,
+    "uts": CLONE_NEWUTS,
+}
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 2, 4, 8, 16384, 1 << 18
 SYS_MOUNT_SETATTR, AT_FDCWD, AT_RECURSIVE, MOUNT_ATTR_RDONLY = 442, -100, 0x8000, 1
 PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, LAST_CAPABILITY = 24, 38, 63
@@ -37,8 +42,12 @@ libc = ctypes.CDLL(None, use_errno=True)
 class MountAttr(ctypes.Structure):
     """struct mount_attr of mount_setattr(2)."""
 
-    _fields_ = [("attr_set", ctypes.c_uint64), ("attr_clr", ctypes.c_uint64),
-                ("propagation", ctypes.c_uint64), ("userns_fd", ctypes.c_uint64)]
+    _fields_ = [
+        ("attr_set", ctypes.c_uint64),
+        ("attr_clr", ctypes.c_uint64),
+        ("propagation", ctypes.c_uint64),
+        ("userns_fd", ctypes.c_uint64),
+    ]
 
 
 def _check(result: int, what: str) -> None:
@@ -47,11 +56,14 @@ def _check(result: int, what: str) -> None:
         raise OSError(error, f"{what}: {os.strerror(error)}")
 
 
-def _mount(source: str | None, target: str, fstype: str | None, flags: int,
-           data: str | None = None) -> None:
-    encode = (lambda s: s.encode() if s is not None else None)
-    _check(libc.mount(encode(source), encode(target), encode(fstype), flags, encode(data)),
-           f"mount {target}")
+def _mount(
+    source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None
+) -> None:
+    encode = lambda s: s.encode() if s is not None else None
+    _check(
+        libc.mount(encode(source), encode(target), encode(fstype), flags, encode(data)),
+        f"mount {target}",
+    )
 
 
 def _write(path: str, text: str) -> None:
@@ -102,8 +114,12 @@ def lock_filesystem(work: str, disk_mb: int, new_proc: bool) -> str:
         except OSError:
             notes.append("the host's /proc")
     attr = MountAttr(MOUNT_ATTR_RDONLY, 0, 0, 0)
-    _check(libc.syscall(SYS_MOUNT_SETATTR, AT_FDCWD, b"/", AT_RECURSIVE, ctypes.byref(attr),
-                        ctypes.sizeof(attr)), "mount_setattr /")
+    _check(
+        libc.syscall(
+            SYS_MOUNT_SETATTR, AT_FDCWD, b"/", AT_RECURSIVE, ctypes.byref(attr), ctypes.sizeof(attr)
+        ),
+        "mount_setattr /",
+    )
     # mode 0777 is private: the mount exists only in this mount namespace
     _mount("tmpfs", work, "tmpfs", MS_NOSUID | MS_NODEV, f"size={disk_mb}m,mode=0777")
     os.chdir(work)  # the old cwd is the folder underneath the new mount
@@ -123,9 +139,11 @@ def set_limits(limits: dict[str, Any]) -> str:
     }
     for which, value in chosen.items():
         resource.setrlimit(which, (value, value))
-    return (f"cpu {limits['cpu_s']} s, address space {limits['memory_mb']} MiB, file size "
-            f"{limits['file_size_mb']} MiB, {limits['open_files']} open files, "
-            f"{limits['processes']} processes")
+    return (
+        f"cpu {limits['cpu_s']} s, address space {limits['memory_mb']} MiB, file size "
+        f"{limits['file_size_mb']} MiB, {limits['open_files']} open files, "
+        f"{limits['processes']} processes"
+    )
 
 
 def reachable_by_others(paths: list[str]) -> bool:
@@ -161,8 +179,11 @@ def drop_privileges(owner: int | None, as_root: bool) -> str:
     if os.getuid() == 0:
         for capability in range(LAST_CAPABILITY + 1):
             libc.prctl(PR_CAPBSET_DROP, capability, 0, 0, 0)
-        note = "uid 0 without capabilities" if _bounding_set() == 0 \
+        note = (
+            "uid 0 without capabilities"
+            if _bounding_set() == 0
             else "uid 0 WITH capabilities (they could not be dropped)"
+        )
         if owner is None:
             note += " (the interpreter is not reachable by other users)"
     _check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
@@ -180,15 +201,26 @@ def _attempt(report: dict[str, str], key: str, step: Any, *args: Any) -> Any:
     return result
 
 
-def prepare_and_exec(request: dict[str, Any], report_fd: int, report: dict[str, str],
-                     as_root: bool, namespaces: list[str]) -> None:
+def prepare_and_exec(
+    request: dict[str, Any],
+    report_fd: int,
+    report: dict[str, str],
+    as_root: bool,
+    namespaces: list[str],
+) -> None:
     """The program's own steps: file system, files, limits, privileges, then exec."""
     work = request["work"]
     dropping = as_root and reachable_by_others(request["interpreter_paths"])
     owner = request["uid"] if dropping else None  # root runs the program as this unused uid
     if "mount" in namespaces:
-        _attempt(report, "filesystem", lock_filesystem, work, request["limits"]["disk_mb"],
-                 "pid" in namespaces)
+        _attempt(
+            report,
+            "filesystem",
+            lock_filesystem,
+            work,
+            request["limits"]["disk_mb"],
+            "pid" in namespaces,
+        )
     else:
         report["filesystem"] = "unavailable (no mount namespace)"
     for name, text in request["files"].items():
@@ -207,8 +239,11 @@ def prepare_and_exec(request: dict[str, Any], report_fd: int, report: dict[str, 
 def wait_and_report(child: int, report_fd: int) -> None:
     """Wait for the program (PID 1 of its namespace) and report how it ended."""
     _, status = os.waitpid(child, 0)
-    ending = {"signal": os.WTERMSIG(status)} if os.WIFSIGNALED(status) \
+    ending = (
+        {"signal": os.WTERMSIG(status)}
+        if os.WIFSIGNALED(status)
         else {"exit": os.WEXITSTATUS(status)}
+    )
     os.write(report_fd, (json.dumps(ending) + "\n").encode())
     os._exit(0)
 
@@ -224,8 +259,9 @@ def main() -> None:
         report["cgroup"] = group or "unavailable"
     namespaces = unshare_namespaces(as_root)
     report["namespaces"] = ", ".join(namespaces) or "unavailable"
-    report["network"] = "none (own network namespace)" if "network" in namespaces \
-        else "the host's network"
+    report["network"] = (
+        "none (own network namespace)" if "network" in namespaces else "the host's network"
+    )
     if "pid" not in namespaces:
         prepare_and_exec(request, report_fd, report, as_root, namespaces)
     sys.stdout.flush()

@@ -7,7 +7,9 @@ from collections.abc import Sequence
 import numpy as np
 
 
-def bootstrap_ci(values: Sequence[float], resamples: int = 1000, seed: int = 0) -> tuple[float, float]:
+def bootstrap_ci(
+    values: Sequence[float], resamples: int = 1000, seed: int = 0
+) -> tuple[float, float]:
     """95% percentile bootstrap interval of the mean of per-item values."""
     data = np.asarray(values, dtype=float)
     if data.size == 0:

@@ -34,21 +34,31 @@ def evaluate_task(
 ) -> dict[str, Any]:
     """Score the model on the task items; the `task` section of eval/before.json and after.json."""
     prompts = render_prompts(tokenizer, [item["messages"] for item in items])
-    outputs = generate_texts(model, tokenizer, prompts, max_new_tokens, batch_size,
-                             label=label, show_progress=show_progress)
+    outputs = generate_texts(
+        model,
+        tokenizer,
+        prompts,
+        max_new_tokens,
+        batch_size,
+        label=label,
+        show_progress=show_progress,
+    )
     records = []
     for item, output in zip(items, outputs):
-        records.append({
-            "id": item["id"],
-            "prompt": prompt_text(item),
-            "output": output,
-            "reference": item.get("reference"),
-            "metrics": score_output(output, item, item_metrics(item, metrics)),
-        })
+        records.append(
+            {
+                "id": item["id"],
+                "prompt": prompt_text(item),
+                "output": output,
+                "reference": item.get("reference"),
+                "metrics": score_output(output, item, item_metrics(item, metrics)),
+            }
+        )
     names = sorted({key for record in records for key in record["metrics"]})
     summary = {
-        metric: score_summary([r["metrics"][metric] for r in records if metric in r["metrics"]],
-                              resamples)
+        metric: score_summary(
+            [r["metrics"][metric] for r in records if metric in r["metrics"]], resamples
+        )
         for metric in names
     }
     return {"name": name, "metrics": summary, "items": records}

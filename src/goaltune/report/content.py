@@ -39,15 +39,27 @@ MAX_EVIDENCE_VALUES = 8
 CHANGE_TONES = {"gain": "good", "drop": "bad", "within noise": "muted"}
 MEMORY_KINDS = {"process_peak_rss": "process peak RSS", "cuda_max_allocated": "CUDA max allocated"}
 ITEM_TONES = {"regressed": "bad", "mixed": "warn", "improved": "good"}  # also the display order
-DATA_FIELDS = (("source", "source"), ("validation source", "validation_source"),
-               ("format", "format"), ("records", "records"), ("train examples", "train_examples"),
-               ("validation examples", "validation_examples"),
-               ("max sequence length", "max_seq_length"), ("train on", "train_on"),
-               ("truncation policy", "truncation_policy"))
+DATA_FIELDS = (
+    ("source", "source"),
+    ("validation source", "validation_source"),
+    ("format", "format"),
+    ("records", "records"),
+    ("train examples", "train_examples"),
+    ("validation examples", "validation_examples"),
+    ("max sequence length", "max_seq_length"),
+    ("train on", "train_on"),
+    ("truncation policy", "truncation_policy"),
+)
 SEVERITY_TONES = {"info": "info", "warning": "warn", "error": "bad"}
-RUN_FILES = {"config": "config.yaml", "status": "status.json", "history": "loss_history.csv",
-             "metrics": "training_metrics.json", "before": "eval/before.json",
-             "after": "eval/after.json", "verdict": "verdict.json"}
+RUN_FILES = {
+    "config": "config.yaml",
+    "status": "status.json",
+    "history": "loss_history.csv",
+    "metrics": "training_metrics.json",
+    "before": "eval/before.json",
+    "after": "eval/after.json",
+    "verdict": "verdict.json",
+}
 
 Json = dict[str, Any]
 History = list[dict[str, float | None]]
@@ -87,8 +99,10 @@ def _number(text: str | None) -> float | None:
 def read_history(path: Path) -> History:
     """loss_history.csv rows with every cell parsed as a number (empty or unparsable: None)."""
     with path.open(encoding="utf-8", newline="") as handle:
-        return [{key: _number(value) for key, value in row.items() if key}
-                for row in csv.DictReader(handle)]
+        return [
+            {key: _number(value) for key, value in row.items() if key}
+            for row in csv.DictReader(handle)
+        ]
 
 
 def _read_mapping(path: Path) -> Json:
@@ -220,26 +234,39 @@ def _verdict_section(run: RunData) -> Section:
         blocks: list[Block] = [banner]
     else:
         reasons = [str(r) for r in verdict.get("reasons") or []]
-        blocks = [Banner(str(verdict.get("verdict", "?")), bool(verdict.get("caution")),
-                         str(verdict.get("headline", "")), reasons)]
+        blocks = [
+            Banner(
+                str(verdict.get("verdict", "?")),
+                bool(verdict.get("caution")),
+                str(verdict.get("headline", "")),
+                reasons,
+            )
+        ]
         if verdict.get("recommendations"):
             blocks.append(Bullets([str(r) for r in verdict["recommendations"]], "Recommendations"))
     if run.problems:
         listed = ", ".join(f"{name} ({why})" for name, why in run.problems.items())
-        blocks.append(Text(f"Not available in the run folder: {listed}. Sections that need them "
-                           "say so; everything else is shown.", note=True))
+        blocks.append(
+            Text(
+                f"Not available in the run folder: {listed}. Sections that need them "
+                "say so; everything else is shown.",
+                note=True,
+            )
+        )
     return Section("summary", "Verdict", blocks)
 
 
 def _deltas(run: RunData) -> dict[str, Json]:
-    return {str(d.get("name")): d for d in _get(run.verdict, "deltas") or []
-            if isinstance(d, Mapping)}
+    return {
+        str(d.get("name")): d for d in _get(run.verdict, "deltas") or [] if isinstance(d, Mapping)
+    }
 
 
 def _goal_targets(run: RunData) -> dict[str, float]:
     goals = _get(run.config, "goal", "task_metrics") or []
-    return {g["name"]: g["target"] for g in goals
-            if isinstance(g, Mapping) and _finite(g.get("target"))}
+    return {
+        g["name"]: g["target"] for g in goals if isinstance(g, Mapping) and _finite(g.get("target"))
+    }
 
 
 def _change_cells(delta: Json | None, before: Any, after: Any) -> tuple[Cell, Cell]:
@@ -248,8 +275,10 @@ def _change_cells(delta: Json | None, before: Any, after: Any) -> tuple[Cell, Ce
     if delta is None:
         b, a = _get(before, "score"), _get(after, "score")
         return (_points(100 * (a - b)) if _finite(a) and _finite(b) else "-"), "-"
-    text = (f"{_points(delta.get('delta_points'))} [{_points(delta.get('ci_low_points'))}, "
-            f"{_points(delta.get('ci_high_points'))}]")
+    text = (
+        f"{_points(delta.get('delta_points'))} [{_points(delta.get('ci_low_points'))}, "
+        f"{_points(delta.get('ci_high_points'))}]"
+    )
     change = str(delta.get("change", "-"))
     return text, Badge(change, CHANGE_TONES.get(change, "muted"))
 
@@ -261,20 +290,25 @@ def _target_cell(target: Any, after: Any) -> Cell:
     if not _finite(score):
         return f"{pct(target)}"
     reached = score >= target
-    return Badge(f"{pct(target)} {'reached' if reached else 'not reached'}",
-                 "good" if reached else "warn")
+    return Badge(
+        f"{pct(target)} {'reached' if reached else 'not reached'}", "good" if reached else "warn"
+    )
 
 
 def _alt(prefix: str, rows: list[ScoreRow]) -> str:
-    parts = [f"{r.label} {pct(r.before.score if r.before else None)} to "
-             f"{pct(r.after.score if r.after else None)}" for r in rows]
+    parts = [
+        f"{r.label} {pct(r.before.score if r.before else None)} to "
+        f"{pct(r.after.score if r.after else None)}"
+        for r in rows
+    ]
     return f"{prefix} before and after, with 95% confidence intervals: " + "; ".join(parts)
 
 
 def _eval_missing_note(run: RunData, what: str) -> Text:
     why = _missing(run, "eval/before.json", "eval/after.json")
-    return Text(f"No {what} to show" + (f": {why}." if why else " in the evaluation files."),
-                note=True)
+    return Text(
+        f"No {what} to show" + (f": {why}." if why else " in the evaluation files."), note=True
+    )
 
 
 def _metric_names(*sections: Any) -> list[str]:
@@ -297,15 +331,36 @@ def _task_section(run: RunData) -> Section:
         target = _get(delta, "target") if _finite(_get(delta, "target")) else targets.get(name)
         rows.append(ScoreRow(name, Score.from_entry(b), Score.from_entry(a), target))
         n = _get(delta, "n") or _get(a, "n") or _get(b, "n")
-        table_rows.append((name, score_text(b), score_text(a), *_change_cells(delta, b, a),
-                           _count(n), _target_cell(target, a)))
+        table_rows.append(
+            (
+                name,
+                score_text(b),
+                score_text(a),
+                *_change_cells(delta, b, a),
+                _count(n),
+                _target_cell(target, a),
+            )
+        )
     task_name = _get(before, "name") or _get(after, "name") or "task"
     blocks: list[Block] = [
-        Text(f"Task: {task_name}. Scores are averages over items (0-100%) with 95% bootstrap "
-             "intervals; changes are in percentage points.", note=True),
+        Text(
+            f"Task: {task_name}. Scores are averages over items (0-100%) with 95% bootstrap "
+            "intervals; changes are in percentage points.",
+            note=True,
+        ),
         Chart("chart-task", _alt("Task metrics", rows), before_after_png(rows)),
-        Table(("metric", "before [95% CI]", "after [95% CI]", "change, points [95% CI]", "judged",
-               "n", "target"), table_rows),
+        Table(
+            (
+                "metric",
+                "before [95% CI]",
+                "after [95% CI]",
+                "change, points [95% CI]",
+                "judged",
+                "n",
+                "target",
+            ),
+            table_rows,
+        ),
     ]
     if before is None or after is None:
         blocks.append(_eval_missing_note(run, "before/after comparison"))
@@ -327,8 +382,17 @@ def _benchmark_rows(run: RunData) -> tuple[list[ScoreRow], list[tuple[Cell, ...]
             label = f"{metric} (primary)" if metric == primary else metric
             n = _get(delta, "n") or _get(a, "n") or _get(b, "n")
             role = _get(deltas.get(bench), "role") or "-"
-            table_rows.append((bench, role, label, score_text(b), score_text(a),
-                               *_change_cells(delta, b, a), _count(n)))
+            table_rows.append(
+                (
+                    bench,
+                    role,
+                    label,
+                    score_text(b),
+                    score_text(a),
+                    *_change_cells(delta, b, a),
+                    _count(n),
+                )
+            )
     return rows, table_rows
 
 
@@ -337,15 +401,33 @@ def _benchmark_section(run: RunData) -> Section:
     rows, table_rows = _benchmark_rows(run)
     if not rows:
         return Section("benchmarks", title, [_eval_missing_note(run, "benchmarks")])
-    return Section("benchmarks", title, [
-        Text("A benchmark in the role of task measures the goal (goal.task_metrics); guards check "
-             "that general ability survived the fine-tune. The primary metric's change is judged "
-             "with a paired bootstrap interval from verdict.json; other changes are plain "
-             "differences of the means.", note=True),
-        Chart("chart-benchmarks", _alt("Benchmark scores", rows), before_after_png(rows)),
-        Table(("benchmark", "role", "metric", "before [95% CI]", "after [95% CI]",
-               "change, points [95% CI]", "judged", "n"), table_rows),
-    ])
+    return Section(
+        "benchmarks",
+        title,
+        [
+            Text(
+                "A benchmark in the role of task measures the goal (goal.task_metrics); guards check "
+                "that general ability survived the fine-tune. The primary metric's change is judged "
+                "with a paired bootstrap interval from verdict.json; other changes are plain "
+                "differences of the means.",
+                note=True,
+            ),
+            Chart("chart-benchmarks", _alt("Benchmark scores", rows), before_after_png(rows)),
+            Table(
+                (
+                    "benchmark",
+                    "role",
+                    "metric",
+                    "before [95% CI]",
+                    "after [95% CI]",
+                    "change, points [95% CI]",
+                    "judged",
+                    "n",
+                ),
+                table_rows,
+            ),
+        ],
+    )
 
 
 def _loss_summary(history: History, column: str, label: str) -> tuple[Cell, ...]:
@@ -353,8 +435,13 @@ def _loss_summary(history: History, column: str, label: str) -> tuple[Cell, ...]
     if not values:
         return (label, "-", "-", "-", "-")
     best = min(range(len(values)), key=values.__getitem__)
-    return (label, f"{values[0]:.4f}", f"{values[-1]:.4f}", f"{values[best]:.4f}",
-            _count(steps[best]))
+    return (
+        label,
+        f"{values[0]:.4f}",
+        f"{values[-1]:.4f}",
+        f"{values[best]:.4f}",
+        _count(steps[best]),
+    )
 
 
 def _loss_alt(history: History) -> str:
@@ -378,13 +465,22 @@ def _loss_section(run: RunData) -> Section:
         return Section("loss", title, [Text(f"No loss curve: {why}.", note=True)])
     blocks: list[Block] = [
         Chart("chart-loss", _loss_alt(history), loss_curve_png({run.name: history})),
-        Table(("loss", "first", "final", "best", "best at step"),
-              [_loss_summary(history, "train_loss", "train"),
-               _loss_summary(history, "val_loss", "validation")]),
+        Table(
+            ("loss", "first", "final", "best", "best at step"),
+            [
+                _loss_summary(history, "train_loss", "train"),
+                _loss_summary(history, "val_loss", "validation"),
+            ],
+        ),
     ]
     if not series(history, "val_loss")[1]:
-        blocks.append(Text("No validation loss was logged (no validation split, or training "
-                           "ended before the first evaluation step).", note=True))
+        blocks.append(
+            Text(
+                "No validation loss was logged (no validation split, or training "
+                "ended before the first evaluation step).",
+                note=True,
+            )
+        )
     return Section("loss", title, blocks)
 
 
@@ -395,13 +491,26 @@ def _diagnosis_section(run: RunData) -> Section:
         return Section("diagnosis", title, [Text(f"No diagnosis: {why}.", note=True)])
     findings = [f for f in run.verdict.get("findings") or [] if isinstance(f, Mapping)]
     if not findings:
-        return Section("diagnosis", title,
-                       [Text("The loss-curve diagnosis found nothing to report.", note=True)])
-    rows = [(Badge(str(f.get("severity", "?")), SEVERITY_TONES.get(f.get("severity"), "muted")),
-             str(f.get("kind", "-")), str(f.get("message", "-")), _evidence(f.get("evidence")),
-             str(f.get("recommendation") or "-")) for f in findings]
-    return Section("diagnosis", title, [
-        Table(("severity", "finding", "message", "evidence", "recommendation"), rows)])
+        return Section(
+            "diagnosis",
+            title,
+            [Text("The loss-curve diagnosis found nothing to report.", note=True)],
+        )
+    rows = [
+        (
+            Badge(str(f.get("severity", "?")), SEVERITY_TONES.get(f.get("severity"), "muted")),
+            str(f.get("kind", "-")),
+            str(f.get("message", "-")),
+            _evidence(f.get("evidence")),
+            str(f.get("recommendation") or "-"),
+        )
+        for f in findings
+    ]
+    return Section(
+        "diagnosis",
+        title,
+        [Table(("severity", "finding", "message", "evidence", "recommendation"), rows)],
+    )
 
 
 def _memory(metrics: Json) -> str:
@@ -439,17 +548,28 @@ def _cost_rows(run: RunData) -> list[tuple[Cell, ...]]:
     rows: list[tuple[Cell, ...]] = [
         ("train time", _duration(metrics.get("train_time_s", last.get("elapsed_s")))),
         ("wall time (training incl. setup and saving)", _duration(metrics.get("wall_time_s"))),
-        ("evaluation time before / after",
-         f"{_duration(_get(run.before, 'elapsed_s'))} / {_duration(_get(run.after, 'elapsed_s'))}"),
+        (
+            "evaluation time before / after",
+            f"{_duration(_get(run.before, 'elapsed_s'))} / {_duration(_get(run.after, 'elapsed_s'))}",
+        ),
         ("peak memory", _memory(metrics)),
         ("throughput", _throughput(loss)),
         ("optimizer steps", _count(steps) + (f" ({epochs:.2f} epochs)" if _finite(epochs) else "")),
-        ("tokens seen", f"{_count(seen)} supervised" + (f", {_count(inputs)} input"
-                                                        if _finite(inputs) else "")),
+        (
+            "tokens seen",
+            f"{_count(seen)} supervised" + (f", {_count(inputs)} input" if _finite(inputs) else ""),
+        ),
         ("trainable parameters", _parameters(_get(metrics, "model", "parameters") or {})),
-        ("device", ", ".join([_value(metrics.get("device")),
-                              f"bf16 autocast: {_value(metrics.get('bf16_autocast'))}",
-                              f"torch threads: {_value(metrics.get('torch_threads'))}"])),
+        (
+            "device",
+            ", ".join(
+                [
+                    _value(metrics.get("device")),
+                    f"bf16 autocast: {_value(metrics.get('bf16_autocast'))}",
+                    f"torch threads: {_value(metrics.get('torch_threads'))}",
+                ]
+            ),
+        ),
     ]
     return rows
 
@@ -457,9 +577,15 @@ def _cost_rows(run: RunData) -> list[tuple[Cell, ...]]:
 def _cost_section(run: RunData) -> Section:
     blocks: list[Block] = [Table(("measure", "value"), _cost_rows(run))]
     if run.metrics is None:
-        blocks.insert(0, Text(f"Training metrics unavailable: "
-                              f"{_missing(run, 'training_metrics.json')}; steps, tokens and time "
-                              "come from the loss history where it exists.", note=True))
+        blocks.insert(
+            0,
+            Text(
+                f"Training metrics unavailable: "
+                f"{_missing(run, 'training_metrics.json')}; steps, tokens and time "
+                "come from the loss history where it exists.",
+                note=True,
+            ),
+        )
     return Section("cost", "Cost", blocks)
 
 
@@ -468,8 +594,10 @@ def _encoding(part: Any) -> str:
     if not isinstance(part, Mapping):
         return "-"
     dropped = ", ".join(f"{n} {why}" for why, n in (part.get("dropped") or {}).items())
-    return (f"{_count(part.get('kept'))} kept, {_count(part.get('truncated'))} truncated, "
-            f"dropped: {dropped or 'none'}")
+    return (
+        f"{_count(part.get('kept'))} kept, {_count(part.get('truncated'))} truncated, "
+        f"dropped: {dropped or 'none'}"
+    )
 
 
 def _data_rows(data: Json) -> list[tuple[Cell, ...]]:
@@ -479,8 +607,10 @@ def _data_rows(data: Json) -> list[tuple[Cell, ...]]:
         ("fingerprint (sha256)", Code(str(fingerprint)) if fingerprint else "-"),
         ("train encoding", _encoding(data.get("train"))),
         ("validation encoding", _encoding(data.get("validation"))),
-        ("supervised tokens / tokens",
-         f"{_count(data.get('supervised_tokens'))} / {_count(data.get('tokens'))}"),
+        (
+            "supervised tokens / tokens",
+            f"{_count(data.get('supervised_tokens'))} / {_count(data.get('tokens'))}",
+        ),
     ]
 
 
@@ -493,22 +623,32 @@ def _hyperparameters(run: RunData) -> Json:
 
 def _setup_section(run: RunData) -> Section:
     model = _get(run.metrics, "model") or _get(run.config, "model") or {}
-    model_rows = [("model", _value(model.get("name_or_path"))), ("kind", _value(model.get("kind"))),
-                  ("dtype", _value(model.get("dtype")))]
+    model_rows = [
+        ("model", _value(model.get("name_or_path"))),
+        ("kind", _value(model.get("kind"))),
+        ("dtype", _value(model.get("dtype"))),
+    ]
     hyper = [(key, _value(value)) for key, value in _hyperparameters(run).items()]
-    blocks: list[Block] = [Table(("setting", "value"), model_rows + hyper,
-                                 "Model and hyperparameters")]
+    blocks: list[Block] = [
+        Table(("setting", "value"), model_rows + hyper, "Model and hyperparameters")
+    ]
     data = _get(run.metrics, "data")
     if isinstance(data, Mapping):
         blocks.append(Table(("data", "value"), _data_rows(data), "Data"))
     settings = _get(run.before, "settings") or _get(run.after, "settings")
     if isinstance(settings, Mapping):
-        blocks.append(Table(("setting", "value"), [(k, _value(v)) for k, v in settings.items()],
-                            "Evaluation settings"))
+        blocks.append(
+            Table(
+                ("setting", "value"),
+                [(k, _value(v)) for k, v in settings.items()],
+                "Evaluation settings",
+            )
+        )
     versions = _get(run.metrics, "versions")
     if isinstance(versions, Mapping):
-        blocks.append(Table(("library", "version"), [(k, _value(v)) for k, v in versions.items()],
-                            "Versions"))
+        blocks.append(
+            Table(("library", "version"), [(k, _value(v)) for k, v in versions.items()], "Versions")
+        )
     if run.metrics is None:
         why = _missing(run, "training_metrics.json")
         blocks.append(Text(f"Data and versions unavailable: {why}.", note=True))
@@ -518,52 +658,92 @@ def _setup_section(run: RunData) -> Section:
 def _item_change(before: Json, after: Json) -> ItemChange | None:
     b_metrics, a_metrics = before.get("metrics") or {}, after.get("metrics") or {}
     shared = [m for m in b_metrics if m in a_metrics]
-    diffs = [a_metrics[m] - b_metrics[m] for m in shared
-             if _finite(a_metrics[m]) and _finite(b_metrics[m]) and a_metrics[m] != b_metrics[m]]
+    diffs = [
+        a_metrics[m] - b_metrics[m]
+        for m in shared
+        if _finite(a_metrics[m]) and _finite(b_metrics[m]) and a_metrics[m] != b_metrics[m]
+    ]
     if not diffs:
         return None
     kind = "improved" if min(diffs) > 0 else "regressed" if max(diffs) < 0 else "mixed"
-    table = Table(("", *shared), [("before", *(_value(b_metrics[m]) for m in shared)),
-                                  ("after", *(_value(a_metrics[m]) for m in shared))])
-    return ItemChange(str(before.get("id", "?")), Badge(kind, ITEM_TONES[kind]),
-                      _clip(before.get("prompt")), _clip(before.get("output")),
-                      _clip(after.get("output")), table)
+    table = Table(
+        ("", *shared),
+        [
+            ("before", *(_value(b_metrics[m]) for m in shared)),
+            ("after", *(_value(a_metrics[m]) for m in shared)),
+        ],
+    )
+    return ItemChange(
+        str(before.get("id", "?")),
+        Badge(kind, ITEM_TONES[kind]),
+        _clip(before.get("prompt")),
+        _clip(before.get("output")),
+        _clip(after.get("output")),
+        table,
+    )
 
 
 def _items_section(run: RunData) -> Section:
     title = "Changed task items"
     before_items = [i for i in _get(run.before, "task", "items") or [] if isinstance(i, Mapping)]
-    after_items = {i.get("id"): i for i in _get(run.after, "task", "items") or []
-                   if isinstance(i, Mapping)}
+    after_items = {
+        i.get("id"): i for i in _get(run.after, "task", "items") or [] if isinstance(i, Mapping)
+    }
     if not before_items or not after_items:
         return Section("items", title, [_eval_missing_note(run, "per-item outputs")])
-    changes = [change for item in before_items if item.get("id") in after_items
-               and (change := _item_change(item, after_items[item["id"]])) is not None]
+    changes = [
+        change
+        for item in before_items
+        if item.get("id") in after_items
+        and (change := _item_change(item, after_items[item["id"]])) is not None
+    ]
     order = list(ITEM_TONES)
     changes.sort(key=lambda c: order.index(c.change.text))
-    counts = ", ".join(f"{sum(c.change.text == kind for c in changes)} {kind}"
-                       for kind in ("improved", "regressed", "mixed"))
-    blocks: list[Block] = [Text(f"{len(changes)} of {len(before_items)} items changed their "
-                                f"metrics ({counts}); regressions first, unchanged items omitted.")]
+    counts = ", ".join(
+        f"{sum(c.change.text == kind for c in changes)} {kind}"
+        for kind in ("improved", "regressed", "mixed")
+    )
+    blocks: list[Block] = [
+        Text(
+            f"{len(changes)} of {len(before_items)} items changed their "
+            f"metrics ({counts}); regressions first, unchanged items omitted."
+        )
+    ]
     blocks.extend(changes[:MAX_ITEMS])
     if len(changes) > MAX_ITEMS:
-        blocks.append(Text(f"... and {len(changes) - MAX_ITEMS} more changed items; see "
-                           "eval/before.json and eval/after.json.", note=True))
+        blocks.append(
+            Text(
+                f"... and {len(changes) - MAX_ITEMS} more changed items; see "
+                "eval/before.json and eval/after.json.",
+                note=True,
+            )
+        )
     return Section("items", title, blocks)
 
 
 def _sections(run: RunData) -> list[Section]:
-    return [_verdict_section(run), _task_section(run), _benchmark_section(run), _loss_section(run),
-            _diagnosis_section(run), _cost_section(run), _setup_section(run), _items_section(run)]
+    return [
+        _verdict_section(run),
+        _task_section(run),
+        _benchmark_section(run),
+        _loss_section(run),
+        _diagnosis_section(run),
+        _cost_section(run),
+        _setup_section(run),
+        _items_section(run),
+    ]
 
 
 def _header_facts(run: RunData) -> list[tuple[str, str]]:
     model = _get(run.metrics, "model", "name_or_path") or _get(run.config, "model", "name_or_path")
     status = _get(run.status, "status")  # 'running' while the pipeline itself writes the report
-    facts = [("folder", run.path.name), ("model", model),
-             ("status", status if status != "running" else None),
-             ("purpose", _get(run.verdict, "purpose") or _get(run.config, "goal", "purpose")),
-             ("goal", _get(run.config, "goal", "description"))]
+    facts = [
+        ("folder", run.path.name),
+        ("model", model),
+        ("status", status if status != "running" else None),
+        ("purpose", _get(run.verdict, "purpose") or _get(run.config, "goal", "purpose")),
+        ("goal", _get(run.config, "goal", "description")),
+    ]
     return [(key, str(value)) for key, value in facts if value]
 
 
@@ -571,5 +751,3 @@ def build_report(run: RunData) -> Report:
     """The whole report of one run, in reading order: verdict, task, benchmarks, loss, diagnosis,
     cost, setup, changed items."""
     return Report(run.name, _header_facts(run), _sections(run), run.path.name)
-
-

@@ -41,8 +41,9 @@ class Score:
         if not entry or not _finite(entry.get("score")):
             return None
         low, high = (entry.get(key) for key in ("ci_low", "ci_high"))
-        return cls(float(entry["score"]), low if _finite(low) else None,
-                   high if _finite(high) else None)
+        return cls(
+            float(entry["score"]), low if _finite(low) else None, high if _finite(high) else None
+        )
 
 
 @dataclass(frozen=True)
@@ -79,21 +80,32 @@ def _error(scores: Sequence[Score]) -> np.ndarray:
     return np.clip(np.array([low, high]) * 100, 0, None)
 
 
-def _draw_side(ax: Axes, y: np.ndarray, scores: Sequence[Score | None], height: float,
-               color: str, label: str) -> None:
+def _draw_side(
+    ax: Axes, y: np.ndarray, scores: Sequence[Score | None], height: float, color: str, label: str
+) -> None:
     present = [(pos, s) for pos, s in zip(y, scores) if s is not None]
     if not present:
         return
     positions, values = zip(*present)
-    ax.barh(positions, [100 * s.score for s in values], height, xerr=_error(values), color=color,
-            label=label, error_kw={"ecolor": "#374151", "capsize": 3, "elinewidth": 1})
+    ax.barh(
+        positions,
+        [100 * s.score for s in values],
+        height,
+        xerr=_error(values),
+        color=color,
+        label=label,
+        error_kw={"ecolor": "#374151", "capsize": 3, "elinewidth": 1},
+    )
     for pos, s in present:
         end = 100 * (s.ci_high if s.ci_high is not None else s.score)
         ax.text(end + 1.2, pos, f"{100 * s.score:.0f}%", va="center", fontsize=8, color="#374151")
 
 
-def before_after_png(rows: Sequence[ScoreRow], title: str | None = None,
-                     labels: tuple[str, str] = ("before", "after")) -> bytes:
+def before_after_png(
+    rows: Sequence[ScoreRow],
+    title: str | None = None,
+    labels: tuple[str, str] = ("before", "after"),
+) -> bytes:
     """Horizontal grouped bars of two score sets with 95% CI error bars and optional targets."""
     fig = Figure(figsize=(WIDTH_IN, 1.3 + 0.62 * max(len(rows), 1)), layout="constrained")
     ax = fig.add_subplot()
@@ -103,8 +115,14 @@ def before_after_png(rows: Sequence[ScoreRow], title: str | None = None,
     _draw_side(ax, y - height / 2, [r.after for r in rows], height, AFTER_COLOR, labels[1])
     targets = [(pos, r.target) for pos, r in zip(y, rows) if _finite(r.target)]
     for index, (pos, target) in enumerate(targets):
-        ax.plot([100 * target] * 2, [pos - 0.48, pos + 0.48], color=TARGET_COLOR, ls="--", lw=1.5,
-                label="target" if index == 0 else None)
+        ax.plot(
+            [100 * target] * 2,
+            [pos - 0.48, pos + 0.48],
+            color=TARGET_COLOR,
+            ls="--",
+            lw=1.5,
+            label="target" if index == 0 else None,
+        )
     ax.set_yticks(y, [r.label for r in rows])
     ax.set_ylim(-0.6, len(rows) - 0.4)
     ax.set_xlim(0, 112)
@@ -115,8 +133,15 @@ def before_after_png(rows: Sequence[ScoreRow], title: str | None = None,
     _style(ax)
     handles, names = ax.get_legend_handles_labels()
     order = sorted(range(len(names)), key=lambda i: names[i] == "target")
-    ax.legend([handles[i] for i in order], [names[i] for i in order], loc="lower left",
-              bbox_to_anchor=(0, 1.0), ncol=3, frameon=False, fontsize=9)
+    ax.legend(
+        [handles[i] for i in order],
+        [names[i] for i in order],
+        loc="lower left",
+        bbox_to_anchor=(0, 1.0),
+        ncol=3,
+        frameon=False,
+        fontsize=9,
+    )
     if title:
         fig.suptitle(title, fontsize=11, x=0.01, ha="left")
     return _png(fig)
@@ -130,17 +155,22 @@ def smooth(values: Sequence[float], window: int | None = None) -> np.ndarray:
         window = min(max(3, int(len(data) * 0.1) | 1), 51)
     half = window // 2
     if len(data) <= 2 * half:
-        return np.array([np.median(data[max(0, i - half):i + half + 1]) for i in range(len(data))])
-    head = [np.median(data[:i + half + 1]) for i in range(half)]
-    tail = [np.median(data[i - half:]) for i in range(len(data) - half, len(data))]
+        return np.array(
+            [np.median(data[max(0, i - half) : i + half + 1]) for i in range(len(data))]
+        )
+    head = [np.median(data[: i + half + 1]) for i in range(half)]
+    tail = [np.median(data[i - half :]) for i in range(len(data) - half, len(data))]
     middle = np.median(np.lib.stride_tricks.sliding_window_view(data, 2 * half + 1), axis=1)
     return np.concatenate([head, middle, tail])
 
 
 def series(rows: History, column: str) -> tuple[list[float], list[float]]:
     """(steps, values) of one loss-history column, skipping empty and non-finite values."""
-    pairs = [(row["step"], row[column]) for row in rows
-             if _finite(row.get(column)) and _finite(row.get("step"))]
+    pairs = [
+        (row["step"], row[column])
+        for row in rows
+        if _finite(row.get(column)) and _finite(row.get("step"))
+    ]
     return [float(s) for s, _ in pairs], [float(v) for _, v in pairs]
 
 
@@ -151,8 +181,16 @@ def _plot_loss(ax: Axes, rows: History, color: str, prefix: str, val_color: str)
         ax.plot(steps, train, color=color, alpha=0.25, lw=1, label=f"{prefix}train (raw)")
         ax.plot(steps, smooth(train), color=color, lw=2, label=f"{prefix}train (smoothed)")
     if val_steps:
-        ax.plot(val_steps, val, color=val_color, ls="--", lw=1.5, marker="o", ms=5,
-                label=f"{prefix}validation")
+        ax.plot(
+            val_steps,
+            val,
+            color=val_color,
+            ls="--",
+            lw=1.5,
+            marker="o",
+            ms=5,
+            label=f"{prefix}validation",
+        )
     return bool(steps or val_steps)
 
 
@@ -174,8 +212,15 @@ def loss_curve_png(histories: Mapping[str, History], title: str | None = None) -
         if lr_ax is not None:
             lr_ax.plot(*series(rows, "learning_rate"), color=color, lw=1.5)
     if not plotted:
-        loss_ax.text(0.5, 0.5, "no loss logged", ha="center", va="center",
-                     transform=loss_ax.transAxes, color="#6b7280")
+        loss_ax.text(
+            0.5,
+            0.5,
+            "no loss logged",
+            ha="center",
+            va="center",
+            transform=loss_ax.transAxes,
+            color="#6b7280",
+        )
     loss_ax.set_ylabel("loss", fontsize=9)
     loss_ax.grid(True, color="#e5e7eb")
     if plotted:

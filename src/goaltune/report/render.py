@@ -17,8 +17,13 @@ from typing import Any
 
 from goaltune.runs import utc_now
 
-VERDICT_TONES = {"SUCCESS": "good", "INVESTIGATE": "warn", "NEEDS TUNING": "warn",
-                 "PROBLEM": "bad", "FAILED": "bad"}
+VERDICT_TONES = {
+    "SUCCESS": "good",
+    "INVESTIGATE": "warn",
+    "NEEDS TUNING": "warn",
+    "PROBLEM": "bad",
+    "FAILED": "bad",
+}
 
 
 # ---------------------------------------------------------------- document model
@@ -139,10 +144,13 @@ def _html_cell(cell: Cell) -> str:
 def _html_table(table: Table) -> str:
     caption = f"<caption>{_h(table.caption)}</caption>" if table.caption else ""
     head = "".join(f"<th>{_h(h)}</th>" for h in table.headers)
-    body = "".join("<tr>" + "".join(f"<td>{_html_cell(c)}</td>" for c in row) + "</tr>"
-                   for row in table.rows)
-    return (f'<div class="table-wrap"><table>{caption}<thead><tr>{head}</tr></thead>'
-            f"<tbody>{body}</tbody></table></div>")
+    body = "".join(
+        "<tr>" + "".join(f"<td>{_html_cell(c)}</td>" for c in row) + "</tr>" for row in table.rows
+    )
+    return (
+        f'<div class="table-wrap"><table>{caption}<thead><tr>{head}</tr></thead>'
+        f"<tbody>{body}</tbody></table></div>"
+    )
 
 
 def _html_text(text: Text) -> str:
@@ -160,30 +168,40 @@ def _html_bullets(bullets: Bullets) -> str:
 
 def _html_chart(chart: Chart) -> str:
     data = base64.b64encode(chart.png).decode("ascii")
-    return (f'<figure><img id="{_h(chart.id)}" alt="{_h(chart.alt)}" '
-            f'src="data:image/png;base64,{data}"></figure>')
+    return (
+        f'<figure><img id="{_h(chart.id)}" alt="{_h(chart.alt)}" '
+        f'src="data:image/png;base64,{data}"></figure>'
+    )
 
 
 def _html_banner(banner: Banner) -> str:
     tone = VERDICT_TONES.get(banner.verdict or "", "muted")
     caution = ' <span class="badge warn">&#9888; with caution</span>' if banner.caution else ""
     reasons = _html_list(banner.reasons) if banner.reasons else ""
-    return (f'<div id="verdict" class="verdict {tone}"><div class="label">Verdict</div>'
-            f'<div class="word">{_h(banner.verdict or "NO VERDICT")}{caution}</div>'
-            f'<p class="headline">{_h(banner.headline)}</p>{reasons}</div>')
+    return (
+        f'<div id="verdict" class="verdict {tone}"><div class="label">Verdict</div>'
+        f'<div class="word">{_h(banner.verdict or "NO VERDICT")}{caution}</div>'
+        f'<p class="headline">{_h(banner.headline)}</p>{reasons}</div>'
+    )
 
 
 def _html_item(item: ItemChange) -> str:
-    return (f'<article class="item"><div class="title"><code>{_h(item.id)}</code>'
-            f"{_html_cell(item.change)}</div><h4>Prompt</h4><pre>{_h(item.prompt)}</pre>"
-            f'<div class="pair"><div><h4>Before</h4><pre>{_h(item.before)}</pre></div>'
-            f"<div><h4>After</h4><pre>{_h(item.after)}</pre></div></div>"
-            f"{_html_table(item.metrics)}</article>")
+    return (
+        f'<article class="item"><div class="title"><code>{_h(item.id)}</code>'
+        f"{_html_cell(item.change)}</div><h4>Prompt</h4><pre>{_h(item.prompt)}</pre>"
+        f'<div class="pair"><div><h4>Before</h4><pre>{_h(item.before)}</pre></div>'
+        f"<div><h4>After</h4><pre>{_h(item.after)}</pre></div></div>"
+        f"{_html_table(item.metrics)}</article>"
+    )
 
 
 _HTML: dict[type, Callable[[Any], str]] = {
-    Text: _html_text, Bullets: _html_bullets, Table: _html_table, Chart: _html_chart,
-    Banner: _html_banner, ItemChange: _html_item,
+    Text: _html_text,
+    Bullets: _html_bullets,
+    Table: _html_table,
+    Chart: _html_chart,
+    Banner: _html_banner,
+    ItemChange: _html_item,
 }
 
 
@@ -203,12 +221,18 @@ def render_html(report: Report) -> str:
     """
     facts = "".join(f"<span>{_h(key)}: <b>{_h(value)}</b></span>" for key, value in report.facts)
     toc = "".join(f'<a href="#{s.id}">{_h(s.title)}</a>' for s in report.sections[1:])
-    header = (f'<header class="run"><h1>{_h(report.title)}</h1><div class="meta">{facts}</div>'
-              f'<nav class="toc">{toc}</nav></header>')
+    header = (
+        f'<header class="run"><h1>{_h(report.title)}</h1><div class="meta">{facts}</div>'
+        f'<nav class="toc">{toc}</nav></header>'
+    )
     body = "\n".join(_html_section(s, heading=index > 0) for index, s in enumerate(report.sections))
     template = Template((files("goaltune.report") / "template.html").read_text(encoding="utf-8"))
-    return template.substitute(title=_h(f"{report.title} - goaltune report"), header=header,
-                               body=body, footer=_h(report.footer))
+    return template.substitute(
+        title=_h(f"{report.title} - goaltune report"),
+        header=header,
+        body=body,
+        footer=_h(report.footer),
+    )
 
 
 # ---------------------------------------------------------------- Markdown
@@ -228,8 +252,10 @@ def _md_cell(cell: Cell) -> str:
 
 def _md_table(table: Table) -> str:
     lines = [f"**{_md(table.caption)}**", ""] if table.caption else []
-    lines += ["| " + " | ".join(_md(h) for h in table.headers) + " |",
-              "|" + "---|" * len(table.headers)]
+    lines += [
+        "| " + " | ".join(_md(h) for h in table.headers) + " |",
+        "|" + "---|" * len(table.headers),
+    ]
     lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in table.rows]
     return "\n".join(lines)
 
@@ -245,8 +271,11 @@ def _md_bullets(bullets: Bullets) -> str:
 
 def _md_banner(banner: Banner) -> str:
     caution = " (with caution)" if banner.caution else ""
-    lines = [f"**Verdict: {_md(banner.verdict or 'NO VERDICT')}{caution}**", "",
-             _md(banner.headline)]
+    lines = [
+        f"**Verdict: {_md(banner.verdict or 'NO VERDICT')}{caution}**",
+        "",
+        _md(banner.headline),
+    ]
     if banner.reasons:
         lines += ["", *(f"- {_md(reason)}" for reason in banner.reasons)]
     return "\n".join(lines)
@@ -259,14 +288,27 @@ def _fence(text: str) -> str:
 
 
 def _md_item(item: ItemChange) -> str:
-    return "\n\n".join([f"### {_md(item.id)} ({_md(item.change.text)})", "Prompt:",
-                        _fence(item.prompt), "Before:", _fence(item.before), "After:",
-                        _fence(item.after), _md_table(item.metrics)])
+    return "\n\n".join(
+        [
+            f"### {_md(item.id)} ({_md(item.change.text)})",
+            "Prompt:",
+            _fence(item.prompt),
+            "Before:",
+            _fence(item.before),
+            "After:",
+            _fence(item.after),
+            _md_table(item.metrics),
+        ]
+    )
 
 
 _MARKDOWN: dict[type, Callable[[Any], str]] = {
-    Text: _md_text, Bullets: _md_bullets, Table: _md_table, Chart: lambda chart: "",
-    Banner: _md_banner, ItemChange: _md_item,
+    Text: _md_text,
+    Bullets: _md_bullets,
+    Table: _md_table,
+    Chart: lambda chart: "",
+    Banner: _md_banner,
+    ItemChange: _md_item,
 }
 
 

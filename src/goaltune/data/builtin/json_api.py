@@ -50,159 +50,514 @@ _DATE = {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
 _STR_LIST = {"type": "array", "items": _STR, "minItems": 1}
 
 RECORD_SCHEMAS: dict[str, dict] = {
-    "person": _schema("person", {
-        "name": _STR,
-        "age": _INT,
-        "email": _STR,
-        "address": _object({"city": _STR, "country": _STR}),
-        "is_member": _BOOL,
-    }),
-    "order": _schema("order", {
-        "order_id": _STR,
-        "customer": _STR,
-        "items": {
-            "type": "array",
-            "items": _object({"product": _STR, "quantity": {"type": "integer", "minimum": 1}}),
-            "minItems": 1,
+    "person": _schema(
+        "person",
+        {
+            "name": _STR,
+            "age": _INT,
+            "email": _STR,
+            "address": _object({"city": _STR, "country": _STR}),
+            "is_member": _BOOL,
         },
-        "total": _NUM,
-        "paid": _BOOL,
-    }),
-    "event": _schema("event", {
-        "title": _STR,
-        "date": _DATE,
-        "location": _object({"venue": _STR, "city": _STR}),
-        "capacity": _INT,
-        "tags": _STR_LIST,
-        "free": _BOOL,
-    }),
-    "product": _schema("product", {
-        "name": _STR,
-        "sku": _STR,
-        "price": _NUM,
-        "in_stock": _BOOL,
-        "tags": _STR_LIST,
-        "warranty_years": _INT,
-    }),
-    "book": _schema("book", {
-        "title": _STR,
-        "author": _STR,
-        "year": _INT,
-        "pages": _INT,
-        "genres": _STR_LIST,
-        "series": {"type": ["string", "null"]},
-    }),
-    "flight": _schema("flight", {
-        "flight_number": _STR,
-        "origin": _STR,
-        "destination": _STR,
-        "departure": {"type": "string", "pattern": r"^\d{2}:\d{2}$"},
-        "passenger": _object({"name": _STR, "seat": _STR}),
-        "checked_bags": _INT,
-    }),
+    ),
+    "order": _schema(
+        "order",
+        {
+            "order_id": _STR,
+            "customer": _STR,
+            "items": {
+                "type": "array",
+                "items": _object({"product": _STR, "quantity": {"type": "integer", "minimum": 1}}),
+                "minItems": 1,
+            },
+            "total": _NUM,
+            "paid": _BOOL,
+        },
+    ),
+    "event": _schema(
+        "event",
+        {
+            "title": _STR,
+            "date": _DATE,
+            "location": _object({"venue": _STR, "city": _STR}),
+            "capacity": _INT,
+            "tags": _STR_LIST,
+            "free": _BOOL,
+        },
+    ),
+    "product": _schema(
+        "product",
+        {
+            "name": _STR,
+            "sku": _STR,
+            "price": _NUM,
+            "in_stock": _BOOL,
+            "tags": _STR_LIST,
+            "warranty_years": _INT,
+        },
+    ),
+    "book": _schema(
+        "book",
+        {
+            "title": _STR,
+            "author": _STR,
+            "year": _INT,
+            "pages": _INT,
+            "genres": _STR_LIST,
+            "series": {"type": ["string", "null"]},
+        },
+    ),
+    "flight": _schema(
+        "flight",
+        {
+            "flight_number": _STR,
+            "origin": _STR,
+            "destination": _STR,
+            "departure": {"type": "string", "pattern": r"^\d{2}:\d{2}$"},
+            "passenger": _object({"name": _STR, "seat": _STR}),
+            "checked_bags": _INT,
+        },
+    ),
 }
 
 # ---------------------------------------------------------------- vocabularies
 
 _POOLS: dict[str, tuple[Any, ...]] = {
     "first_names": (
-        "Maya", "Lena", "Tomas", "Aisha", "Kenji", "Sofia", "Mateo", "Priya", "Lukas", "Amara",
-        "Noah", "Ingrid", "Rafael", "Yuki", "Omar", "Clara", "Diego", "Hana", "Felix", "Zara",
-        "Emil", "Nadia", "Jonas", "Leila", "Arjun", "Elena", "Marco", "Freya", "Samir", "Ines",
-        "Hugo", "Mei", "Oskar", "Lucia", "Tariq", "Greta", "Nikolai", "Rosa", "Kwame", "Astrid",
-        "Pablo", "Keiko", "Anton", "Selin", "Idris", "Vera", "Milo", "Chiara",
+        "Maya",
+        "Lena",
+        "Tomas",
+        "Aisha",
+        "Kenji",
+        "Sofia",
+        "Mateo",
+        "Priya",
+        "Lukas",
+        "Amara",
+        "Noah",
+        "Ingrid",
+        "Rafael",
+        "Yuki",
+        "Omar",
+        "Clara",
+        "Diego",
+        "Hana",
+        "Felix",
+        "Zara",
+        "Emil",
+        "Nadia",
+        "Jonas",
+        "Leila",
+        "Arjun",
+        "Elena",
+        "Marco",
+        "Freya",
+        "Samir",
+        "Ines",
+        "Hugo",
+        "Mei",
+        "Oskar",
+        "Lucia",
+        "Tariq",
+        "Greta",
+        "Nikolai",
+        "Rosa",
+        "Kwame",
+        "Astrid",
+        "Pablo",
+        "Keiko",
+        "Anton",
+        "Selin",
+        "Idris",
+        "Vera",
+        "Milo",
+        "Chiara",
     ),
     "surnames": (
-        "Okafor", "Fischer", "Novak", "Haddad", "Tanaka", "Rossi", "Alvarez", "Sharma", "Berg",
-        "Mensah", "Larsen", "Costa", "Duarte", "Kowalski", "Nakamura", "Ibrahim", "Moreau",
-        "Lindqvist", "Petrov", "Brennan", "Yilmaz", "Silva", "Horvat", "Nguyen", "Schmidt",
-        "Castillo", "Adeyemi", "Varga", "Holm", "Romero", "Kaur", "Dubois", "Meyer", "Sato",
-        "Quinn", "Pereira", "Jansen", "Walsh", "Ortiz", "Kim", "Navarro", "Eriksen", "Abara",
-        "Lund", "Marin", "Bianchi", "Takeda", "Osei",
+        "Okafor",
+        "Fischer",
+        "Novak",
+        "Haddad",
+        "Tanaka",
+        "Rossi",
+        "Alvarez",
+        "Sharma",
+        "Berg",
+        "Mensah",
+        "Larsen",
+        "Costa",
+        "Duarte",
+        "Kowalski",
+        "Nakamura",
+        "Ibrahim",
+        "Moreau",
+        "Lindqvist",
+        "Petrov",
+        "Brennan",
+        "Yilmaz",
+        "Silva",
+        "Horvat",
+        "Nguyen",
+        "Schmidt",
+        "Castillo",
+        "Adeyemi",
+        "Varga",
+        "Holm",
+        "Romero",
+        "Kaur",
+        "Dubois",
+        "Meyer",
+        "Sato",
+        "Quinn",
+        "Pereira",
+        "Jansen",
+        "Walsh",
+        "Ortiz",
+        "Kim",
+        "Navarro",
+        "Eriksen",
+        "Abara",
+        "Lund",
+        "Marin",
+        "Bianchi",
+        "Takeda",
+        "Osei",
     ),
     "cities": (
-        ("Lisbon", "Portugal"), ("Porto", "Portugal"), ("Madrid", "Spain"), ("Valencia", "Spain"),
-        ("Lyon", "France"), ("Nantes", "France"), ("Berlin", "Germany"), ("Leipzig", "Germany"),
-        ("Vienna", "Austria"), ("Graz", "Austria"), ("Zurich", "Switzerland"),
-        ("Bern", "Switzerland"), ("Oslo", "Norway"), ("Bergen", "Norway"),
-        ("Stockholm", "Sweden"), ("Malmo", "Sweden"), ("Helsinki", "Finland"),
-        ("Tampere", "Finland"), ("Dublin", "Ireland"), ("Cork", "Ireland"), ("Krakow", "Poland"),
-        ("Gdansk", "Poland"), ("Prague", "Czechia"), ("Brno", "Czechia"), ("Osaka", "Japan"),
-        ("Sapporo", "Japan"), ("Seoul", "South Korea"), ("Busan", "South Korea"),
-        ("Toronto", "Canada"), ("Halifax", "Canada"), ("Austin", "USA"), ("Denver", "USA"),
-        ("Nairobi", "Kenya"), ("Mombasa", "Kenya"), ("Accra", "Ghana"), ("Kumasi", "Ghana"),
-        ("Melbourne", "Australia"), ("Perth", "Australia"), ("Auckland", "New Zealand"),
+        ("Lisbon", "Portugal"),
+        ("Porto", "Portugal"),
+        ("Madrid", "Spain"),
+        ("Valencia", "Spain"),
+        ("Lyon", "France"),
+        ("Nantes", "France"),
+        ("Berlin", "Germany"),
+        ("Leipzig", "Germany"),
+        ("Vienna", "Austria"),
+        ("Graz", "Austria"),
+        ("Zurich", "Switzerland"),
+        ("Bern", "Switzerland"),
+        ("Oslo", "Norway"),
+        ("Bergen", "Norway"),
+        ("Stockholm", "Sweden"),
+        ("Malmo", "Sweden"),
+        ("Helsinki", "Finland"),
+        ("Tampere", "Finland"),
+        ("Dublin", "Ireland"),
+        ("Cork", "Ireland"),
+        ("Krakow", "Poland"),
+        ("Gdansk", "Poland"),
+        ("Prague", "Czechia"),
+        ("Brno", "Czechia"),
+        ("Osaka", "Japan"),
+        ("Sapporo", "Japan"),
+        ("Seoul", "South Korea"),
+        ("Busan", "South Korea"),
+        ("Toronto", "Canada"),
+        ("Halifax", "Canada"),
+        ("Austin", "USA"),
+        ("Denver", "USA"),
+        ("Nairobi", "Kenya"),
+        ("Mombasa", "Kenya"),
+        ("Accra", "Ghana"),
+        ("Kumasi", "Ghana"),
+        ("Melbourne", "Australia"),
+        ("Perth", "Australia"),
+        ("Auckland", "New Zealand"),
         ("Wellington", "New Zealand"),
     ),
     "email_domains": (
-        "example.com", "example.org", "example.net", "mail.example.com",
-        "inbox.example.org", "post.example.net", "corp.example.com", "home.example.org",
+        "example.com",
+        "example.org",
+        "example.net",
+        "mail.example.com",
+        "inbox.example.org",
+        "post.example.net",
+        "corp.example.com",
+        "home.example.org",
     ),
     "goods": (
-        "desk lamp", "notebook", "water bottle", "phone case", "USB-C cable", "coffee mug",
-        "backpack", "yoga mat", "office chair", "wireless mouse", "mechanical keyboard",
-        "monitor stand", "throw pillow", "tea kettle", "running shoes", "rain jacket",
-        "sunglasses", "wall clock", "plant pot", "cutting board", "bath towel", "travel adapter",
-        "headphones", "bike light", "wool scarf", "scented candle", "picture frame",
-        "drawer organizer", "umbrella", "thermos", "sketchbook", "phone charger", "desk fan",
-        "table lamp", "camping stove", "hiking socks", "laptop sleeve", "kitchen scale",
-        "pillow case", "spice rack", "bluetooth speaker", "web camera", "garden hose",
-        "lunch box", "door mat", "reading glasses", "wrist watch", "chef knife",
+        "desk lamp",
+        "notebook",
+        "water bottle",
+        "phone case",
+        "USB-C cable",
+        "coffee mug",
+        "backpack",
+        "yoga mat",
+        "office chair",
+        "wireless mouse",
+        "mechanical keyboard",
+        "monitor stand",
+        "throw pillow",
+        "tea kettle",
+        "running shoes",
+        "rain jacket",
+        "sunglasses",
+        "wall clock",
+        "plant pot",
+        "cutting board",
+        "bath towel",
+        "travel adapter",
+        "headphones",
+        "bike light",
+        "wool scarf",
+        "scented candle",
+        "picture frame",
+        "drawer organizer",
+        "umbrella",
+        "thermos",
+        "sketchbook",
+        "phone charger",
+        "desk fan",
+        "table lamp",
+        "camping stove",
+        "hiking socks",
+        "laptop sleeve",
+        "kitchen scale",
+        "pillow case",
+        "spice rack",
+        "bluetooth speaker",
+        "web camera",
+        "garden hose",
+        "lunch box",
+        "door mat",
+        "reading glasses",
+        "wrist watch",
+        "chef knife",
     ),
     "brands": (
-        "Aurora", "Northwind", "Kestrel", "Lumen", "Fjord", "Tidewater", "Cobalt", "Ember",
-        "Summit", "Harbor", "Maple", "Nimbus", "Orchid", "Pinecrest", "Quartz", "Redwood",
-        "Sable", "Terra", "Umbra", "Vesta", "Willow", "Zephyr", "Alder", "Beacon",
+        "Aurora",
+        "Northwind",
+        "Kestrel",
+        "Lumen",
+        "Fjord",
+        "Tidewater",
+        "Cobalt",
+        "Ember",
+        "Summit",
+        "Harbor",
+        "Maple",
+        "Nimbus",
+        "Orchid",
+        "Pinecrest",
+        "Quartz",
+        "Redwood",
+        "Sable",
+        "Terra",
+        "Umbra",
+        "Vesta",
+        "Willow",
+        "Zephyr",
+        "Alder",
+        "Beacon",
     ),
     "product_tags": (
-        "home", "office", "outdoor", "kitchen", "travel", "sport", "eco", "gift", "bestseller",
-        "new", "sale", "premium", "compact", "wireless", "handmade", "kids",
+        "home",
+        "office",
+        "outdoor",
+        "kitchen",
+        "travel",
+        "sport",
+        "eco",
+        "gift",
+        "bestseller",
+        "new",
+        "sale",
+        "premium",
+        "compact",
+        "wireless",
+        "handmade",
+        "kids",
     ),
     "event_prefixes": (
-        "Spring", "Summer", "Autumn", "Winter", "Riverside", "Downtown", "Harbor", "Midnight",
-        "Northern", "Sunset", "Lakeside", "Old Town", "Open Air", "Community", "Global",
-        "Annual", "Weekend", "Morning", "Coastal", "Mountain",
+        "Spring",
+        "Summer",
+        "Autumn",
+        "Winter",
+        "Riverside",
+        "Downtown",
+        "Harbor",
+        "Midnight",
+        "Northern",
+        "Sunset",
+        "Lakeside",
+        "Old Town",
+        "Open Air",
+        "Community",
+        "Global",
+        "Annual",
+        "Weekend",
+        "Morning",
+        "Coastal",
+        "Mountain",
     ),
     "event_topics": (
-        "Jazz", "Robotics", "Pottery", "Startup", "Poetry", "Chess", "Photography", "Cycling",
-        "Film", "Gardening", "Data Science", "Street Food", "Yoga", "Astronomy", "Craft Beer",
-        "Salsa", "Board Game", "Design", "Open Source", "Running", "Comedy", "Theater", "Wine",
+        "Jazz",
+        "Robotics",
+        "Pottery",
+        "Startup",
+        "Poetry",
+        "Chess",
+        "Photography",
+        "Cycling",
+        "Film",
+        "Gardening",
+        "Data Science",
+        "Street Food",
+        "Yoga",
+        "Astronomy",
+        "Craft Beer",
+        "Salsa",
+        "Board Game",
+        "Design",
+        "Open Source",
+        "Running",
+        "Comedy",
+        "Theater",
+        "Wine",
         "Book",
     ),
     "event_kinds": (
-        "Night", "Meetup", "Festival", "Workshop", "Summit", "Fair", "Conference", "Gala",
-        "Market", "Showcase", "Retreat", "Jam",
+        "Night",
+        "Meetup",
+        "Festival",
+        "Workshop",
+        "Summit",
+        "Fair",
+        "Conference",
+        "Gala",
+        "Market",
+        "Showcase",
+        "Retreat",
+        "Jam",
     ),
     "venues": (
-        "Harbor Hall", "The Old Mill", "Civic Center", "Riverside Pavilion", "Union Hall",
-        "Grand Arena", "The Foundry", "Central Library", "Marble Hall", "City Park",
-        "The Warehouse", "Town Square", "Exhibition Center", "Garden Court", "Lighthouse Stage",
-        "Museum Atrium", "Botanical Garden", "Sports Dome", "Concert House", "Community Center",
-        "Art Loft", "Market Hall", "Dockside Theater", "Summit Lodge",
+        "Harbor Hall",
+        "The Old Mill",
+        "Civic Center",
+        "Riverside Pavilion",
+        "Union Hall",
+        "Grand Arena",
+        "The Foundry",
+        "Central Library",
+        "Marble Hall",
+        "City Park",
+        "The Warehouse",
+        "Town Square",
+        "Exhibition Center",
+        "Garden Court",
+        "Lighthouse Stage",
+        "Museum Atrium",
+        "Botanical Garden",
+        "Sports Dome",
+        "Concert House",
+        "Community Center",
+        "Art Loft",
+        "Market Hall",
+        "Dockside Theater",
+        "Summit Lodge",
     ),
     "event_tags": (
-        "music", "tech", "family", "outdoor", "food", "art", "networking", "education",
-        "sports", "charity", "kids", "evening", "hands-on", "culture", "health", "community",
+        "music",
+        "tech",
+        "family",
+        "outdoor",
+        "food",
+        "art",
+        "networking",
+        "education",
+        "sports",
+        "charity",
+        "kids",
+        "evening",
+        "hands-on",
+        "culture",
+        "health",
+        "community",
     ),
     "title_adjectives": (
-        "Silent", "Hollow", "Burning", "Glass", "Salt", "Winter", "Crimson", "Last", "Hidden",
-        "Copper", "Paper", "Drowned", "Quiet", "Iron", "Golden", "Broken", "Wandering",
-        "Distant", "Forgotten", "Velvet", "Midnight", "Northern", "Amber", "Painted",
+        "Silent",
+        "Hollow",
+        "Burning",
+        "Glass",
+        "Salt",
+        "Winter",
+        "Crimson",
+        "Last",
+        "Hidden",
+        "Copper",
+        "Paper",
+        "Drowned",
+        "Quiet",
+        "Iron",
+        "Golden",
+        "Broken",
+        "Wandering",
+        "Distant",
+        "Forgotten",
+        "Velvet",
+        "Midnight",
+        "Northern",
+        "Amber",
+        "Painted",
     ),
     "title_nouns": (
-        "Orchard", "Lantern", "Harbor", "Garden", "Archive", "Meridian", "Cartographer",
-        "Lighthouse", "Kingdom", "Letters", "River", "Clockmaker", "Island", "Tower", "Compass",
-        "Forest", "Station", "Atlas", "Orchestra", "Mirror", "Valley", "Voyage", "Alphabet",
+        "Orchard",
+        "Lantern",
+        "Harbor",
+        "Garden",
+        "Archive",
+        "Meridian",
+        "Cartographer",
+        "Lighthouse",
+        "Kingdom",
+        "Letters",
+        "River",
+        "Clockmaker",
+        "Island",
+        "Tower",
+        "Compass",
+        "Forest",
+        "Station",
+        "Atlas",
+        "Orchestra",
+        "Mirror",
+        "Valley",
+        "Voyage",
+        "Alphabet",
         "Key",
     ),
     "genres": (
-        "mystery", "fantasy", "science fiction", "romance", "thriller", "historical fiction",
-        "horror", "literary fiction", "adventure", "biography", "poetry", "young adult",
+        "mystery",
+        "fantasy",
+        "science fiction",
+        "romance",
+        "thriller",
+        "historical fiction",
+        "horror",
+        "literary fiction",
+        "adventure",
+        "biography",
+        "poetry",
+        "young adult",
     ),
     "series": (
-        "Harbor Tales", "Iron Crown", "Starfall", "Glass Coast", "Long Road",
-        "Ember Chronicles", "Northwatch", "Silver Tide", "Quiet Wars", "Wayfarer", "Moonwell",
-        "Red Lantern", "Deepwood", "Sky Atlas", "Hollow Kings", "Tidebound",
+        "Harbor Tales",
+        "Iron Crown",
+        "Starfall",
+        "Glass Coast",
+        "Long Road",
+        "Ember Chronicles",
+        "Northwatch",
+        "Silver Tide",
+        "Quiet Wars",
+        "Wayfarer",
+        "Moonwell",
+        "Red Lantern",
+        "Deepwood",
+        "Sky Atlas",
+        "Hollow Kings",
+        "Tidebound",
     ),
     "airlines": ("LX", "BA", "AF", "KL", "IB", "SK", "TP", "AY", "OS", "EI", "LH", "AZ"),
 }
@@ -282,8 +637,9 @@ def _key_pairs(record: dict[str, Any], prefix: str = "") -> list[tuple[str, str]
     return pairs
 
 
-def _facts(rng: random.Random, labelled: Sequence[tuple[str, str]],
-           record: dict[str, Any], **fields: str) -> Facts:
+def _facts(
+    rng: random.Random, labelled: Sequence[tuple[str, str]], record: dict[str, Any], **fields: str
+) -> Facts:
     """Template fields plus the shuffled bullet list ({bullets}) and key-value lines ({kv})."""
     bullets, kv = _lines(rng, labelled, "- "), _lines(rng, _key_pairs(record), "")
     return {**fields, "bullets": bullets, "kv": kv}
@@ -310,17 +666,30 @@ def _yes_no(flag: bool) -> str:
 
 # How each boolean (or null) fact is said: (phrasings when true, phrasings when false).
 _CLAUSES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "member": (("is a member", "has an active membership", "is a registered member"),
-               ("is not a member", "does not have a membership", "is not a registered member")),
-    "paid": (("it has been paid", "payment is complete", "the customer already paid"),
-             ("it has not been paid yet", "payment is still pending", "the customer has not paid")),
-    "free": (("entry is free", "admission is free", "it is free to attend"),
-             ("tickets are paid", "it is a paid event", "admission is not free")),
-    "stock": (("it is in stock", "it is currently available", "we have it in stock"),
-              ("it is out of stock", "it is currently unavailable", "it is sold out")),
-    "series": (("it is part of the {} series", "it belongs to the {} series",
-                "it is a volume in the {} series"),
-               ("it is a standalone book", "it is not part of any series", "it has no series")),
+    "member": (
+        ("is a member", "has an active membership", "is a registered member"),
+        ("is not a member", "does not have a membership", "is not a registered member"),
+    ),
+    "paid": (
+        ("it has been paid", "payment is complete", "the customer already paid"),
+        ("it has not been paid yet", "payment is still pending", "the customer has not paid"),
+    ),
+    "free": (
+        ("entry is free", "admission is free", "it is free to attend"),
+        ("tickets are paid", "it is a paid event", "admission is not free"),
+    ),
+    "stock": (
+        ("it is in stock", "it is currently available", "we have it in stock"),
+        ("it is out of stock", "it is currently unavailable", "it is sold out"),
+    ),
+    "series": (
+        (
+            "it is part of the {} series",
+            "it belongs to the {} series",
+            "it is a volume in the {} series",
+        ),
+        ("it is a standalone book", "it is not part of any series", "it has no series"),
+    ),
 }
 
 
@@ -343,14 +712,34 @@ def _person(rng: random.Random, split: Split) -> tuple[dict[str, Any], Facts]:
     first, last = _full_name(rng, split)
     name, (city, country) = f"{first} {last}", _pick(rng, "cities", split)
     age, email, member = rng.randint(18, 79), _email(rng, first, last, split), rng.random() < 0.5
-    record = {"name": name, "age": age, "email": email,
-              "address": {"city": city, "country": country}, "is_member": member}
-    labelled = [("Name", name), ("Age", str(age)), ("Email", email), ("City", city),
-                ("Country", country), ("Member", _yes_no(member))]
-    return record, _facts(rng, labelled, record, name=name, first=first, age=str(age),
-                          email=email, city=city, country=country,
-                          member=f"{first} {_clause(rng, 'member', member)}",
-                          member_yn=_yes_no(member))
+    record = {
+        "name": name,
+        "age": age,
+        "email": email,
+        "address": {"city": city, "country": country},
+        "is_member": member,
+    }
+    labelled = [
+        ("Name", name),
+        ("Age", str(age)),
+        ("Email", email),
+        ("City", city),
+        ("Country", country),
+        ("Member", _yes_no(member)),
+    ]
+    return record, _facts(
+        rng,
+        labelled,
+        record,
+        name=name,
+        first=first,
+        age=str(age),
+        email=email,
+        city=city,
+        country=country,
+        member=f"{first} {_clause(rng, 'member', member)}",
+        member_yn=_yes_no(member),
+    )
 
 
 def _items_text(rng: random.Random, items: list[dict[str, Any]]) -> str:
@@ -364,29 +753,69 @@ def _order(rng: random.Random, split: Split) -> tuple[dict[str, Any], Facts]:
     items = [{"product": product, "quantity": rng.randint(1, 4)} for product in goods]
     order_id, total = f"ORD-{rng.randint(10000, 99999)}", _price(rng, 5, 400)
     paid = rng.random() < 0.5
-    record = {"order_id": order_id, "customer": customer, "items": items, "total": total,
-              "paid": paid}
+    record = {
+        "order_id": order_id,
+        "customer": customer,
+        "items": items,
+        "total": total,
+        "paid": paid,
+    }
     items_text = _items_text(rng, items)
-    labelled = [("Order ID", order_id), ("Customer", customer), ("Items", items_text),
-                ("Total", _num(total)), ("Paid", _yes_no(paid))]
-    return record, _facts(rng, labelled, {**record, "items": [items_text]}, order_id=order_id,
-                          customer=customer, items=items_text, total=_num(total),
-                          paid=_clause(rng, "paid", paid))
+    labelled = [
+        ("Order ID", order_id),
+        ("Customer", customer),
+        ("Items", items_text),
+        ("Total", _num(total)),
+        ("Paid", _yes_no(paid)),
+    ]
+    return record, _facts(
+        rng,
+        labelled,
+        {**record, "items": [items_text]},
+        order_id=order_id,
+        customer=customer,
+        items=items_text,
+        total=_num(total),
+        paid=_clause(rng, "paid", paid),
+    )
 
 
 def _event(rng: random.Random, split: Split) -> tuple[dict[str, Any], Facts]:
-    title = " ".join(_pick(rng, pool, split)
-                     for pool in ("event_prefixes", "event_topics", "event_kinds"))
+    title = " ".join(
+        _pick(rng, pool, split) for pool in ("event_prefixes", "event_topics", "event_kinds")
+    )
     venue, city = _pick(rng, "venues", split), _pick(rng, "cities", split)[0]
     date, capacity = _date(rng), rng.choice((20, 40, 50, 80, 120, 150, 200, 300, 500, 1200))
     tags, free = _sample(rng, "event_tags", split, 1, 2), rng.random() < 0.5
-    record = {"title": title, "date": date, "location": {"venue": venue, "city": city},
-              "capacity": capacity, "tags": tags, "free": free}
-    labelled = [("Event", title), ("Date", date), ("Venue", venue), ("City", city),
-                ("Capacity", str(capacity)), ("Tags", ", ".join(tags)), ("Free", _yes_no(free))]
-    return record, _facts(rng, labelled, record, title=title, date=date, venue=venue, city=city,
-                          capacity=str(capacity), tags=_join(tags),
-                          free=_clause(rng, "free", free))
+    record = {
+        "title": title,
+        "date": date,
+        "location": {"venue": venue, "city": city},
+        "capacity": capacity,
+        "tags": tags,
+        "free": free,
+    }
+    labelled = [
+        ("Event", title),
+        ("Date", date),
+        ("Venue", venue),
+        ("City", city),
+        ("Capacity", str(capacity)),
+        ("Tags", ", ".join(tags)),
+        ("Free", _yes_no(free)),
+    ]
+    return record, _facts(
+        rng,
+        labelled,
+        record,
+        title=title,
+        date=date,
+        venue=venue,
+        city=city,
+        capacity=str(capacity),
+        tags=_join(tags),
+        free=_clause(rng, "free", free),
+    )
 
 
 def _product_name(rng: random.Random, split: Split) -> str:
@@ -403,15 +832,34 @@ def _product(rng: random.Random, split: Split) -> tuple[dict[str, Any], Facts]:
     name, sku, price = _product_name(rng, split), _sku(rng), _price(rng, 3, 300)
     in_stock, tags = rng.random() < 0.5, _sample(rng, "product_tags", split, 1, 2)
     warranty = rng.randint(1, 5)
-    record = {"name": name, "sku": sku, "price": price, "in_stock": in_stock, "tags": tags,
-              "warranty_years": warranty}
-    labelled = [("Product", name), ("SKU", sku), ("Price", _num(price)),
-                ("In stock", _yes_no(in_stock)), ("Tags", ", ".join(tags)),
-                ("Warranty", _count(warranty, "year"))]
-    return record, _facts(rng, labelled, record, name=name, sku=sku, price=_num(price),
-                          tags=_join(tags), warranty=str(warranty),
-                          warranty_years=_count(warranty, "year"),
-                          stock=_clause(rng, "stock", in_stock))
+    record = {
+        "name": name,
+        "sku": sku,
+        "price": price,
+        "in_stock": in_stock,
+        "tags": tags,
+        "warranty_years": warranty,
+    }
+    labelled = [
+        ("Product", name),
+        ("SKU", sku),
+        ("Price", _num(price)),
+        ("In stock", _yes_no(in_stock)),
+        ("Tags", ", ".join(tags)),
+        ("Warranty", _count(warranty, "year")),
+    ]
+    return record, _facts(
+        rng,
+        labelled,
+        record,
+        name=name,
+        sku=sku,
+        price=_num(price),
+        tags=_join(tags),
+        warranty=str(warranty),
+        warranty_years=_count(warranty, "year"),
+        stock=_clause(rng, "stock", in_stock),
+    )
 
 
 def _book(rng: random.Random, split: Split) -> tuple[dict[str, Any], Facts]:
@@ -420,13 +868,33 @@ def _book(rng: random.Random, split: Split) -> tuple[dict[str, Any], Facts]:
     year, pages = rng.randint(1950, 2024), rng.randint(120, 900)
     genres = _sample(rng, "genres", split, 1, 2)
     series = _pick(rng, "series", split) if rng.random() < 0.5 else None
-    record = {"title": title, "author": author, "year": year, "pages": pages, "genres": genres,
-              "series": series}
-    labelled = [("Title", title), ("Author", author), ("Year", str(year)), ("Pages", str(pages)),
-                ("Genres", ", ".join(genres)), ("Series", series or "none (standalone)")]
-    return record, _facts(rng, labelled, record, title=title, author=author, year=str(year),
-                          pages=str(pages), genres=_join(genres),
-                          series=_clause(rng, "series", series is not None, series or ""))
+    record = {
+        "title": title,
+        "author": author,
+        "year": year,
+        "pages": pages,
+        "genres": genres,
+        "series": series,
+    }
+    labelled = [
+        ("Title", title),
+        ("Author", author),
+        ("Year", str(year)),
+        ("Pages", str(pages)),
+        ("Genres", ", ".join(genres)),
+        ("Series", series or "none (standalone)"),
+    ]
+    return record, _facts(
+        rng,
+        labelled,
+        record,
+        title=title,
+        author=author,
+        year=str(year),
+        pages=str(pages),
+        genres=_join(genres),
+        series=_clause(rng, "series", series is not None, series or ""),
+    )
 
 
 def _flight(rng: random.Random, split: Split) -> tuple[dict[str, Any], Facts]:
@@ -435,21 +903,44 @@ def _flight(rng: random.Random, split: Split) -> tuple[dict[str, Any], Facts]:
     passenger = " ".join(_full_name(rng, split))
     seat, bags = f"{rng.randint(1, 40)}{rng.choice('ABCDEF')}", rng.randint(0, 3)
     departure = f"{rng.randint(5, 22):02d}:{rng.choice(range(0, 60, 5)):02d}"
-    record = {"flight_number": flight_number, "origin": origin, "destination": destination,
-              "departure": departure, "passenger": {"name": passenger, "seat": seat},
-              "checked_bags": bags}
-    labelled = [("Flight", flight_number), ("From", origin), ("To", destination),
-                ("Departure", departure),
-                ("Passenger", passenger), ("Seat", seat), ("Checked bags", str(bags))]
-    return record, _facts(rng, labelled, record, flight_number=flight_number, origin=origin,
-                          destination=destination, departure=departure, passenger=passenger,
-                          seat=seat,
-                          bags=_count(bags, "checked bag"))
+    record = {
+        "flight_number": flight_number,
+        "origin": origin,
+        "destination": destination,
+        "departure": departure,
+        "passenger": {"name": passenger, "seat": seat},
+        "checked_bags": bags,
+    }
+    labelled = [
+        ("Flight", flight_number),
+        ("From", origin),
+        ("To", destination),
+        ("Departure", departure),
+        ("Passenger", passenger),
+        ("Seat", seat),
+        ("Checked bags", str(bags)),
+    ]
+    return record, _facts(
+        rng,
+        labelled,
+        record,
+        flight_number=flight_number,
+        origin=origin,
+        destination=destination,
+        departure=departure,
+        passenger=passenger,
+        seat=seat,
+        bags=_count(bags, "checked bag"),
+    )
 
 
 _BUILDERS: dict[str, Builder] = {
-    "person": _person, "order": _order, "event": _event,
-    "product": _product, "book": _book, "flight": _flight,
+    "person": _person,
+    "order": _order,
+    "event": _event,
+    "product": _product,
+    "book": _book,
+    "flight": _flight,
 }
 
 # ---------------------------------------------------------------- templates
@@ -512,7 +1003,7 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
         "{city}, seats {capacity}, is tagged {tags}, and {free}.",
         "yo, json for an event: {title}, {date}, {venue} ({city}), {capacity} spots, "
         "tags {tags}, {free}",
-        "Please provide a JSON object for the event \"{title}\", scheduled for {date}. "
+        'Please provide a JSON object for the event "{title}", scheduled for {date}. '
         "Venue: {venue}, {city}. Capacity: {capacity}. Tags: {tags}. {free_cap}.",
         "Event data, as JSON:\n{kv}",
         "Event details follow; answer in JSON.\n{bullets}",
@@ -557,7 +1048,7 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
         "Could you write the JSON for {title}? {author} published it in {year}; it runs "
         "{pages} pages, covers {genres}, and {series}.",
         "json for a book pls: {title}, {author}, {year}, {pages} pages, genre {genres}, {series}",
-        "Please create a JSON object for the book \"{title}\". Author: {author}. Year: {year}. "
+        'Please create a JSON object for the book "{title}". Author: {author}. Year: {year}. '
         "Pages: {pages}. Genres: {genres}. {series_cap}.",
         "Book metadata to JSON:\n{kv}",
         "Book details follow, JSON only.\n{bullets}",
@@ -633,9 +1124,13 @@ def _examples(n: int, seed: int, split: Split) -> list[tuple[str, str, str]]:
 def generate_train(n: int = 600, seed: int = 0) -> list[dict]:
     """`n` chat examples: a user request and the assistant's JSON answer, plus `record_type`."""
     return [
-        {"messages": [{"role": "user", "content": request},
-                      {"role": "assistant", "content": answer}],
-         "record_type": record_type}
+        {
+            "messages": [
+                {"role": "user", "content": request},
+                {"role": "assistant", "content": answer},
+            ],
+            "record_type": record_type,
+        }
         for record_type, request, answer in _examples(n, seed, "train")
     ]
 
@@ -643,10 +1138,12 @@ def generate_train(n: int = 600, seed: int = 0) -> list[dict]:
 def generate_test(n: int = 100, seed: int = 1) -> list[dict]:
     """`n` held-out prompts with the reference JSON and the JSON Schema it must satisfy."""
     return [
-        {"id": f"json-api-test-{i:04d}",
-         "messages": [{"role": "user", "content": request}],
-         "reference": answer,
-         "schema": copy.deepcopy(RECORD_SCHEMAS[record_type]),
-         "record_type": record_type}
+        {
+            "id": f"json-api-test-{i:04d}",
+            "messages": [{"role": "user", "content": request}],
+            "reference": answer,
+            "schema": copy.deepcopy(RECORD_SCHEMAS[record_type]),
+            "record_type": record_type,
+        }
         for i, (record_type, request, answer) in enumerate(_examples(n, seed, "test"), start=1)
     ]

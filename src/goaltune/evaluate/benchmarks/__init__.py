@@ -24,8 +24,16 @@ from goaltune.evaluate.benchmarks.registry import (
 )
 
 __all__ = [
-    "BENCHMARKS", "Benchmark", "Loaded", "RunContext", "benchmark_names", "join_specs",
-    "load_benchmark", "register", "resolve", "run_benchmarks",
+    "BENCHMARKS",
+    "Benchmark",
+    "Loaded",
+    "RunContext",
+    "benchmark_names",
+    "join_specs",
+    "load_benchmark",
+    "register",
+    "resolve",
+    "run_benchmarks",
 ]
 
 
@@ -56,11 +64,19 @@ def run_benchmarks(
     """
     specs = join_specs(names)
     planned = [(spec, resolve(spec)) for spec in specs]
-    loaded = [(spec, bench, bench.load(options, data_dir, limit))
-              for spec, (bench, options) in planned]
+    loaded = [
+        (spec, bench, bench.load(options, data_dir, limit)) for spec, (bench, options) in planned
+    ]
     results = {}
     for spec, bench, data in loaded:
-        context = RunContext(model, tokenizer, batch_size, resamples, show_progress,
-                             f"{label}: {spec}", shared_context)
+        context = RunContext(
+            model,
+            tokenizer,
+            batch_size,
+            resamples,
+            show_progress,
+            f"{label}: {spec}",
+            shared_context,
+        )
         results[spec] = bench.run(context, data)
     return results

@@ -42,13 +42,15 @@ def arc_item(row: Row) -> ChoiceItem:
 def _loader(name: str, config: str) -> Loader:
     def load(options: str | None, data_dir: str | None, limit: int | None) -> Loaded:
         parse_options(name, options, {})
-        rows, source = load_rows(data_dir, "arc", f"{config}-test.jsonl",
-                                 ("allenai/ai2_arc", config, "test"))
+        rows, source = load_rows(
+            data_dir, "arc", f"{config}-test.jsonl", ("allenai/ai2_arc", config, "test")
+        )
         return Loaded([arc_item(row) for row in rows][:limit], source)
 
     return load
 
 
 register(Benchmark("arc_easy", _loader("arc_easy", "ARC-Easy"), choice_runner("acc")))
-register(Benchmark("arc_challenge", _loader("arc_challenge", "ARC-Challenge"),
-                   choice_runner("acc_norm")))
+register(
+    Benchmark("arc_challenge", _loader("arc_challenge", "ARC-Challenge"), choice_runner("acc_norm"))
+)

@@ -86,8 +86,9 @@ def exact_match(prediction: str, reference: str) -> float:
     return float(prediction.lower() == reference.lower())
 
 
-def fewshot_examples(items: list[GsmItem], pool: list[GsmItem], shots: int,
-                     pool_is_test: bool) -> list[list[GsmItem]]:
+def fewshot_examples(
+    items: list[GsmItem], pool: list[GsmItem], shots: int, pool_is_test: bool
+) -> list[list[GsmItem]]:
     """Examples per item, drawn in item order from one seeded generator, as the harness does."""
     if shots == 0:
         return [[] for _ in items]
@@ -103,8 +104,10 @@ def build_prompt(tokenizer: Any, item: GsmItem, shots: list[GsmItem], chat: bool
         return "".join(f"{s.text} {s.answer}\n\n" for s in shots) + item.text
     messages = []
     for shot in shots:
-        messages += [{"role": "user", "content": shot.text},
-                     {"role": "assistant", "content": shot.answer}]
+        messages += [
+            {"role": "user", "content": shot.text},
+            {"role": "assistant", "content": shot.answer},
+        ]
     messages.append({"role": "user", "content": item.text})
     return render_prompts(tokenizer, [messages])[0]
 
@@ -140,27 +143,46 @@ def load(options: str | None, data_dir: str | None, limit: int | None) -> Loaded
 def score(output: str, item: GsmItem) -> tuple[dict[str, float], dict[str, str]]:
     """0/1 exact_match per filter and the extracted answers."""
     extracted = {name: extract(output, name) for name in FILTERS}
-    metrics = {f"exact_match,{name}": exact_match(value, item.answer)
-               for name, value in extracted.items()}
+    metrics = {
+        f"exact_match,{name}": exact_match(value, item.answer) for name, value in extracted.items()
+    }
     return metrics, extracted
 
 
 def run(context: RunContext, loaded: Loaded) -> dict[str, Any]:
     """Generate greedily and score both filters."""
     settings = loaded.settings
-    prompts = [build_prompt(context.tokenizer, item, shots, settings["apply_chat_template"])
-               for item, shots in loaded.items]
-    outputs = generate_texts(context.model, context.tokenizer, prompts, settings["max_gen_toks"],
-                             context.batch_size, STOP, context.label, context.show_progress)
+    prompts = [
+        build_prompt(context.tokenizer, item, shots, settings["apply_chat_template"])
+        for item, shots in loaded.items
+    ]
+    outputs = generate_texts(
+        context.model,
+        context.tokenizer,
+        prompts,
+        settings["max_gen_toks"],
+        context.batch_size,
+        STOP,
+        context.label,
+        context.show_progress,
+    )
     records = []
     for (item, _), output in zip(loaded.items, outputs):
         metrics, extracted = score(output, item)
-        records.append({"id": item.id, "prompt": item.text, "output": output,
-                        "target": item.answer.split("####")[-1].strip(),
-                        "extracted": extracted, "metrics": metrics})
+        records.append(
+            {
+                "id": item.id,
+                "prompt": item.text,
+                "output": output,
+                "target": item.answer.split("####")[-1].strip(),
+                "extracted": extracted,
+                "metrics": metrics,
+            }
+        )
     summary = summarize(records, METRICS, context.resamples)
-    return benchmark_result("exact_match,flexible-extract", summary, records, loaded.source,
-                            settings)
+    return benchmark_result(
+        "exact_match,flexible-extract", summary, records, loaded.source, settings
+    )
 
 
 register(Benchmark("gsm8k", load, run))

@@ -52,8 +52,9 @@ def hellaswag_item(row: Row) -> ChoiceItem:
 def load(options: str | None, data_dir: str | None, limit: int | None) -> Loaded:
     """Validation items (all, or the first `limit`)."""
     parse_options("hellaswag", options, {})
-    rows, source = load_rows(data_dir, "hellaswag", "hellaswag_val.jsonl",
-                             ("Rowan/hellaswag", None, "validation"))
+    rows, source = load_rows(
+        data_dir, "hellaswag", "hellaswag_val.jsonl", ("Rowan/hellaswag", None, "validation")
+    )
     return Loaded([hellaswag_item(row) for row in rows][:limit], source)
 
 

@@ -41,8 +41,12 @@ from goaltune.evaluate.stats import score_summary
 
 PROMPT_METRICS = ["prompt_level_strict_acc", "prompt_level_loose_acc"]
 INSTRUCTION_METRICS = {"inst_level_strict_acc": "strict", "inst_level_loose_acc": "loose"}
-METRIC_ORDER = ["prompt_level_strict_acc", "inst_level_strict_acc",
-                "prompt_level_loose_acc", "inst_level_loose_acc"]
+METRIC_ORDER = [
+    "prompt_level_strict_acc",
+    "inst_level_strict_acc",
+    "prompt_level_loose_acc",
+    "inst_level_loose_acc",
+]
 
 
 @dataclass(frozen=True)
@@ -55,8 +59,12 @@ class IfevalItem:
     kwargs: list[dict[str, Any]]
 
     def doc(self) -> dict[str, Any]:
-        return {"key": self.key, "prompt": self.prompt,
-                "instruction_id_list": self.instruction_id_list, "kwargs": self.kwargs}
+        return {
+            "key": self.key,
+            "prompt": self.prompt,
+            "instruction_id_list": self.instruction_id_list,
+            "kwargs": self.kwargs,
+        }
 
 
 def seed_langdetect() -> None:
@@ -125,8 +133,11 @@ def score(item: IfevalItem, response: str) -> dict[str, Any]:
         result = _ifeval_utils().process_results(item.doc(), [response])
     instructions = [
         {"id": inst, "strict": float(strict), "loose": float(loose)}
-        for inst, strict, loose in zip(item.instruction_id_list, result["inst_level_strict_acc"],
-                                       result["inst_level_loose_acc"])
+        for inst, strict, loose in zip(
+            item.instruction_id_list,
+            result["inst_level_strict_acc"],
+            result["inst_level_loose_acc"],
+        )
     ]
     metrics = {name: float(result[name]) for name in PROMPT_METRICS}
     return {"metrics": metrics, "instructions": instructions}
@@ -143,19 +154,33 @@ def summarize_ifeval(records: list[dict[str, Any]], resamples: int) -> dict[str,
 
 def run(context: RunContext, loaded: Loaded) -> dict[str, Any]:
     """Generate a response per prompt and check its instructions."""
-    prompts = render_prompts(context.tokenizer,
-                             [[{"role": "user", "content": item.prompt}] for item in loaded.items])
-    outputs = generate_texts(context.model, context.tokenizer, prompts,
-                             loaded.settings["max_gen_toks"], context.batch_size, None,
-                             context.label, context.show_progress)
+    prompts = render_prompts(
+        context.tokenizer, [[{"role": "user", "content": item.prompt}] for item in loaded.items]
+    )
+    outputs = generate_texts(
+        context.model,
+        context.tokenizer,
+        prompts,
+        loaded.settings["max_gen_toks"],
+        context.batch_size,
+        None,
+        context.label,
+        context.show_progress,
+    )
     records = [
-        {"id": str(item.key), "prompt": item.prompt, "output": output,
-         "target": ", ".join(item.instruction_id_list), **score(item, output)}
+        {
+            "id": str(item.key),
+            "prompt": item.prompt,
+            "output": output,
+            "target": ", ".join(item.instruction_id_list),
+            **score(item, output),
+        }
         for item, output in zip(loaded.items, outputs)
     ]
     summary = summarize_ifeval(records, context.resamples)
-    return benchmark_result("prompt_level_strict_acc", summary, records, loaded.source,
-                            loaded.settings)
+    return benchmark_result(
+        "prompt_level_strict_acc", summary, records, loaded.source, loaded.settings
+    )
 
 
 def _loader(name: str, max_gen_toks: int, builtin_file: str | None) -> Loader:
@@ -164,8 +189,9 @@ def _loader(name: str, max_gen_toks: int, builtin_file: str | None) -> Loader:
         if builtin_file:
             rows, source = builtin_rows(builtin_file)
         else:
-            rows, source = load_rows(data_dir, "ifeval", "input_data.jsonl",
-                                     ("google/IFEval", None, "train"))
+            rows, source = load_rows(
+                data_dir, "ifeval", "input_data.jsonl", ("google/IFEval", None, "train")
+            )
         known = known_instructions()
         return Loaded([ifeval_item(row, known) for row in rows][:limit], source, settings)
 
@@ -173,5 +199,6 @@ def _loader(name: str, max_gen_toks: int, builtin_file: str | None) -> Loader:
 
 
 register(Benchmark("ifeval", _loader("ifeval", 1280, None), run))
-register(Benchmark("builtin:ifeval-mini",
-                   _loader("builtin:ifeval-mini", 128, "ifeval_mini.jsonl"), run))
+register(
+    Benchmark("builtin:ifeval-mini", _loader("builtin:ifeval-mini", 128, "ifeval_mini.jsonl"), run)
+)

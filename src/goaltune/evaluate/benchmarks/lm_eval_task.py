@@ -22,8 +22,19 @@ from goaltune.evaluate.benchmarks.results import benchmark_result
 from goaltune.evaluate.stats import score_summary
 
 NAME = "lm_eval"
-_SAMPLE_KEYS = {"doc_id", "doc", "target", "arguments", "resps", "filtered_resps", "filter",
-                "metrics", "doc_hash", "prompt_hash", "target_hash"}
+_SAMPLE_KEYS = {
+    "doc_id",
+    "doc",
+    "target",
+    "arguments",
+    "resps",
+    "filtered_resps",
+    "filter",
+    "metrics",
+    "doc_hash",
+    "prompt_hash",
+    "target_hash",
+}
 
 
 @cache
@@ -60,8 +71,11 @@ def load(options: str | None, data_dir: str | None, limit: int | None) -> Loaded
     if not options or "," in options:
         raise BenchmarkError(f"{NAME}: name one harness task, e.g. {NAME}:arc_easy")
     find_task(options, data_dir)
-    return Loaded([], f"lm-evaluation-harness task {options}",
-                  {"task": options, "data_dir": data_dir, "limit": limit})
+    return Loaded(
+        [],
+        f"lm-evaluation-harness task {options}",
+        {"task": options, "data_dir": data_dir, "limit": limit},
+    )
 
 
 def _loglikelihoods(sample: dict[str, Any]) -> list[float] | None:
@@ -96,13 +110,16 @@ def samples_to_records(samples: dict[str, list[dict]], grouped: bool) -> list[di
     for subtask, entries in samples.items():
         for sample in entries:
             key = (subtask, sample["doc_id"])
-            record = records.setdefault(key, {
-                "id": f"{subtask}/{sample['doc_id']}" if grouped else str(sample["doc_id"]),
-                "prompt": str(sample["arguments"][0][0]),
-                "output": _output(sample),
-                "target": str(sample["target"]),
-                "metrics": {},
-            })
+            record = records.setdefault(
+                key,
+                {
+                    "id": f"{subtask}/{sample['doc_id']}" if grouped else str(sample["doc_id"]),
+                    "prompt": str(sample["arguments"][0][0]),
+                    "output": _output(sample),
+                    "target": str(sample["target"]),
+                    "metrics": {},
+                },
+            )
             if (lls := _loglikelihoods(sample)) is not None:
                 record["loglikelihoods"] = lls
             for metric, value in _metric_values(sample).items():
@@ -132,17 +149,30 @@ def run(context: RunContext, loaded: Loaded) -> dict[str, Any]:
 
     seed_langdetect()
     task, settings = loaded.settings["task"], loaded.settings
-    lm = HFLM(pretrained=context.model, tokenizer=context.tokenizer,
-              batch_size=context.batch_size)
-    output = simple_evaluate(model=lm, tasks=[task], limit=settings["limit"], log_samples=True,
-                             bootstrap_iters=0, task_manager=find_task(task, settings["data_dir"]))
+    lm = HFLM(pretrained=context.model, tokenizer=context.tokenizer, batch_size=context.batch_size)
+    output = simple_evaluate(
+        model=lm,
+        tasks=[task],
+        limit=settings["limit"],
+        log_samples=True,
+        bootstrap_iters=0,
+        task_manager=find_task(task, settings["data_dir"]),
+    )
     samples = output["samples"]
     records = samples_to_records(samples, grouped=len(samples) > 1 or task not in samples)
     metrics = summarize_records(records, context.resamples)
-    harness = {k: v for k, v in output["results"].get(task, {}).items()
-               if isinstance(v, int | float) and not isinstance(v, bool)}
-    result = benchmark_result(next(iter(metrics), ""), metrics, records, loaded.source,
-                              {"task": task, "limit": settings["limit"]})
+    harness = {
+        k: v
+        for k, v in output["results"].get(task, {}).items()
+        if isinstance(v, int | float) and not isinstance(v, bool)
+    }
+    result = benchmark_result(
+        next(iter(metrics), ""),
+        metrics,
+        records,
+        loaded.source,
+        {"task": task, "limit": settings["limit"]},
+    )
     result["harness_results"] = harness
     return result
 

@@ -30,21 +30,63 @@ from goaltune.evaluate.benchmarks.results import benchmark_result, summarize
 from goaltune.evaluate.stats import score_summary
 
 SUBJECTS = (
-    "abstract_algebra", "anatomy", "astronomy", "business_ethics", "clinical_knowledge",
-    "college_biology", "college_chemistry", "college_computer_science", "college_mathematics",
-    "college_medicine", "college_physics", "computer_security", "conceptual_physics",
-    "econometrics", "electrical_engineering", "elementary_mathematics", "formal_logic",
-    "global_facts", "high_school_biology", "high_school_chemistry",
-    "high_school_computer_science", "high_school_european_history", "high_school_geography",
-    "high_school_government_and_politics", "high_school_macroeconomics",
-    "high_school_mathematics", "high_school_microeconomics", "high_school_physics",
-    "high_school_psychology", "high_school_statistics", "high_school_us_history",
-    "high_school_world_history", "human_aging", "human_sexuality", "international_law",
-    "jurisprudence", "logical_fallacies", "machine_learning", "management", "marketing",
-    "medical_genetics", "miscellaneous", "moral_disputes", "moral_scenarios", "nutrition",
-    "philosophy", "prehistory", "professional_accounting", "professional_law",
-    "professional_medicine", "professional_psychology", "public_relations",
-    "security_studies", "sociology", "us_foreign_policy", "virology", "world_religions",
+    "abstract_algebra",
+    "anatomy",
+    "astronomy",
+    "business_ethics",
+    "clinical_knowledge",
+    "college_biology",
+    "college_chemistry",
+    "college_computer_science",
+    "college_mathematics",
+    "college_medicine",
+    "college_physics",
+    "computer_security",
+    "conceptual_physics",
+    "econometrics",
+    "electrical_engineering",
+    "elementary_mathematics",
+    "formal_logic",
+    "global_facts",
+    "high_school_biology",
+    "high_school_chemistry",
+    "high_school_computer_science",
+    "high_school_european_history",
+    "high_school_geography",
+    "high_school_government_and_politics",
+    "high_school_macroeconomics",
+    "high_school_mathematics",
+    "high_school_microeconomics",
+    "high_school_physics",
+    "high_school_psychology",
+    "high_school_statistics",
+    "high_school_us_history",
+    "high_school_world_history",
+    "human_aging",
+    "human_sexuality",
+    "international_law",
+    "jurisprudence",
+    "logical_fallacies",
+    "machine_learning",
+    "management",
+    "marketing",
+    "medical_genetics",
+    "miscellaneous",
+    "moral_disputes",
+    "moral_scenarios",
+    "nutrition",
+    "philosophy",
+    "prehistory",
+    "professional_accounting",
+    "professional_law",
+    "professional_medicine",
+    "professional_psychology",
+    "public_relations",
+    "security_studies",
+    "sociology",
+    "us_foreign_policy",
+    "virology",
+    "world_religions",
 )
 LETTERS = ["A", "B", "C", "D"]
 CSV_FIELDS = ["question", "A", "B", "C", "D", "answer"]
@@ -60,8 +102,9 @@ def description(subject: str) -> str:
 
 def mmlu_context(subject: str, question: str, choices: list[str]) -> str:
     """Description plus the harness's default doc_to_text (letters go on past D if needed)."""
-    options = "".join(f"\n{letter}. {choice}"
-                      for letter, choice in zip(string.ascii_uppercase, choices))
+    options = "".join(
+        f"\n{letter}. {choice}" for letter, choice in zip(string.ascii_uppercase, choices)
+    )
     return f"{description(subject)}{question.strip()}{options}\nAnswer:"
 
 
@@ -70,8 +113,9 @@ def subjects(options: str | None) -> list[str]:
     chosen = option_list(options) or list(SUBJECTS)
     unknown = [s for s in chosen if s not in SUBJECTS]
     if unknown:
-        raise BenchmarkError(f"mmlu: unknown subject(s) {', '.join(unknown)}; known: "
-                             f"{', '.join(SUBJECTS)}")
+        raise BenchmarkError(
+            f"mmlu: unknown subject(s) {', '.join(unknown)}; known: {', '.join(SUBJECTS)}"
+        )
     return list(dict.fromkeys(chosen))
 
 

@@ -66,8 +66,15 @@ def score_choice_items(
 ) -> list[dict[str, Any]]:
     """Per-item records: prompt, chosen and gold label, 0/1 metrics and choice log-likelihoods."""
     requests = [(item.context, TARGET_DELIMITER + c) for item in items for c in item.choices]
-    results = loglikelihoods(context.model, context.tokenizer, requests, context.batch_size,
-                             context.show_progress, context.label, context.shared_context)
+    results = loglikelihoods(
+        context.model,
+        context.tokenizer,
+        requests,
+        context.batch_size,
+        context.show_progress,
+        context.label,
+        context.shared_context,
+    )
     records, offset = [], 0
     for item in items:
         lls = [ll for ll, _ in results[offset : offset + len(item.choices)]]

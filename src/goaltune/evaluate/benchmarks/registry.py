@@ -78,8 +78,10 @@ def _discover() -> None:
 def require(module: str, purpose: str) -> None:
     """BenchmarkError naming the install command when an optional package is missing."""
     if importlib.util.find_spec(module) is None:
-        raise BenchmarkError(f"{purpose} needs the Python package '{module}'; install it with: "
-                             "pip install 'goaltune[eval]'")
+        raise BenchmarkError(
+            f"{purpose} needs the Python package '{module}'; install it with: "
+            "pip install 'goaltune[eval]'"
+        )
 
 
 def benchmark_names() -> list[str]:

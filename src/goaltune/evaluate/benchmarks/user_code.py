@@ -38,8 +38,12 @@ from goaltune.evaluate.sandbox import OPT_IN, Execution, Limits, code_execution_
 NAME = "code"
 METRIC = "pass@1"
 STOP = ["\nclass", "\ndef", "\n#", "\nif", "\nprint"]
-DEFAULTS: dict[str, Any] = {"max_gen_toks": 512, "timeout": 10.0, "memory_mb": 1024,
-                            "reference": False}
+DEFAULTS: dict[str, Any] = {
+    "max_gen_toks": 512,
+    "timeout": 10.0,
+    "memory_mb": 1024,
+    "reference": False,
+}
 ERROR_LINES = 5
 
 
@@ -54,8 +58,7 @@ def code_item(row: Row) -> dict[str, Any]:
 
 def program(item: dict[str, Any], completion: str) -> str:
     """The program HumanEval runs: prompt, completion, tests, then the check call."""
-    return (f"{item['prompt']}{completion}\n\n{item['test']}\n\n"
-            f"check({item['entry_point']})\n")
+    return f"{item['prompt']}{completion}\n\n{item['test']}\n\ncheck({item['entry_point']})\n"
 
 
 def _settings(options: str | None) -> dict[str, Any]:
@@ -71,17 +74,20 @@ def load(options: str | None, data_dir: str | None, limit: int | None) -> Loaded
     """The file's items (the first `limit`), once the user has opted in to running code."""
     path, rest = split_path(NAME, options)
     if not code_execution_allowed():
-        raise BenchmarkError(f"{NAME}:{path} runs model-written code, which is off by default; "
-                             f"to allow it, {OPT_IN} (each program then runs in goaltune's "
-                             "sandbox, see docs/BENCHMARK.md)")
+        raise BenchmarkError(
+            f"{NAME}:{path} runs model-written code, which is off by default; "
+            f"to allow it, {OPT_IN} (each program then runs in goaltune's "
+            "sandbox, see docs/BENCHMARK.md)"
+        )
     settings = _settings(rest)
     rows = read_records(path)
     items = [code_item(row) for row in rows]
     seen: dict[str, str] = {}
     for item, row in zip(items, rows):
         if item["task_id"] in seen:
-            row.fail(f"field 'task_id': '{item['task_id']}' repeats the id of "
-                     f"{seen[item['task_id']]}")
+            row.fail(
+                f"field 'task_id': '{item['task_id']}' repeats the id of {seen[item['task_id']]}"
+            )
         seen[item["task_id"]] = row.where
         if settings["reference"] and item["canonical_solution"] is None:
             row.fail("field 'canonical_solution' is missing (option reference=true runs it)")
@@ -90,14 +96,22 @@ def load(options: str | None, data_dir: str | None, limit: int | None) -> Loaded
 
 def _record(item: dict[str, Any], completion: str, result: Execution) -> dict[str, Any]:
     errors = result.stderr.strip().splitlines()[-ERROR_LINES:]
-    return {"id": item["task_id"], "prompt": item["prompt"], "output": completion,
-            "target": item["canonical_solution"] or "", "status": result.status,
-            "reason": result.reason, "error": "\n".join(errors), "elapsed_s": result.elapsed_s,
-            "metrics": {METRIC: float(result.passed)}}
+    return {
+        "id": item["task_id"],
+        "prompt": item["prompt"],
+        "output": completion,
+        "target": item["canonical_solution"] or "",
+        "status": result.status,
+        "reason": result.reason,
+        "error": "\n".join(errors),
+        "elapsed_s": result.elapsed_s,
+        "metrics": {METRIC: float(result.passed)},
+    }
 
 
-def execute(items: list[dict[str, Any]], completions: list[str], limits: Limits,
-            context: RunContext) -> tuple[list[dict[str, Any]], dict[str, str]]:
+def execute(
+    items: list[dict[str, Any]], completions: list[str], limits: Limits, context: RunContext
+) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """Run every program in the sandbox, one after another; records and the isolation used."""
     records, isolation = [], {}
     progress = progress_bar(f"{context.label} (running)") if context.show_progress else None
@@ -120,15 +134,22 @@ def run(context: RunContext, loaded: Loaded) -> dict[str, Any]:
     if settings["reference"]:
         completions = [item["canonical_solution"] for item in items]
     else:
-        completions = generate_texts(context.model, context.tokenizer,
-                                     [item["prompt"] for item in items], settings["max_gen_toks"],
-                                     context.batch_size, STOP, context.label,
-                                     context.show_progress)
+        completions = generate_texts(
+            context.model,
+            context.tokenizer,
+            [item["prompt"] for item in items],
+            settings["max_gen_toks"],
+            context.batch_size,
+            STOP,
+            context.label,
+            context.show_progress,
+        )
     limits = Limits(timeout_s=settings["timeout"], memory_mb=settings["memory_mb"])
     records, isolation = execute(items, completions, limits, context)
     summary = summarize(records, [METRIC], context.resamples)
-    return benchmark_result(METRIC, summary, records, loaded.source,
-                            {**settings, "sandbox": isolation})
+    return benchmark_result(
+        METRIC, summary, records, loaded.source, {**settings, "sandbox": isolation}
+    )
 
 
 register(Benchmark(NAME, load, run))

@@ -57,8 +57,10 @@ def _read_csv_with_header(path: Path) -> list[Row]:
                 if not any(cell.strip() for cell in record):
                     continue
                 if len(record) != len(header):
-                    raise BenchmarkError(f"{where}: expected {len(header)} fields "
-                                         f"({', '.join(header)}), got {len(record)}")
+                    raise BenchmarkError(
+                        f"{where}: expected {len(header)} fields "
+                        f"({', '.join(header)}), got {len(record)}"
+                    )
                 rows.append(Row({k: v for k, v in zip(header, record) if v.strip()}, where))
         except csv.Error as error:
             where = f"{path}, line {reader.line_num}"
@@ -72,8 +74,9 @@ def read_records(path: Path) -> list[Row]:
         raise BenchmarkError(f"missing benchmark data file: {path}")
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
-        raise BenchmarkError(f"{path}: unsupported file type '{suffix}' "
-                             f"(use one of {', '.join(SUFFIXES)})")
+        raise BenchmarkError(
+            f"{path}: unsupported file type '{suffix}' (use one of {', '.join(SUFFIXES)})"
+        )
     if suffix == ".csv":
         rows = _read_csv_with_header(path)
     elif suffix == ".json":

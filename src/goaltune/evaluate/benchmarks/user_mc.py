@@ -73,18 +73,23 @@ def _letter_columns(row: Row) -> list[str]:
         count += 1
     extra = [key for key in LETTERS[count:] if key in row.data]
     if extra:
-        row.fail(f"field '{extra[0]}': choice columns must run A, B, C.. without a gap "
-                 f"(no '{LETTERS[count]}')")
+        row.fail(
+            f"field '{extra[0]}': choice columns must run A, B, C.. without a gap "
+            f"(no '{LETTERS[count]}')"
+        )
     return [text_field(row, letter) or "" for letter in LETTERS[:count]]
 
 
 def choices_of(row: Row) -> list[str]:
     """The item's choices, from `choices` or from the letter columns; 2 to 26 of them."""
-    choices = _choice_list(row, row.data["choices"]) if "choices" in row.data \
-        else _letter_columns(row)
+    choices = (
+        _choice_list(row, row.data["choices"]) if "choices" in row.data else _letter_columns(row)
+    )
     if not 2 <= len(choices) <= len(LETTERS):
-        row.fail(f"field 'choices': expected 2 to {len(LETTERS)} choices (a 'choices' list or "
-                 f"columns A, B, ..), got {len(choices)}")
+        row.fail(
+            f"field 'choices': expected 2 to {len(LETTERS)} choices (a 'choices' list or "
+            f"columns A, B, ..), got {len(choices)}"
+        )
     return choices
 
 
@@ -115,12 +120,16 @@ def gold_index(row: Row, choices: list[str]) -> int:
         row.fail("field 'answer' must be a letter, a 0-based index or the choice text")
     readings = _readings(answer, choices)
     if not readings:
-        row.fail(f"field 'answer': '{answer}' is not a letter A..{LETTERS[len(choices) - 1]}, "
-                 f"an index 0..{len(choices) - 1} or the text of a choice")
+        row.fail(
+            f"field 'answer': '{answer}' is not a letter A..{LETTERS[len(choices) - 1]}, "
+            f"an index 0..{len(choices) - 1} or the text of a choice"
+        )
     if len(readings) > 1:
         meanings = " or ".join(readings.values())
-        row.fail(f"field 'answer': '{answer}' is ambiguous ({meanings}); write the letter of "
-                 "the right choice")
+        row.fail(
+            f"field 'answer': '{answer}' is ambiguous ({meanings}); write the letter of "
+            "the right choice"
+        )
     return next(iter(readings))
 
 
@@ -139,8 +148,14 @@ def mc_item(row: Row, number: int, settings: dict[str, Any]) -> ChoiceItem:
         context, scored, shown = mmlu_context(subject, question, choices), labels, None
     else:
         context, scored, shown = f"Question: {question}\nAnswer:", choices, labels
-    return ChoiceItem(id=str(item_id), context=context, choices=scored, gold=gold,
-                      labels=shown, subject=own_subject)
+    return ChoiceItem(
+        id=str(item_id),
+        context=context,
+        choices=scored,
+        gold=gold,
+        labels=shown,
+        subject=own_subject,
+    )
 
 
 def _settings(options: str | None, path: Path) -> dict[str, Any]:
@@ -180,8 +195,9 @@ def run(context: RunContext, loaded: Loaded) -> dict[str, Any]:
         chosen = [r for r in records if r.get("subject") == subject]
         for metric, summary in summarize(chosen, list(METRICS), context.resamples).items():
             metrics[f"{metric}:{subject}"] = summary
-    return benchmark_result(loaded.settings["primary"], metrics, records, loaded.source,
-                            loaded.settings)
+    return benchmark_result(
+        loaded.settings["primary"], metrics, records, loaded.source, loaded.settings
+    )
 
 
 register(Benchmark(NAME, load, run))

@@ -42,8 +42,11 @@ from goaltune.evaluate.generation import generate_texts, render_prompts
 
 NAME = "qa"
 METRICS = ("exact_match", "f1")
-DEFAULTS: dict[str, Any] = {"max_gen_toks": 32, "apply_chat_template": True,
-                            "primary": "exact_match"}
+DEFAULTS: dict[str, Any] = {
+    "max_gen_toks": 32,
+    "apply_chat_template": True,
+    "primary": "exact_match",
+}
 CHAT_STOP = ["<|im_end|>", "</s>"]
 PLAIN_STOP = ["\nQuestion:", "\n\n"]
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
@@ -90,8 +93,9 @@ def _references(row: Row) -> list[str]:
     value = row.data.get(key)
     values = [value] if isinstance(value, str) else value
     if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
-        row.fail(f"field '{key}' must be a string or a non-empty list of strings "
-                 "(the reference answers)")
+        row.fail(
+            f"field '{key}' must be a string or a non-empty list of strings (the reference answers)"
+        )
     return values
 
 
@@ -100,9 +104,12 @@ def qa_item(row: Row, number: int, stem: str) -> dict[str, Any]:
     item_id = row.data.get("id", f"{stem}-{number:04d}")
     if not isinstance(item_id, (str, int)) or isinstance(item_id, bool):
         row.fail("field 'id' must be a string or an integer")
-    return {"id": str(item_id), "question": text_field(row, "question"),
-            "context": text_field(row, "context", required=False),
-            "references": _references(row)}
+    return {
+        "id": str(item_id),
+        "question": text_field(row, "question"),
+        "context": text_field(row, "context", required=False),
+        "references": _references(row),
+    }
 
 
 def split_extract(options: str | None) -> tuple[str | None, str | None]:
@@ -112,7 +119,7 @@ def split_extract(options: str | None) -> tuple[str | None, str | None]:
     match = _EXTRACT.search(options)
     if match is None:
         return options, None
-    return options[: match.start()], options[match.end():]
+    return options[: match.start()], options[match.end() :]
 
 
 def _settings(options: str | None) -> dict[str, Any]:
@@ -126,8 +133,9 @@ def _settings(options: str | None) -> dict[str, Any]:
         try:
             re.compile(pattern)
         except re.error as error:
-            raise BenchmarkError(f"{NAME}: extract='{pattern}' is not a valid regular "
-                                 f"expression ({error})") from None
+            raise BenchmarkError(
+                f"{NAME}: extract='{pattern}' is not a valid regular expression ({error})"
+            ) from None
     settings["extract"] = pattern
     return settings
 
@@ -144,18 +152,25 @@ def load(options: str | None, data_dir: str | None, limit: int | None) -> Loaded
 def prompt_text(item: dict[str, Any], chat: bool) -> str:
     """The question as shown to the model (before any chat template)."""
     context = f"{item['context']}\n\n" if item["context"] else ""
-    return f"{context}{item['question']}" if chat else \
-        f"{context}Question: {item['question']}\nAnswer:"
+    return (
+        f"{context}{item['question']}"
+        if chat
+        else f"{context}Question: {item['question']}\nAnswer:"
+    )
 
 
 def score(output: str, item: dict[str, Any], pattern: re.Pattern[str] | None) -> dict[str, Any]:
     """The record of one answer: extracted text and the best EM and F1 over the references."""
     answer = extract_answer(output, pattern)
     refs = item["references"]
-    metrics = {"exact_match": 0.0, "f1": 0.0} if answer is None else {
-        "exact_match": max(exact_match(answer, r) for r in refs),
-        "f1": max(token_f1(answer, r) for r in refs),
-    }
+    metrics = (
+        {"exact_match": 0.0, "f1": 0.0}
+        if answer is None
+        else {
+            "exact_match": max(exact_match(answer, r) for r in refs),
+            "f1": max(token_f1(answer, r) for r in refs),
+        }
+    )
     return {"extracted": answer, "target": refs[0], "references": refs, "metrics": metrics}
 
 
@@ -164,14 +179,26 @@ def run(context: RunContext, loaded: Loaded) -> dict[str, Any]:
     settings = loaded.settings
     chat = settings["apply_chat_template"]
     texts = [prompt_text(item, chat) for item in loaded.items]
-    prompts = render_prompts(context.tokenizer, [[{"role": "user", "content": t}] for t in texts]) \
-        if chat else texts
-    outputs = generate_texts(context.model, context.tokenizer, prompts, settings["max_gen_toks"],
-                             context.batch_size, CHAT_STOP if chat else PLAIN_STOP, context.label,
-                             context.show_progress)
+    prompts = (
+        render_prompts(context.tokenizer, [[{"role": "user", "content": t}] for t in texts])
+        if chat
+        else texts
+    )
+    outputs = generate_texts(
+        context.model,
+        context.tokenizer,
+        prompts,
+        settings["max_gen_toks"],
+        context.batch_size,
+        CHAT_STOP if chat else PLAIN_STOP,
+        context.label,
+        context.show_progress,
+    )
     pattern = re.compile(settings["extract"]) if settings["extract"] is not None else None
-    records = [{"id": item["id"], "prompt": text, "output": output, **score(output, item, pattern)}
-               for item, text, output in zip(loaded.items, texts, outputs)]
+    records = [
+        {"id": item["id"], "prompt": text, "output": output, **score(output, item, pattern)}
+        for item, text, output in zip(loaded.items, texts, outputs)
+    ]
     summary = summarize(records, list(METRICS), context.resamples)
     return benchmark_result(settings["primary"], summary, records, loaded.source, settings)
 
