@@ -1,30 +1,24 @@
-"""Use a run's result elsewhere: a merged Transformers folder, a GGUF file, or a Hub upload."""
+"""A merged model as a llama.cpp GGUF file, with an Ollama Modelfile beside it."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
-from goaltune.chat import RunModel, load_run_model
-from goaltune.config import RunConfig, load_config
-from goaltune.errors import GoaltuneError, RunError
-from goaltune.models import EMBEDDED_MODELS, resolve_model
-from goaltune.report.content import RunData, load_run, pct, score_text
-from goaltune.runs import atomic_write_text, resolve_run_dir
+from goaltune.chat import RunModel
+from goaltune.config import RunConfig
+from goaltune.errors import GoaltuneError
+from goaltune.export.merge import check_target
+from goaltune.models import resolve_model
+from goaltune.runs import atomic_write_text
 
 GGUF_TYPES = ("f16", "q8_0")
-# Hub ids of the embedded models, for model cards and adapter configs.
-EMBEDDED_HUB_IDS = {"smollm2-135m-instruct": "HuggingFaceTB/SmolLM2-135M-Instruct"}
-ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 LLAMA3_SPLIT = (
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}"
     r"| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
@@ -50,56 +44,6 @@ LLAMA_TOP_TENSORS = {
     "model.norm": "output_norm",
     "lm_head": "output",
 }
-
-
-def merge_run(run: str | Path) -> RunModel:
-    """Load base model + adapter and fold the adapter into the weights (`merge_and_unload`)."""
-    loaded = load_run_model(run)
-    model = loaded.model.merge_and_unload()
-    model.eval()
-    _drop_quantization_marker(model)
-    return RunModel(model, loaded.tokenizer, loaded.config, loaded.run_dir)
-
-
-def _drop_quantization_marker(model: Any) -> None:
-    model.hf_quantizer = None
-    if hasattr(model.config, "quantization_config"):
-        del model.config.quantization_config
-
-
-def check_target(target: str | Path, overwrite: bool) -> None:
-    """Refuse to replace an existing file or non-empty folder unless `overwrite`."""
-    target = Path(target)
-    if target.exists() and not overwrite and (target.is_file() or any(target.iterdir())):
-        raise GoaltuneError(f"{target}: already exists (pass --overwrite to replace it)")
-
-
-# ---------------------------------------------------------------- merged Transformers folder
-
-
-def save_merged(merged: RunModel, out_dir: str | Path, overwrite: bool = False) -> Path:
-    """Write a standard Transformers folder: safetensors, config, generation config, tokenizer
-    and chat template. Staged, then renamed into place."""
-    out_dir = Path(out_dir)
-    check_target(out_dir, overwrite)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tokenizer, generation = merged.tokenizer, merged.model.generation_config
-    for name in ("bos_token_id", "eos_token_id", "pad_token_id"):
-        if getattr(generation, name, None) is None:  # keep the base's (e.g. several EOS ids)
-            setattr(generation, name, getattr(tokenizer, name))
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
-    try:
-        merged.model.save_pretrained(staging, safe_serialization=True)
-        tokenizer.save_pretrained(staging)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(staging, out_dir)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return out_dir
-
-
-# ---------------------------------------------------------------- GGUF
 
 
 def _llama_config(config: Any) -> Any:
@@ -361,216 +305,3 @@ def write_modelfile(gguf_file: Path, merged: RunModel) -> Path:
     path = gguf_file.with_name("Modelfile")
     atomic_write_text(path, text)
     return path
-
-
-# ---------------------------------------------------------------- Hub
-
-
-def hub_base_model(name_or_path: str) -> str | None:
-    """The Hub id of a base model, when it has one (embedded alias or Hub id; not local files)."""
-    if name_or_path in EMBEDDED_MODELS:
-        return EMBEDDED_HUB_IDS.get(name_or_path)
-    path = Path(name_or_path).expanduser()
-    looks_local = name_or_path.startswith((".", "/", "~")) or path.suffix.lower() == ".gguf"
-    if looks_local or path.exists() or name_or_path.count("/") > 1:
-        return None
-    return name_or_path
-
-
-def _front_matter(base_model: str | None, merged: bool) -> str:
-    meta: dict[str, Any] = {}
-    if base_model:
-        meta["base_model"] = base_model
-    meta["library_name"] = "transformers" if merged else "peft"
-    meta["pipeline_tag"] = "text-generation"
-    meta["tags"] = ["goaltune", "lora", "text-generation"] + ([] if merged else ["peft"])
-    return f"---\n{yaml.safe_dump(meta, sort_keys=False)}---\n"
-
-
-def _table(header: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return lines + ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
-
-
-def _points(value: Any, sign: str = "") -> str:
-    return format(value, f"{sign}.1f") if isinstance(value, (int, float)) else "-"
-
-
-def _verdict_lines(verdict: dict[str, Any]) -> list[str]:
-    lines = [f"## Verdict: {verdict.get('verdict', '?')}", "", str(verdict.get("headline", "")), ""]
-    rows = [
-        (
-            d.get("name"),
-            d.get("role"),
-            pct(d.get("before")),
-            pct(d.get("after")),
-            _points(d.get("delta_points"), "+"),
-            f"[{_points(d.get('ci_low_points'))}, {_points(d.get('ci_high_points'))}]",
-            d.get("change"),
-        )
-        for d in verdict.get("deltas", [])
-    ]
-    if rows:
-        header = ("metric", "role", "before", "after", "change (points)", "95% CI", "reading")
-        lines += _table(header, rows) + [""]
-    return lines
-
-
-def _score_rows(run: RunData) -> list[tuple[str, str, str, str]]:
-    before, after = run.before or {}, run.after or {}
-    rows = []
-    task_before = (before.get("task") or {}).get("metrics", {})
-    for metric, entry in ((after.get("task") or {}).get("metrics") or {}).items():
-        rows.append(("task", metric, score_text(task_before.get(metric)), score_text(entry)))
-    bench_before = before.get("benchmarks") or {}
-    for name, bench in (after.get("benchmarks") or {}).items():
-        metric = bench.get("primary_metric", "acc")
-        old = (bench_before.get(name) or {}).get("metrics", {}).get(metric)
-        new = bench.get("metrics", {}).get(metric)
-        rows.append((name, metric, score_text(old), score_text(new)))
-    return rows
-
-
-def _training_lines(metrics: dict[str, Any]) -> list[str]:
-    data, loss = metrics.get("data") or {}, metrics.get("loss") or {}
-    hyper = metrics.get("hyperparameters") or {}
-    facts = [
-        ("base model", (metrics.get("model") or {}).get("name_or_path")),
-        ("training data", data.get("source")),
-        (
-            "train / validation examples",
-            f"{data.get('train_examples')} / {data.get('validation_examples')}",
-        ),
-        ("data fingerprint (sha256)", f"`{data.get('fingerprint_sha256')}`"),
-        ("steps", metrics.get("steps")),
-        ("supervised tokens seen", metrics.get("tokens_seen")),
-        (
-            "train loss (first -> final)",
-            f"{loss.get('first_train_loss')} -> {loss.get('final_train_loss')}",
-        ),
-        (
-            "validation loss (first -> final)",
-            f"{loss.get('first_val_loss')} -> {loss.get('final_val_loss')}",
-        ),
-        ("best validation loss", loss.get("best_val_loss")),
-        ("training time", f"{metrics.get('train_time_s')} s on {metrics.get('device')}"),
-        ("wall time", f"{metrics.get('wall_time_s')} s"),
-    ]
-    lines = ["## Training", ""] + _table(("", ""), facts) + ["", "### Hyperparameters", ""]
-    return lines + _table(("name", "value"), list(hyper.items())) + [""]
-
-
-def _usage_lines(repo_hint: str, base_model: str | None, merged: bool) -> list[str]:
-    if merged:
-        code = [
-            "from transformers import AutoModelForCausalLM, AutoTokenizer",
-            f'model = AutoModelForCausalLM.from_pretrained("{repo_hint}")',
-            f'tokenizer = AutoTokenizer.from_pretrained("{repo_hint}")',
-        ]
-    else:
-        code = [
-            "from peft import AutoPeftModelForCausalLM",
-            f'model = AutoPeftModelForCausalLM.from_pretrained("{repo_hint}")',
-        ]
-        if not base_model:
-            code.insert(
-                0, "# the base model was local: set base_model_name_or_path in adapter_config.json"
-            )
-    return ["## Usage", "", "```python", *code, "```", ""]
-
-
-def _gguf_source_note(run: RunData) -> str | None:
-    model = (run.metrics or {}).get("model") or {}
-    if model.get("kind") != "gguf":
-        return None
-    return (
-        f"Trained on the dequantized weights of `{Path(str(model.get('location'))).name}`; "
-        "on the full-precision base the adapter's effect may differ slightly."
-    )
-
-
-def model_card(run_dir: Path, merged: bool = False, repo_hint: str = "REPO_ID") -> str:
-    """README.md for the Hub: front matter, verdict, before/after scores, training facts."""
-    run = load_run(run_dir)
-    base_name = ((run.config or {}).get("model") or {}).get("name_or_path", "unknown")
-    base_model = hub_base_model(base_name)
-    what = "merged into its base model" if merged else "LoRA adapter"
-    goal = ((run.config or {}).get("goal") or {}).get("description")
-    lines = [
-        _front_matter(base_model, merged),
-        f"# {run.name}",
-        "",
-        f"A {what} for `{base_model or base_name}`, fine-tuned and evaluated with goaltune.",
-        "",
-    ]
-    if goal:
-        lines += [f"**Goal:** {goal}", ""]
-    if (source := _gguf_source_note(run)) is not None:
-        lines += [source, ""]
-    if run.verdict:
-        lines += _verdict_lines(run.verdict)
-    if scores := _score_rows(run):
-        lines += ["## Scores before and after", ""]
-        lines += _table(("evaluation", "metric", "before", "after"), scores) + [""]
-    if run.metrics:
-        lines += _training_lines(run.metrics)
-    return "\n".join(lines + _usage_lines(repo_hint, base_model, merged))
-
-
-def _stage_adapter(run_dir: Path, staging: Path, base_model: str | None) -> None:
-    adapter = run_dir / "adapter"
-    for name in ADAPTER_FILES:
-        if not (adapter / name).is_file():
-            raise RunError(f"{adapter / name}: missing; train the run first")
-        shutil.copy2(adapter / name, staging / name)
-    if base_model:
-        settings = json.loads((staging / "adapter_config.json").read_text())
-        settings["base_model_name_or_path"] = base_model
-        (staging / "adapter_config.json").write_text(json.dumps(settings, indent=2) + "\n")
-
-
-def prepare_hub_folder(
-    run: str | Path,
-    staging_dir: str | Path,
-    merged: RunModel | None = None,
-    repo_hint: str = "REPO_ID",
-) -> Path:
-    """Build exactly the folder `push_to_hub` uploads: the adapter (or the merged model when
-    `merged` is given) and a model card README.md carrying the run's metrics and verdict."""
-    run_dir = resolve_run_dir(run)
-    staging = Path(staging_dir)
-    if merged is not None:
-        save_merged(merged, staging, overwrite=True)
-    else:
-        staging.mkdir(parents=True, exist_ok=True)
-        base = hub_base_model(load_config(run_dir / "config.yaml").model.name_or_path)
-        _stage_adapter(run_dir, staging, base)
-    card = model_card(run_dir, merged=merged is not None, repo_hint=repo_hint)
-    (staging / "README.md").write_text(card, encoding="utf-8")
-    return staging
-
-
-def upload_folder_to_hub(folder: Path, repo_id: str, private: bool = False) -> str:
-    """Create the repo if needed and upload the folder; returns the repo URL."""
-    from huggingface_hub import HfApi
-
-    api = HfApi()
-    try:
-        url = api.create_repo(repo_id, private=private, exist_ok=True)
-        api.upload_folder(
-            repo_id=repo_id,
-            folder_path=str(folder),
-            commit_message="Upload fine-tune from goaltune",
-        )
-    except Exception as error:  # noqa: BLE001 - network/auth/Hub error types vary by version
-        raise GoaltuneError(f"upload to {repo_id} failed: {error}") from None
-    return str(url)
-
-
-def push_to_hub(
-    run: str | Path, repo_id: str, merged: RunModel | None = None, private: bool = False
-) -> str:
-    """Stage the adapter (or merged model) with its model card and upload it to `repo_id`."""
-    with tempfile.TemporaryDirectory(prefix="goaltune-hub-") as tmp:
-        folder = prepare_hub_folder(run, Path(tmp) / "upload", merged, repo_hint=repo_id)
-        return upload_folder_to_hub(folder, repo_id, private)
