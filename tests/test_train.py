@@ -7,13 +7,15 @@ import pytest
 import torch
 from tests.conftest import build_tiny_model
 
+from goaltune.adapters import build_lora_model
 from goaltune.config import LoraConfig, TrainConfig
 from goaltune.data.encoding import collate, encode_dataset
 from goaltune.data.formats import Example
 from goaltune.errors import TrainingFailed
-from goaltune.models import build_lora_model, parameter_counts
-from goaltune.runs import LOSS_COLUMNS
-from goaltune.train import plan_steps, token_loss_sum, train_adapter
+from goaltune.loss import token_loss_sum
+from goaltune.models import parameter_counts
+from goaltune.run_folder import LOSS_COLUMNS
+from goaltune.train import plan_steps, train_adapter
 
 
 def tiny_examples(n: int = 24) -> list[Example]:

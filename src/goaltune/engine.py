@@ -21,6 +21,7 @@ import torch
 
 from goaltune.config import TrainConfig
 from goaltune.distributed import Context
+from goaltune.loss import causal_lm, token_loss_sum
 
 
 class SupervisedLoss(torch.nn.Module):
@@ -31,14 +32,11 @@ class SupervisedLoss(torch.nn.Module):
         self.model = model
         self.supervised_only = supervised_only
         # FSDP's transformer-layer auto-wrap reads the decoder layer classes from here
-        lm = model.get_base_model() if hasattr(model, "get_base_model") else model
-        self._no_split_modules = getattr(lm, "_no_split_modules", None)
+        self._no_split_modules = getattr(causal_lm(model), "_no_split_modules", None)
 
     def forward(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor
     ) -> tuple[torch.Tensor, int]:
-        from goaltune.train import token_loss_sum
-
         batch = {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
         return token_loss_sum(self.model, batch, self.supervised_only)
 
@@ -120,8 +118,6 @@ class StepEngine:
     def loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
         """Summed token loss and supervised-token count of one training micro-batch."""
         if self.module is None:
-            from goaltune.train import token_loss_sum
-
             return token_loss_sum(self.model, batch, self.supervised_only)
         return self.module(**batch)
 
@@ -129,8 +125,6 @@ class StepEngine:
         """Like `loss`, without gradients' collectives: local unless the weights are sharded."""
         if self.module is not None and self.sharded_params:
             return self.module(**batch)
-        from goaltune.train import token_loss_sum
-
         return token_loss_sum(self.model, batch, self.supervised_only)
 
     def backward(self, loss: torch.Tensor) -> None:

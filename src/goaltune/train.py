@@ -22,7 +22,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from goaltune.checkpoints import (
@@ -35,11 +34,12 @@ from goaltune.checkpoints import (
     save_checkpoint,
 )
 from goaltune.config import TrainConfig
-from goaltune.data.encoding import IGNORE_INDEX, Encoded, collate, make_batches
+from goaltune.data.encoding import Encoded, collate, make_batches
 from goaltune.distributed import Context, context
 from goaltune.engine import StepEngine
 from goaltune.errors import RunError, TrainingFailed, TrainingInterrupted
-from goaltune.runs import LossHistoryWriter, truncate_loss_history
+from goaltune.loss import causal_lm, supervised_targets
+from goaltune.run_folder import LossHistoryWriter, truncate_loss_history
 
 
 def seed_everything(seed: int) -> None:
@@ -91,50 +91,15 @@ def gathered_memory(dist: Context, device: torch.device) -> dict[str, Any]:
     }
 
 
-def _causal_lm(model: Any) -> Any:
-    """The underlying *ForCausalLM module (inside a PEFT wrapper when there is one)."""
-    return model.get_base_model() if hasattr(model, "get_base_model") else model
-
-
-def token_loss_sum(
-    model: Any, batch: dict[str, torch.Tensor], supervised_only: bool
-) -> tuple[torch.Tensor, int]:
-    """Summed cross-entropy over supervised next-token positions, and their count.
-
-    With `supervised_only`, the vocabulary projection runs only at positions that carry a label,
-    instead of for every token: prompts cost no lm_head compute.
-    """
-    labels = batch["labels"][:, 1:]
-    mask = labels != IGNORE_INDEX
-    count = int(mask.sum())
-    lm = _causal_lm(model)
-    decoder = getattr(lm, "model", None)
-    if supervised_only and decoder is not None and hasattr(lm, "lm_head"):
-        hidden = decoder(
-            input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
-        ).last_hidden_state
-        logits = lm.lm_head(hidden[:, :-1][mask])
-    else:
-        full = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-        logits = full[:, :-1][mask]
-    loss = F.cross_entropy(logits.float(), labels[mask], reduction="sum")
-    return loss, count
-
-
-def supervised_targets(item: Encoded) -> int:
-    """The example's next-token targets that carry a label: its share of a step's loss."""
-    return sum(1 for label in item.labels[1:] if label != IGNORE_INDEX)
-
-
 def place_model(model: Any, device: torch.device) -> None:
     """Move the model to the device (a quantized model was placed when it was loaded)."""
-    if getattr(_causal_lm(model), "hf_quantizer", None) is None:
+    if getattr(causal_lm(model), "hf_quantizer", None) is None:
         model.to(device)
 
 
 def enable_gradient_checkpointing(model: Any) -> None:
     """Recompute activations during backward instead of keeping them: less memory, more compute."""
-    lm = _causal_lm(model)
+    lm = causal_lm(model)
     options = {"use_reentrant": False}
     if hasattr(lm, "activation_checkpointing_enable"):  # the name since Transformers 5.x
         lm.activation_checkpointing_enable(activation_checkpointing_kwargs=options)

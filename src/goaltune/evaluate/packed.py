@@ -24,6 +24,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from goaltune.loss import causal_lm
+
 _MASKABLE_ATTENTION = {"sdpa", "eager"}
 
 
@@ -39,10 +41,6 @@ class Pack:
         return len(self.context) + sum(len(encoded[i].continuation) - 1 for i in self.members)
 
 
-def _causal_lm(model: Any) -> Any:
-    return model.get_base_model() if hasattr(model, "get_base_model") else model
-
-
 def packing_window(model: Any, limit: int) -> int | None:
     """The longest request (context + continuation tokens) that can be packed exactly, or None.
 
@@ -50,7 +48,7 @@ def packing_window(model: Any, limit: int) -> int | None:
     states taken before the LM head; otherwise the harness's truncation limit + 1, or less for
     a sliding-window model.
     """
-    lm = _causal_lm(model)
+    lm = causal_lm(model)
     config = getattr(lm, "config", None)
     if (
         config is None
@@ -140,7 +138,7 @@ def score_packs(
     def padded(values: list[list[int]], fill: int) -> torch.Tensor:
         return torch.tensor([v + [fill] * (width - len(v)) for v in values], device=device)
 
-    lm = _causal_lm(model)
+    lm = causal_lm(model)
     dtype = lm.get_input_embeddings().weight.dtype
     hidden = lm.model(
         input_ids=padded([r.tokens for r in rows], 0),
