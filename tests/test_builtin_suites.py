@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import importlib.util
 import json
 import operator
 import re
@@ -13,9 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from goaltune.evaluate.benchmarks.builtin_data import make_builtin_suites as gen
+# the generator is an authoring script outside the package: load it from scripts/
+_SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "make_builtin_suites.py"
+_spec = importlib.util.spec_from_file_location("make_builtin_suites", _SCRIPT)
+gen = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(gen)
 
-DATA_DIR = Path(gen.__file__).resolve().parent
+DATA_DIR = gen.DATA_DIR
 IFEVAL_PATH = DATA_DIR / "ifeval_mini.jsonl"
 MC_PATH = DATA_DIR / "mc_mini.jsonl"
 
@@ -180,7 +185,7 @@ def _normalise(value):
     if isinstance(value, str):
         return value.strip().lower()
     if isinstance(value, (list, tuple)):
-        return sorted(set(v.strip().lower() for v in value))
+        return sorted({v.strip().lower() for v in value})
     return value
 
 

@@ -11,8 +11,9 @@
   stored expression and unit conversions from a conversion table, so a typo in the
   handwritten tables fails generation instead of producing a wrong key.
 
-Run ``python -m goaltune.evaluate.benchmarks.builtin_data.make_builtin_suites`` (or this
-file directly) to rewrite both files next to this script; the output is deterministic.
+Run ``python scripts/make_builtin_suites.py`` from anywhere to rewrite both files in
+``src/goaltune/evaluate/benchmarks/builtin_data/``; the output is deterministic. The script
+is an authoring tool: it stays out of the wheel, which ships only the two ``.jsonl`` files.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
 
-DATA_DIR = Path(__file__).resolve().parent
+DATA_DIR = Path(__file__).resolve().parents[1] / "src/goaltune/evaluate/benchmarks/builtin_data"
 IFEVAL_FILENAME = "ifeval_mini.jsonl"
 MC_FILENAME = "mc_mini.jsonl"
 
