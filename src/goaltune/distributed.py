@@ -20,7 +20,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from goaltune.errors import GoaltuneError, RunError
 
@@ -125,7 +125,8 @@ class Context:
             raise error
         if message is not None:
             raise RunError(f"the main process failed: {message}")
-        return value
+        # write() succeeded on the main process, so this is its T (which may itself be None).
+        return cast(T, value)
 
     def share(self, items: Sequence[T]) -> list[T]:
         """This process's share of `items`: every world_size-th one, starting at its rank."""

@@ -43,7 +43,8 @@ def _draw(
 ) -> tuple[list[Example], list[RawRecord], dict[str, Any]]:
     available = read_records(source.path, split="train")
     drawn, repeated = sample_records(available, count, f"mix:{seed}:{source.path}")
-    examples, data_format = ([], "-")
+    examples: list[Example] = []
+    data_format = "-"
     if drawn:
         examples, data_format = normalize_all(drawn, source.format, system_prompt)
     stats = {

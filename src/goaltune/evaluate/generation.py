@@ -137,7 +137,7 @@ def generate_texts(
             for row, index in enumerate(batch_ids):
                 text = tokenizer.decode(new_tokens[row], skip_special_tokens=True)
                 outputs[index] = _cut_at_stop(text, stop or [])
-            if progress is not None:
+            if progress is not None and task is not None:
                 progress.update(task, advance=len(batch_ids))
     outputs = context().merge(outputs)
     return [outputs[index] for index in range(len(prompts))]

@@ -132,7 +132,8 @@ def _plan(
     window = packing_window(model, limit) if shared_context else None
     packs, rest = make_packs(encoded, window) if window else ([], list(range(len(encoded))))
     plan: list[tuple[bool, list[Any], int]] = []
-    for packed, units in ((True, packs), (False, _groups(encoded, rest))):
+    kinds: list[tuple[bool, list[Any]]] = [(True, packs), (False, _groups(encoded, rest))]
+    for packed, units in kinds:
         for start in range(0, len(units), batch_size):
             batch = units[start : start + batch_size]
             count = sum(len(u.members) if packed else len(u[1]) for u in batch)
@@ -177,7 +178,7 @@ def loglikelihoods(
             )
             for index, total, greedy in scored:
                 results[index] = (total, greedy)
-            if progress is not None:
+            if progress is not None and task is not None:
                 progress.update(task, advance=len(scored))
     results = context().merge(results)
     return [results[index] for index in range(len(requests))]

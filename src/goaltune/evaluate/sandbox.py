@@ -188,8 +188,10 @@ def _tail(path: Path, kilobytes: int) -> str:
 def _read_report(report: BinaryIO) -> tuple[dict[str, str], dict[str, int]]:
     """(isolation applied, how the program ended) from the launcher's report lines."""
     lines = [json.loads(line) for line in report.read().splitlines() if line.strip()]
-    ending = next((line for line in lines if "exit" in line or "signal" in line), {})
-    isolation = next((line for line in lines if "namespaces" in line), {})
+    ending: dict[str, int] = next(
+        (line for line in lines if "exit" in line or "signal" in line), {}
+    )
+    isolation: dict[str, str] = next((line for line in lines if "namespaces" in line), {})
     return isolation, ending
 
 

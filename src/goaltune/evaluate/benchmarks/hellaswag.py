@@ -10,6 +10,7 @@ ctx_b.capitalize()), each preprocessed ending scored as " {ending}"; metrics acc
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from goaltune.evaluate.benchmarks.data import Row, load_rows
 from goaltune.evaluate.benchmarks.multiple_choice import ChoiceItem, choice_runner
@@ -24,7 +25,7 @@ def preprocess(text: str) -> str:
 
 
 def _label(row: Row, count: int) -> int:
-    label = row.data.get("label")
+    label: Any = row.data.get("label")
     try:
         gold = int(label)
     except (TypeError, ValueError):

@@ -113,7 +113,8 @@ def execute(
     items: list[dict[str, Any]], completions: list[str], limits: Limits, context: RunContext
 ) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """Run every program in the sandbox, one after another; records and the isolation used."""
-    records, isolation = [], {}
+    records: list[dict[str, Any]] = []
+    isolation: dict[str, str] = {}
     progress = progress_bar(f"{context.label} (running)") if context.show_progress else None
     task = progress.add_task("run", total=len(items)) if progress else None
     with progress or nullcontext():
@@ -123,7 +124,7 @@ def execute(
                 raise BenchmarkError(f"{NAME}: {result.reason}")
             isolation = isolation or result.isolation
             records.append(_record(item, completion, result))
-            if progress is not None:
+            if progress is not None and task is not None:
                 progress.update(task, advance=1)
     return records, isolation
 
