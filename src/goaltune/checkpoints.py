@@ -100,9 +100,9 @@ def save_checkpoint(
             target, staging, step, model, optimizer, scheduler, state, rng_states or [rng_state()]
         )
     except OSError as error:
-        raise write_failure(target, error) from None
+        raise write_failure(target, error) from error
     except RuntimeError as error:  # torch.save reports a failed write as a RuntimeError
-        raise RunError(f"cannot write {target} ({error})") from None
+        raise RunError(f"cannot write {target} ({error})") from error
     prune_checkpoints(folder, keep)
     return target
 
@@ -171,7 +171,7 @@ def load_checkpoint(
         restore_rng_state(torch.load(path / rng_file(rank), weights_only=True))
         return json.loads((path / STATE_FILE).read_text())
     except (OSError, KeyError, ValueError, RuntimeError) as error:
-        raise RunError(f"{path}: checkpoint cannot be loaded ({error})") from None
+        raise RunError(f"{path}: checkpoint cannot be loaded ({error})") from error
 
 
 def checkpoint_processes(path: Path) -> int:
@@ -179,7 +179,7 @@ def checkpoint_processes(path: Path) -> int:
     try:
         return int(json.loads((path / STATE_FILE).read_text()).get("processes", 1))
     except (OSError, ValueError, AttributeError) as error:
-        raise RunError(f"{path / STATE_FILE}: cannot be read ({error})") from None
+        raise RunError(f"{path / STATE_FILE}: cannot be read ({error})") from error
 
 
 def save_accelerate_checkpoint(
@@ -212,7 +212,7 @@ def save_accelerate_checkpoint(
             os.replace(staging, target)
         except OSError as error:
             shutil.rmtree(staging, ignore_errors=True)
-            raise write_failure(target, error) from None
+            raise write_failure(target, error) from error
         prune_checkpoints(folder, keep)
     dist.barrier()
     return target
@@ -230,4 +230,4 @@ def load_accelerate_checkpoint(path: Path, accelerator: Any, scheduler: Any) -> 
         scheduler.load_state_dict(torch.load(path / "scheduler.pt", weights_only=True))
         return json.loads((path / STATE_FILE).read_text())
     except (OSError, KeyError, ValueError, RuntimeError) as error:
-        raise RunError(f"{path}: checkpoint cannot be loaded ({error})") from None
+        raise RunError(f"{path}: checkpoint cannot be loaded ({error})") from error

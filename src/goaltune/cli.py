@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -33,20 +34,28 @@ def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     """Print user errors as one clear line (no traceback) and exit with their code.
 
     With several processes only the main one prints; every one exits with the code.
+    `GOALTUNE_DEBUG=1` also prints the full chained traceback before the line.
     """
 
     def say(message: str, **options: Any) -> None:
         if is_main_process():
             err_console.print(message, highlight=False, **options)
 
+    def debug(error: BaseException) -> None:
+        # the wrapped library error is the cause: a bug report needs it, a user fixing a typo not
+        if os.environ.get("GOALTUNE_DEBUG") == "1" and is_main_process():
+            traceback.print_exception(error, file=sys.stderr)
+
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
         except GoaltuneError as error:
+            debug(error)
             say(f"[bold red]error:[/] {one_line(error)}", soft_wrap=True)
             raise typer.Exit(error.exit_code) from None
         except TrainingFailed as error:
+            debug(error)
             say(f"[bold red]training failed:[/] {one_line(error)}")
             raise typer.Exit(error.exit_code) from None
         except TrainingInterrupted as stop:

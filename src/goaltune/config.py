@@ -211,7 +211,7 @@ def config_from_dict(raw: dict[str, Any], source: str = "config") -> RunConfig:
     try:
         return RunConfig.model_validate(raw)
     except ValidationError as error:
-        raise ConfigError(format_validation_error(error, source)) from None
+        raise ConfigError(format_validation_error(error, source)) from error
 
 
 def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> RunConfig:
@@ -223,7 +223,7 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Ru
         raw = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as error:
         where, problem = _yaml_where(path, error), _yaml_problem(error)
-        raise ConfigError(f"{where}: not valid YAML ({problem})") from None
+        raise ConfigError(f"{where}: not valid YAML ({problem})") from error
     for key, value in (overrides or {}).items():
         set_by_path(raw, resolve_key_path(key), value)
     config = config_from_dict(raw, source=str(path))

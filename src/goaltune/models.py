@@ -93,7 +93,7 @@ def _assembled_gguf(alias: str, entry: dict[str, str]) -> Path:
         raise ModelError(
             f"embedded model '{alias}': cannot assemble {entry['file']} ({error}); "
             f"reinstall: {entry['install']}"
-        ) from None
+        ) from error
     finally:
         staging.unlink(missing_ok=True)
     return target
@@ -147,7 +147,7 @@ def dequantized_gguf_folder(gguf_path: str | Path) -> Path:
             str(gguf_path.parent), dtype=torch.float32, **kwargs
         )
     except Exception as error:  # transformers raises many types for a bad file
-        raise ModelError(f"{gguf_path}: cannot be read as a GGUF model ({error})") from None
+        raise ModelError(f"{gguf_path}: cannot be read as a GGUF model ({error})") from error
     model.hf_quantizer = None
     model.config.quantization_config = None
     if hasattr(model.config, "quantization_config"):
@@ -230,7 +230,7 @@ def load_model_and_tokenizer(config: ModelConfig) -> tuple[Any, Any]:
             **quantization_options(config),
         )
     except (OSError, ValueError) as error:  # ValueError: a config.json that is not a model's
-        raise ModelError(f"{config.name_or_path}: cannot load model ({error})") from None
+        raise ModelError(f"{config.name_or_path}: cannot load model ({error})") from error
     model.eval()
     return model, prepare_tokenizer(tokenizer, config.chat_template)
 

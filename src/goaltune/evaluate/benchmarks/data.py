@@ -69,7 +69,7 @@ def read_jsonl(path: Path) -> list[Row]:
             try:
                 value = json.loads(line)
             except json.JSONDecodeError as error:
-                raise BenchmarkError(f"{where}: not valid JSON ({error.msg})") from None
+                raise BenchmarkError(f"{where}: not valid JSON ({error.msg})") from error
             if not isinstance(value, dict):
                 raise BenchmarkError(f"{where}: expected a JSON object")
             rows.append(Row(value, where))
@@ -95,7 +95,7 @@ def read_csv(path: Path, fields: list[str]) -> list[Row]:
                 rows.append(Row(dict(zip(fields, record)), where))
                 start = reader.line_num + 1
         except csv.Error as error:
-            raise BenchmarkError(f"{path}, line {start}: malformed CSV ({error})") from None
+            raise BenchmarkError(f"{path}, line {start}: malformed CSV ({error})") from error
     return rows
 
 
@@ -110,7 +110,7 @@ def hub_rows(path: str, name: str | None, split: str) -> tuple[list[Row], str]:
         raise BenchmarkError(
             f"cannot load {source} from the Hugging Face Hub ({type(error).__name__}: {error}); "
             "pass a local benchmark data folder instead"
-        ) from None
+        ) from error
     return [Row(dict(row), f"{source}, row {i}") for i, row in enumerate(dataset)], source
 
 

@@ -30,7 +30,9 @@ def _read_json_list(path: Path) -> list[Row]:
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
-        raise BenchmarkError(f"{path}, line {error.lineno}: not valid JSON ({error.msg})") from None
+        raise BenchmarkError(
+            f"{path}, line {error.lineno}: not valid JSON ({error.msg})"
+        ) from error
     if not isinstance(value, list):
         raise BenchmarkError(f"{path}: expected a JSON list of objects")
     rows = []
@@ -64,7 +66,7 @@ def _read_csv_with_header(path: Path) -> list[Row]:
                 rows.append(Row({k: v for k, v in zip(header, record) if v.strip()}, where))
         except csv.Error as error:
             where = f"{path}, line {reader.line_num}"
-            raise BenchmarkError(f"{where}: malformed CSV ({error})") from None
+            raise BenchmarkError(f"{where}: malformed CSV ({error})") from error
     return rows
 
 

@@ -135,7 +135,7 @@ def _settings(options: str | None) -> dict[str, Any]:
         except re.error as error:
             raise BenchmarkError(
                 f"{NAME}: extract='{pattern}' is not a valid regular expression ({error})"
-            ) from None
+            ) from error
     settings["extract"] = pattern
     return settings
 

@@ -67,7 +67,7 @@ def json_schema(output: str, item: dict[str, Any]) -> dict[str, float]:
         return {"json_schema": float(validator_type(schema).is_valid(value))}
     except (jsonschema.SchemaError, Unresolvable) as error:
         reason = getattr(error, "message", error)
-        raise DataError(f"item {item.get('id')}: invalid JSON schema ({reason})") from None
+        raise DataError(f"item {item.get('id')}: invalid JSON schema ({reason})") from error
 
 
 def _leaves(value: Any, prefix: str = "") -> dict[str, Any]:
@@ -130,7 +130,7 @@ def regex(output: str, item: dict[str, Any]) -> dict[str, float]:
     try:
         return {"regex": float(re.search(pattern, output) is not None)}
     except re.error as error:
-        raise DataError(f"item {item.get('id')}: invalid regex pattern ({error})") from None
+        raise DataError(f"item {item.get('id')}: invalid regex pattern ({error})") from error
 
 
 METRICS: dict[str, Metric] = {
