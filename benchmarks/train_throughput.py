@@ -167,8 +167,9 @@ def worker_goaltune(job: dict[str, Any]) -> dict[str, Any]:
     """goaltune's train_adapter on the job's examples (its defaults unless the job overrides)."""
     import csv
 
+    from goaltune.adapters import build_lora_model
     from goaltune.config import LoraConfig, ModelConfig, TrainConfig
-    from goaltune.models import build_lora_model, load_model_and_tokenizer
+    from goaltune.models import load_model_and_tokenizer
     from goaltune.train import seed_everything, train_adapter
 
     _set_threads(job)

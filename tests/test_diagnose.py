@@ -11,8 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from goaltune.diagnose import Finding, diagnose, forgetting_remedies, read_loss_history
+from goaltune.diagnose import Finding, diagnose, forgetting_remedies
 from goaltune.errors import DataError, RunError
+from goaltune.run_folder import read_loss_history
 
 HEADER = "step,epoch,train_loss,val_loss,learning_rate,grad_norm,tokens_seen,elapsed_s\n"
 

@@ -23,9 +23,8 @@ from goaltune.checkpoints import (
     save_checkpoint,
 )
 from goaltune.cli import app
-from goaltune.diagnose import read_loss_history
 from goaltune.errors import RunError
-from goaltune.runs import LossHistoryWriter, atomic_write_text
+from goaltune.run_folder import LossHistoryWriter, atomic_write_text, read_loss_history
 
 FINISHED = "finished-20260101T000000Z"
 

@@ -10,7 +10,7 @@ from tests.conftest import build_tiny_model
 from typer.testing import CliRunner
 
 from goaltune.cli import app
-from goaltune.runs import LOSS_COLUMNS
+from goaltune.run_folder import LOSS_COLUMNS
 
 TRAINING_METRIC_KEYS = {
     "model",

@@ -15,7 +15,7 @@ import pytest
 
 from goaltune.config import ModelConfig
 from goaltune.models import load_model_and_tokenizer
-from goaltune.runs import create_run_dir, sanitize_name
+from goaltune.run_folder import create_run_dir, sanitize_name
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 

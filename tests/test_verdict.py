@@ -13,9 +13,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from goaltune.config import GoalConfig, config_from_dict, dump_config
-from goaltune.diagnose import diagnose, forgetting_remedies, read_loss_history
+from goaltune.deltas import MetricDelta, Role, metric_delta
+from goaltune.diagnose import diagnose, forgetting_remedies
 from goaltune.errors import RunError
-from goaltune.runs import LossHistoryWriter, read_json, set_status, write_json
+from goaltune.evaluate.stats import paired_bootstrap
+from goaltune.run_folder import (
+    LossHistoryWriter,
+    RunFolder,
+    read_json,
+    read_loss_history,
+    write_json,
+)
 from goaltune.verdict import (
     FAILED,
     INVESTIGATE,
@@ -23,12 +31,8 @@ from goaltune.verdict import (
     PROBLEM,
     SUCCESS,
     VERDICTS,
-    MetricDelta,
-    Role,
     build_verdict,
     decide,
-    metric_delta,
-    paired_bootstrap,
     verdict_for_run,
 )
 
@@ -386,7 +390,7 @@ def write_run(run_dir: Path, status: str, reason: str | None = None) -> None:
     """A run folder with the JSON goal's config, status, eval files and a still-falling loss."""
     config = config_from_dict({"goal": JSON_GOAL.model_dump()})
     (run_dir / "config.yaml").write_text(dump_config(config))
-    set_status(run_dir, status, reason)
+    RunFolder(run_dir).set_status(status, reason)
     write_json(
         run_dir / "eval" / "before.json",
         evaluation({"json_valid": items(0.60, seed=1)}, {"ifeval": items(0.35, seed=2)}),

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 import math
 from bisect import bisect_right
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from statistics import median
 from typing import Any, Literal
 
-from goaltune.errors import DataError, RunError
-from goaltune.runs import LOSS_COLUMNS
-
 Severity = Literal["info", "warning", "error"]
-
-INT_COLUMNS = ("step", "tokens_seen")
 
 MIN_ROWS = 5  # fewer finite train losses than this: no trend analysis
 SMOOTH_FRACTION = 0.1  # moving-median window as a fraction of the history ...
@@ -47,34 +40,6 @@ class Finding:
     def to_dict(self) -> dict[str, Any]:
         """The finding as it appears in verdict.json."""
         return asdict(self)
-
-
-def _parse_cell(value: str | None, column: str, where: str) -> float | int | None:
-    """One CSV cell: empty is None, integer columns are int, others float ('nan'/'inf' allowed)."""
-    if value is None or value.strip() == "":
-        if column == "step":
-            raise DataError(f"{where}: step: empty")
-        return None
-    try:
-        return int(value) if column in INT_COLUMNS else float(value)
-    except ValueError:
-        raise DataError(f"{where}: {column}: not a number ({value!r})") from None
-
-
-def read_loss_history(path: str | Path) -> list[dict[str, Any]]:
-    """Rows of `loss_history.csv` as dicts of numbers; an empty cell (e.g. `val_loss`) is None."""
-    path = Path(path)
-    if not path.is_file():
-        raise RunError(f"{path}: loss history not found")
-    with path.open(newline="") as handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in LOSS_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise DataError(f"{path}: missing columns {', '.join(missing)}")
-        return [
-            {c: _parse_cell(row[c], c, f"{path}: line {reader.line_num}") for c in LOSS_COLUMNS}
-            for row in reader
-        ]
 
 
 def forgetting_remedies() -> list[str]:

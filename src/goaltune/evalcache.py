@@ -15,7 +15,7 @@ from typing import Any
 
 from goaltune.config import RunConfig, is_file_benchmark
 from goaltune.models import resolve_model
-from goaltune.runs import read_json, write_json
+from goaltune.run_folder import read_json, write_json
 
 Json = dict[str, Any]
 

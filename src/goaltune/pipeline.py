@@ -1,4 +1,4 @@
-"""The recipes behind the CLI commands: run (eval -> train -> eval -> verdict -> report), train, eval.
+"""The recipes behind the CLI commands: run (eval, train, eval, verdict, report), train, eval.
 
 Each step writes its artifacts into the run folder as soon as it is done, so a failure later on
 never costs what was already finished. With several processes every process runs every step (the
@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import functools
 import platform
-import shutil
-import tempfile
 import time
 from importlib import metadata
 from pathlib import Path
@@ -18,6 +16,13 @@ from typing import Any
 
 import torch
 
+from goaltune.adapters import (
+    adapter_is_active,
+    build_lora_model,
+    load_adapter,
+    require_active_adapter,
+    save_adapter,
+)
 from goaltune.checkpoints import latest_checkpoint
 from goaltune.config import EvalConfig, RunConfig, dump_config
 from goaltune.data import PreparedData, load_task_items, prepare_training_data
@@ -26,20 +31,20 @@ from goaltune.errors import RunError, TrainingFailed, TrainingInterrupted
 from goaltune.evalcache import EvalCache
 from goaltune.evaluate.task import evaluate_task
 from goaltune.models import (
-    build_lora_model,
-    load_adapter,
     load_model_and_tokenizer,
     parameter_counts,
     require_4bit,
-    require_active_adapter,
     resolve_model,
 )
-from goaltune.runs import (
-    atomic_write_text,
+from goaltune.run_folder import (
+    EvalResult,
+    RunFolder,
+    TrainingMetrics,
     create_run_dir,
-    set_status,
+    dump_record,
+    parse_record,
+    resolve_run_dir,
     utc_now,
-    write_failure,
     write_json,
 )
 from goaltune.train import TrainResult, place_model, seed_everything, train_adapter
@@ -127,94 +132,67 @@ def evaluate_model(
     return result
 
 
-def save_adapter(model: Any, run_dir: Path, state_dict: dict[str, Any] | None = None) -> Path:
-    """Write the adapter in PEFT format, atomically (staged, then renamed into place).
-
-    `state_dict` supplies the weights when the model's own are sharded (FSDP, ZeRO-3).
-    """
-    target = run_dir / "adapter"
-    try:
-        staging = Path(tempfile.mkdtemp(prefix=".adapter-", dir=run_dir))
-        try:
-            extra = {} if state_dict is None else {"state_dict": state_dict}
-            model.save_pretrained(str(staging), safe_serialization=True, **extra)
-            if target.exists():
-                shutil.rmtree(target)
-            staging.rename(target)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-    except OSError as error:
-        raise write_failure(target, error) from None
-    return target
-
-
-def adapter_is_active(model: Any) -> bool:
-    """True when some LoRA B matrix is non-zero, i.e. the adapter changes the model's outputs."""
-    return any(
-        float(p.detach().abs().max()) > 0
-        for name, p in model.named_parameters()
-        if "lora_B" in name or "lora_magnitude" in name
-    )
-
-
 def training_metrics(
     config: RunConfig,
     data: PreparedData,
     counts: dict[str, float],
     result: TrainResult,
     run_started: float,
-) -> dict[str, Any]:
+) -> TrainingMetrics:
     """The content of training_metrics.json: what was trained, how, and what it cost."""
     resolved = resolve_model(config.model.name_or_path)
-    return {
-        "run_name": config.name,
-        "created": utc_now(),
-        "model": {
-            "name_or_path": config.model.name_or_path,
-            "kind": resolved.kind,
-            "location": resolved.location,
-            "dtype": config.model.dtype,
-            "parameters": counts,
-        },
-        "hyperparameters": {
-            **config.lora.model_dump(mode="json"),
-            **config.train.model_dump(mode="json"),
-        },
-        "data": {
-            **data.stats,
-            "format": data.data_format,
-            "fingerprint_sha256": data.fingerprint,
-            "train_on": config.data.train_on,
-            "truncation_policy": config.data.truncation,
-            "max_seq_length": config.train.max_seq_length,
-        },
-        "seed": config.train.seed,
-        "device": result.device,
-        "processes": result.processes,
-        "global_batch_size": (
-            config.train.per_device_train_batch_size
-            * config.train.gradient_accumulation_steps
-            * result.processes
-        ),
-        "bf16_autocast": result.bf16,
-        "steps": result.steps,
-        "epochs": round(result.epochs, 4),
-        "tokens_seen": result.tokens_seen,
-        "input_tokens": result.input_tokens,
-        "memory": {**result.memory, "unit": "MiB"},
-        "train_time_s": round(result.train_seconds, 2),
-        "wall_time_s": round(time.perf_counter() - run_started, 2),
-        "loss": result.summary(),
-        "versions": library_versions(),
-        "torch_threads": torch.get_num_threads(),
-    }
+    return TrainingMetrics.model_validate(
+        {
+            "run_name": config.name,
+            "created": utc_now(),
+            "model": {
+                "name_or_path": config.model.name_or_path,
+                "kind": resolved.kind,
+                "location": resolved.location,
+                "dtype": config.model.dtype,
+                "parameters": counts,
+            },
+            "hyperparameters": {
+                **config.lora.model_dump(mode="json"),
+                **config.train.model_dump(mode="json"),
+            },
+            "data": {
+                **data.stats,
+                "format": data.data_format,
+                "fingerprint_sha256": data.fingerprint,
+                "train_on": config.data.train_on,
+                "truncation_policy": config.data.truncation,
+                "max_seq_length": config.train.max_seq_length,
+            },
+            "seed": config.train.seed,
+            "device": result.device,
+            "processes": result.processes,
+            "global_batch_size": (
+                config.train.per_device_train_batch_size
+                * config.train.gradient_accumulation_steps
+                * result.processes
+            ),
+            "bf16_autocast": result.bf16,
+            "steps": result.steps,
+            "epochs": round(result.epochs, 4),
+            "tokens_seen": result.tokens_seen,
+            "input_tokens": result.input_tokens,
+            "memory": {**result.memory, "unit": "MiB"},
+            "train_time_s": round(result.train_seconds, 2),
+            "wall_time_s": round(time.perf_counter() - run_started, 2),
+            "loss": result.summary(),
+            "versions": library_versions(),
+            "torch_threads": torch.get_num_threads(),
+        }
+    )
 
 
 def start_run(config: RunConfig) -> Path:
     """Create the run folder and write the resolved config and a running status."""
     run_dir = create_run_dir(config.output_dir, config.name)
-    atomic_write_text(run_dir / "config.yaml", dump_config(config))
-    set_status(run_dir, "running")
+    folder = RunFolder(run_dir)
+    folder.write_config_text(dump_config(config))
+    folder.set_status("running")
     return run_dir
 
 
@@ -236,7 +214,8 @@ def train_run(
     seed_everything(config.train.seed)  # the adapter's initial weights depend on it
     lora_model = build_lora_model(model, config.lora)
     counts = parameter_counts(lora_model)
-    checkpoint = dist.broadcast(latest_checkpoint(run_dir / "checkpoints") if resume else None)
+    folder = RunFolder(run_dir)
+    checkpoint = dist.broadcast(latest_checkpoint(folder.checkpoints_dir) if resume else None)
     result = train_adapter(
         lora_model,
         tokenizer,
@@ -249,9 +228,8 @@ def train_run(
     )
     adapter = dist.on_main(lambda: save_adapter(lora_model, run_dir, result.gathered_adapter))
     dist.on_main(
-        lambda: write_json(
-            run_dir / "training_metrics.json",
-            training_metrics(config, data, counts, result, started),
+        lambda: folder.write_training_metrics(
+            training_metrics(config, data, counts, result, started)
         )
     )
     if result.sharded_params:  # no process holds the trained weights whole: load them back
@@ -285,8 +263,9 @@ def run_pipeline(
     if config.model.load_in_4bit:
         require_4bit()
     run_dir = resume_dir or dist.on_main(lambda: start_run(config))
+    folder = RunFolder(run_dir)
     show_progress = show_progress and dist.is_main
-    dist.on_main(lambda: set_status(run_dir, "running"))
+    dist.on_main(lambda: folder.set_status("running"))
     try:
         with dist.main_first():  # the main process fills the model and data caches
             model, tokenizer = load_model_and_tokenizer(config.model)
@@ -297,15 +276,14 @@ def run_pipeline(
             if train_only
             else load_task_items(config.data, data.validation_examples, config.eval.limit)
         )
-        eval_args = dict(
-            items=items,
-            config=config.eval,
-            model_name=config.model.name_or_path,
-            task_name=config.data.test or config.data.train,
-            show_progress=show_progress,
-        )
-        before_path = run_dir / "eval" / "before.json"
-        if not train_only and dist.broadcast(not before_path.is_file()):
+        eval_args = {
+            "items": items,
+            "config": config.eval,
+            "model_name": config.model.name_or_path,
+            "task_name": config.data.test or config.data.train,
+            "show_progress": show_progress,
+        }
+        if not train_only and dist.broadcast(not folder.eval_path("before").is_file()):
             evaluate_before = functools.partial(
                 evaluate_model, model, tokenizer, adapter=None, label="before", **eval_args
             )
@@ -314,7 +292,7 @@ def run_pipeline(
                 if before_cache and not dist.active
                 else evaluate_before()
             )
-            dist.on_main(lambda: write_json(before_path, before))
+            dist.on_main(lambda: folder.write_eval("before", before))
         lora_model = train_run(
             config, run_dir, model, tokenizer, data, show_progress, resume=resume_dir is not None
         )
@@ -322,13 +300,12 @@ def run_pipeline(
             if not adapter_is_active(lora_model):
                 raise TrainingFailed("the trained adapter is all zeros: after would equal before")
             after = evaluate_model(
-                lora_model, tokenizer, adapter=str(run_dir / "adapter"), label="after", **eval_args
+                lora_model, tokenizer, adapter=str(folder.adapter_dir), label="after", **eval_args
             )
-            dist.on_main(lambda: write_json(run_dir / "eval" / "after.json", after))
+            dist.on_main(lambda: folder.write_eval("after", after))
     except (KeyboardInterrupt, TrainingInterrupted) as stop:
         if dist.is_main:
-            set_status(
-                run_dir,
+            folder.set_status(
                 "interrupted",
                 str(stop) or "stopped by the user",
                 resume=resume_command(run_dir, train_only, dist),
@@ -344,16 +321,29 @@ def run_pipeline(
             _mark_failed(run_dir, error)
         raise
     if dist.is_main:
-        set_status(run_dir, "finished")
-        if not train_only:
-            judge_and_report(run_dir)
+        _judge_then_finish(run_dir, judge=not train_only)
     return run_dir
+
+
+def _judge_then_finish(run_dir: Path, judge: bool) -> None:
+    """Write the verdict and reports, then mark the run finished; a failure marks it failed.
+
+    The trained adapter and both evaluations are already on disk, so `goaltune verdict` can
+    redo this step once the cause is fixed.
+    """
+    try:
+        if judge:
+            judge_and_report(run_dir)
+    except BaseException as error:
+        _mark_failed(run_dir, error)
+        raise
+    RunFolder(run_dir).set_status("finished")
 
 
 def _mark_failed(run_dir: Path, error: BaseException) -> None:
     """Record the failure in status.json; if even that cannot be written (disk full), skip it."""
     try:
-        set_status(run_dir, "failed", f"{type(error).__name__}: {error}")
+        RunFolder(run_dir).set_status("failed", f"{type(error).__name__}: {error}")
     except RunError:
         pass
 
@@ -361,12 +351,12 @@ def _mark_failed(run_dir: Path, error: BaseException) -> None:
 def resume_pipeline(run: str | Path, show_progress: bool = True, train_only: bool = False) -> Path:
     """Continue an interrupted or failed run from its own config and latest checkpoint."""
     from goaltune.config import load_config
-    from goaltune.runs import read_status, resolve_run_dir
 
     run_dir = resolve_run_dir(run)
-    if read_status(run_dir)["status"] == "finished":
+    folder = RunFolder(run_dir)
+    if folder.read_status().status == "finished":
         raise RunError(f"{run_dir}: the run already finished; nothing to resume")
-    config = load_config(run_dir / "config.yaml")
+    config = load_config(folder.config_path)
     return run_pipeline(config, show_progress, train_only, resume_dir=run_dir)
 
 
@@ -375,7 +365,7 @@ def judge_and_report(run_dir: Path) -> None:
     from goaltune.report import build_reports
     from goaltune.verdict import verdict_for_run
 
-    write_json(run_dir / "verdict.json", verdict_for_run(run_dir).to_dict())
+    RunFolder(run_dir).write_verdict(verdict_for_run(run_dir).to_record())
     build_reports(run_dir)
 
 
@@ -426,5 +416,5 @@ def evaluate_standalone(
         show_progress,
     )
     if out and context().is_main:
-        write_json(out, result)
+        write_json(out, dump_record(parse_record(EvalResult, result, out)))
     return result

@@ -8,41 +8,46 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from goaltune.runs import read_json
+from goaltune.run_folder import EvalResult, RunFolder, ScoreSummary, parse_record
 
 
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}"
 
 
-def _score_cell(entry: dict[str, Any] | None) -> str:
-    if not entry:
+def _score_cell(entry: ScoreSummary | None) -> str:
+    if entry is None:
         return "-"
-    return f"{_pct(entry['score'])} [{_pct(entry['ci_low'])}-{_pct(entry['ci_high'])}]"
+    return f"{_pct(entry.score)} [{_pct(entry.ci_low)}-{_pct(entry.ci_high)}]"
 
 
-def metric_rows(result: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+def metric_rows(result: EvalResult) -> list[tuple[str, str, ScoreSummary]]:
     """(section, metric, summary) for the task and every benchmark in an eval result."""
-    rows = []
-    for metric, entry in result.get("task", {}).get("metrics", {}).items():
-        rows.append(("task", metric, entry))
-    for bench, section in result.get("benchmarks", {}).items():
-        for metric, entry in section["metrics"].items():
-            rows.append((bench, metric, entry))
-    return rows
+    return [
+        (section, metric, entry)
+        for section, scored in result.sections()
+        for metric, entry in scored.metrics.items()
+    ]
 
 
-def print_eval_table(result: dict[str, Any], console: Console) -> None:
+def print_eval_table(result: EvalResult | dict[str, Any], console: Console) -> None:
     """One evaluation's scores with n and 95% CIs (points)."""
+    result = parse_record(EvalResult, result, "evaluation") if isinstance(result, dict) else result
     table = Table(title="evaluation (score % [95% CI])")
     for column in ("source", "metric", "score", "n"):
         table.add_column(column)
     for section, metric, entry in metric_rows(result):
-        table.add_row(section, metric, _score_cell(entry), str(entry["n"]))
+        table.add_row(section, metric, _score_cell(entry), str(entry.n))
     console.print(table)
 
 
-def print_before_after(before: dict[str, Any], after: dict[str, Any], console: Console) -> None:
+def _change(before: ScoreSummary, after: ScoreSummary | None) -> str:
+    if after is None or before.score is None or after.score is None:
+        return "-"
+    return f"{100 * (after.score - before.score):+.1f}"
+
+
+def print_before_after(before: EvalResult, after: EvalResult, console: Console) -> None:
     """Before and after side by side, with the change in points."""
     table = Table(title="before -> after (score % [95% CI])")
     for column in ("source", "metric", "before", "after", "change"):
@@ -50,25 +55,23 @@ def print_before_after(before: dict[str, Any], after: dict[str, Any], console: C
     after_rows = {(s, m): e for s, m, e in metric_rows(after)}
     for section, metric, entry in metric_rows(before):
         later = after_rows.get((section, metric))
-        change = "-" if later is None else f"{100 * (later['score'] - entry['score']):+.1f}"
-        table.add_row(section, metric, _score_cell(entry), _score_cell(later), change)
+        table.add_row(
+            section, metric, _score_cell(entry), _score_cell(later), _change(entry, later)
+        )
     console.print(table)
 
 
 def print_run_summary(run_dir: Path, console: Console) -> None:
     """Before/after table, verdict and report paths of a finished run."""
-    eval_dir = run_dir / "eval"
-    if (eval_dir / "before.json").is_file() and (eval_dir / "after.json").is_file():
-        print_before_after(
-            read_json(eval_dir / "before.json"), read_json(eval_dir / "after.json"), console
-        )
-    verdict_path = run_dir / "verdict.json"
-    if verdict_path.is_file():
-        verdict = read_json(verdict_path)
-        caution = " (with caution)" if verdict.get("caution") else ""
-        console.print(f"[bold]verdict: {verdict['verdict']}{caution}[/] - {verdict['headline']}")
-        for recommendation in verdict.get("recommendations", [])[:5]:
+    folder = RunFolder(run_dir)
+    if folder.eval_path("before").is_file() and folder.eval_path("after").is_file():
+        print_before_after(folder.read_eval("before"), folder.read_eval("after"), console)
+    if folder.verdict_path.is_file():
+        verdict = folder.read_verdict()
+        caution = " (with caution)" if verdict.caution else ""
+        console.print(f"[bold]verdict: {verdict.verdict}{caution}[/] - {verdict.headline}")
+        for recommendation in verdict.recommendations[:5]:
             console.print(f"  - {recommendation}")
     console.print(f"run folder: [bold]{run_dir}[/]")
-    if (run_dir / "report.html").is_file():
-        console.print(f"report: [bold]{run_dir / 'report.html'}[/]")
+    if folder.report_html_path.is_file():
+        console.print(f"report: [bold]{folder.report_html_path}[/]")

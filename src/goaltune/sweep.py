@@ -28,9 +28,16 @@ from goaltune.compare import Comparison, compare_runs, write_comparison
 from goaltune.config import RunConfig, config_from_dict, load_config, resolve_key_path, set_by_path
 from goaltune.errors import ConfigError, RunError, TrainingInterrupted
 from goaltune.evalcache import EvalCache
-from goaltune.runs import create_run_dir, read_json, read_status, sanitize_name, utc_now, write_json
+from goaltune.run_folder import (
+    RunFolder,
+    SweepFolder,
+    create_run_dir,
+    read_json,
+    sanitize_name,
+    utc_now,
+    write_json,
+)
 
-SWEEP_FILE = "sweep.json"
 CACHE_FOLDER = "eval-cache"
 Grid = dict[str, list[Any]]
 Log = Callable[[str], None]
@@ -96,21 +103,21 @@ class Sweep:
 
     def save(self) -> None:
         self.state["updated"] = utc_now()
-        write_json(self.folder / SWEEP_FILE, self.state)
+        write_json(SweepFolder(self.folder).state_path, self.state)
 
     def run_dir(self, entry: dict[str, Any]) -> Path | None:
         return self.folder / entry["run_dir"] if entry["run_dir"] else None
 
     def status(self, entry: dict[str, Any]) -> str:
         folder = self.run_dir(entry)
-        return read_status(folder)["status"] if folder and folder.is_dir() else "pending"
+        return RunFolder(folder).read_status().status if folder and folder.is_dir() else "pending"
 
 
 def open_sweep(folder: Path) -> Sweep:
     """An existing sweep folder (for --resume)."""
-    path = Path(folder) / SWEEP_FILE
+    path = SweepFolder(Path(folder)).state_path
     if not path.is_file():
-        raise RunError(f"{folder}: not a sweep folder (no {SWEEP_FILE})")
+        raise RunError(f"{folder}: not a sweep folder (no {path.name})")
     return Sweep(Path(folder), read_json(path))
 
 
@@ -125,7 +132,7 @@ def create_sweep(config_path: Path, grid: Grid, out: Path | None = None) -> Swee
     folder = Path(out) if out else create_run_dir(base.output_dir, f"sweep-{base.name}")
     folder.mkdir(parents=True, exist_ok=True)
     entries = run_configs(base, grid, folder)
-    if (folder / SWEEP_FILE).is_file():
+    if SweepFolder(folder).is_sweep():
         sweep = open_sweep(folder)
         if _plan(sweep.runs) != _plan(entries):
             raise ConfigError(
@@ -152,7 +159,9 @@ def _prepare_run_dir(sweep: Sweep, entry: dict[str, Any]) -> RunConfig:
     """The entry's config, pointed at the sweep folder; its run folder is created if missing."""
     from goaltune.pipeline import start_run
 
-    config = config_from_dict(entry["config"], source=f"{SWEEP_FILE}: {entry['name']}")
+    config = config_from_dict(
+        entry["config"], source=f"{SweepFolder(sweep.folder).state_path.name}: {entry['name']}"
+    )
     config.output_dir = str(sweep.folder)  # the folder may have moved since it was planned
     folder = sweep.run_dir(entry)
     if folder is None or not folder.is_dir():
@@ -295,10 +304,9 @@ def _run_parallel(
 
 def _before_source(sweep: Sweep, entry: dict[str, Any]) -> str | None:
     folder = sweep.run_dir(entry)
-    path = folder / "eval" / "before.json" if folder else None
-    if path is None or not path.is_file():
+    if folder is None or not RunFolder(folder).eval_path("before").is_file():
         return None
-    cached = read_json(path).get("eval_cache") or {}
+    cached = RunFolder(folder).read_eval("before").eval_cache or {}
     return f"{'reused' if cached.get('hit') else 'computed'} {cached.get('key_sha256', '')}".strip()
 
 
@@ -310,9 +318,9 @@ def compare_sweep(sweep: Sweep, finished: list[Path]) -> Comparison | None:
     write_comparison(comparison, sweep.folder)
     sweep.state["comparison"] = {
         "group_by": comparison.factor,
-        "html": "comparison.html",
-        "markdown": "comparison.md",
-        "json": "comparison.json",
+        "html": SweepFolder(sweep.folder).comparison_path("html").name,
+        "markdown": SweepFolder(sweep.folder).comparison_path("md").name,
+        "json": SweepFolder(sweep.folder).comparison_path("json").name,
     }
     sweep.save()
     return comparison

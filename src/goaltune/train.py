@@ -39,7 +39,7 @@ from goaltune.distributed import Context, context
 from goaltune.engine import StepEngine
 from goaltune.errors import RunError, TrainingFailed, TrainingInterrupted
 from goaltune.loss import causal_lm, supervised_targets
-from goaltune.run_folder import LossHistoryWriter, truncate_loss_history
+from goaltune.run_folder import LossHistoryWriter, RunFolder, truncate_loss_history
 
 
 def seed_everything(seed: int) -> None:
@@ -321,14 +321,15 @@ def train_adapter(
     scheduler = lr_scheduler(optimizer, config, total_steps)
     engine = StepEngine(model, optimizer, dist, config, bf16)
     result = TrainResult(bf16=bf16, device=str(device), processes=dist.world_size)
-    history_path = run_dir / "loss_history.csv"
+    folder = RunFolder(run_dir)
+    history_path = folder.loss_history_path
     first_step = _resume_state(resume_from, engine, optimizer, scheduler, result, history_path) + 1
     history = LossHistoryWriter(history_path, append=first_step > 1) if dist.is_main else None
     accumulation = config.gradient_accumulation_steps
     stream = micro_batch_stream(train_set, config)
     for _ in range((first_step - 1) * accumulation * dist.world_size):
         next(stream)  # the data position is a pure function of the seed and the step
-    checkpoint_dir = run_dir / "checkpoints"
+    checkpoint_dir = folder.checkpoints_dir
 
     def checkpoint(step: int) -> Path:
         state = {

@@ -5,16 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
-
-import numpy as np
+from typing import Any
 
 from goaltune.config import GoalConfig, Thresholds, load_config
-from goaltune.diagnose import Finding, diagnose, forgetting_remedies, read_loss_history
-from goaltune.errors import RunError
-from goaltune.runs import read_json, read_status
-
-Role = Literal["task", "guard"]
+from goaltune.deltas import MetricDelta, collect_deltas
+from goaltune.diagnose import Finding, diagnose, forgetting_remedies
+from goaltune.run_folder import (
+    EvalResult,
+    LossRow,
+    RunFolder,
+    VerdictRecord,
+    parse_record,
+)
 
 SUCCESS, INVESTIGATE, NEEDS_TUNING, PROBLEM, FAILED = (
     "SUCCESS",
@@ -26,7 +28,6 @@ SUCCESS, INVESTIGATE, NEEDS_TUNING, PROBLEM, FAILED = (
 VERDICTS = (SUCCESS, INVESTIGATE, NEEDS_TUNING, PROBLEM, FAILED)
 # "running" is not a failure: the pipeline writes the verdict before it marks the run finished
 FAILED_STATUSES = ("failed", "interrupted")
-CI_LEVEL = 0.95
 
 SHARPEN_GOAL = (
     "Sharpen the goal: fine-tune for a specific task with its own metric, using more and more "
@@ -40,93 +41,6 @@ LOWER_LR = "Lower the learning rate and train fewer epochs."
 READ_OUTPUTS = "Read a sample of after outputs on the dropped benchmark to see what broke."
 NO_TASK_METRIC = "No task metric measures the goal; only guard benchmarks were judged."
 ADD_TASK_METRIC = "Add a task metric (goal.task_metrics) that measures the goal."
-
-
-def paired_bootstrap(
-    before: Sequence[float], after: Sequence[float], resamples: int = 1000, seed: int = 0
-) -> tuple[float, float, float]:
-    """Mean after-minus-before delta and its 95% percentile interval, in percentage points.
-
-    Item indices are resampled jointly, so each item is compared with itself.
-    """
-    if len(before) != len(after):
-        raise ValueError(f"paired samples differ in length: {len(before)} vs {len(after)}")
-    if len(before) == 0:
-        raise ValueError("paired bootstrap needs at least one item")
-    diffs = (np.asarray(after, dtype=float) - np.asarray(before, dtype=float)) * 100.0
-    rng = np.random.default_rng(seed)
-    means = diffs[rng.integers(0, len(diffs), size=(resamples, len(diffs)))].mean(axis=1)
-    tail = (1.0 - CI_LEVEL) / 2 * 100
-    low, high = np.percentile(means, [tail, 100 - tail])
-    delta = float(diffs.mean())
-    # float rounding can put the percentiles a hair inside the mean when all resamples agree
-    return delta, min(float(low), delta), max(float(high), delta)
-
-
-@dataclass(frozen=True)
-class MetricDelta:
-    """Before/after scores of one metric over paired items, with the delta's interval in points."""
-
-    name: str
-    role: Role
-    before: float
-    after: float
-    n: int
-    delta_points: float
-    ci_low_points: float
-    ci_high_points: float
-    target: float | None = None
-
-    @property
-    def change(self) -> str:
-        """'gain' or 'drop' when the interval excludes zero, else 'within noise'."""
-        if self.ci_low_points <= 0.0 <= self.ci_high_points:
-            return "within noise"
-        return "gain" if self.delta_points > 0 else "drop"
-
-    @property
-    def target_reached(self) -> bool | None:
-        """Whether the after score meets the target; None without a target."""
-        return None if self.target is None else self.after >= self.target
-
-    def to_dict(self) -> dict[str, Any]:
-        """The delta as it appears in verdict.json."""
-        return {
-            "name": self.name,
-            "role": self.role,
-            "before": round(self.before, 4),
-            "after": round(self.after, 4),
-            "n": self.n,
-            "delta_points": round(self.delta_points, 2),
-            "ci_low_points": round(self.ci_low_points, 2),
-            "ci_high_points": round(self.ci_high_points, 2),
-            "change": self.change,
-            "target": self.target,
-            "target_reached": self.target_reached,
-        }
-
-
-def metric_delta(
-    name: str,
-    role: Role,
-    before_items: Sequence[float],
-    after_items: Sequence[float],
-    target: float | None = None,
-    resamples: int = 1000,
-) -> MetricDelta:
-    """A MetricDelta from paired per-item values (same order on both sides)."""
-    delta, low, high = paired_bootstrap(before_items, after_items, resamples)
-    return MetricDelta(
-        name=name,
-        role=role,
-        before=float(np.mean(before_items)),
-        after=float(np.mean(after_items)),
-        n=len(before_items),
-        delta_points=delta,
-        ci_low_points=low,
-        ci_high_points=high,
-        target=target,
-    )
 
 
 @dataclass
@@ -154,6 +68,10 @@ class Verdict:
             "findings": [f.to_dict() for f in self.findings],
             "recommendations": list(self.recommendations),
         }
+
+    def to_record(self) -> VerdictRecord:
+        """The verdict as the typed verdict.json record."""
+        return VerdictRecord.model_validate(self.to_dict())
 
 
 @dataclass
@@ -383,124 +301,51 @@ def decide(
     )
 
 
-def _paired_values(
-    before_items: list[dict[str, Any]], after_items: list[dict[str, Any]], metric: str
-) -> tuple[list[float], list[float]]:
-    """Per-item values of `metric` for items scored on both sides, paired by id."""
-    after_by_id = {item["id"]: item.get("metrics") or {} for item in after_items}
-    pairs = [
-        (item["metrics"][metric], after_by_id[item["id"]][metric])
-        for item in before_items
-        if (item.get("metrics") or {}).get(metric) is not None
-        and after_by_id.get(item["id"], {}).get(metric) is not None
-    ]
-    return [float(b) for b, _ in pairs], [float(a) for _, a in pairs]
-
-
-@dataclass(frozen=True)
-class _Source:
-    """Where a metric's per-item values live: the before and after sections and the metric key."""
-
-    before: dict[str, Any]
-    after: dict[str, Any]
-    metric: str
-
-
-def _benchmark_source(name: str, before: dict, after: dict) -> _Source:
-    """A benchmark's sections on both sides, scored by its primary metric."""
-    section = (before.get("benchmarks") or {}).get(name)
-    if section is None:
-        raise RunError(f"benchmark '{name}' is missing from the before evaluation")
-    after_section = (after.get("benchmarks") or {}).get(name) or {}
-    return _Source(section, after_section, section["primary_metric"])
-
-
-def _task_source(name: str, before: dict, after: dict) -> _Source:
-    """A task metric: looked up in the task section first, then as a benchmark name."""
-    task = before.get("task") or {}
-    if name in (task.get("metrics") or {}):
-        return _Source(task, after.get("task") or {}, name)
-    if name in (before.get("benchmarks") or {}):
-        return _benchmark_source(name, before, after)
-    raise RunError(f"task metric '{name}' is neither a task metric nor a benchmark in eval results")
-
-
-def _source_delta(
-    name: str, role: Role, source: _Source, target: float | None, resamples: int
-) -> MetricDelta:
-    before, after = _paired_values(
-        source.before.get("items") or [], source.after.get("items") or [], source.metric
-    )
-    if not before:
-        raise RunError(f"'{name}': no items scored on '{source.metric}' both before and after")
-    return metric_delta(name, role, before, after, target, resamples)
-
-
-def collect_deltas(
-    goal: GoalConfig, before: dict, after: dict, resamples: int = 1000
-) -> list[MetricDelta]:
-    """Task deltas then guard deltas from parsed eval/before.json and eval/after.json.
-
-    Without goal.task_metrics every task metric counts; without goal.guard_benchmarks every
-    benchmark present on both sides and not used as a task metric is a guard.
-    """
-    goals = [(m.name, m.target) for m in goal.task_metrics] or [
-        (name, None) for name in ((before.get("task") or {}).get("metrics") or {})
-    ]
-    task_names = {name for name, _ in goals}
-    guard_names = goal.guard_benchmarks or [
-        name
-        for name in (before.get("benchmarks") or {})
-        if name not in task_names and name in (after.get("benchmarks") or {})
-    ]
-    task = [
-        _source_delta(name, "task", _task_source(name, before, after), target, resamples)
-        for name, target in goals
-    ]
-    guards = [
-        _source_delta(name, "guard", _benchmark_source(name, before, after), None, resamples)
-        for name in guard_names
-    ]
-    return task + guards
-
-
 def build_verdict(
     goal: GoalConfig,
-    before: dict,
-    after: dict,
+    before: EvalResult | dict[str, Any],
+    after: EvalResult | dict[str, Any],
     training_status: str = "finished",
     failure_reason: str | None = None,
-    loss_rows: list[dict] | None = None,
+    loss_rows: Sequence[LossRow] | None = None,
     resamples: int = 1000,
 ) -> Verdict:
-    """The verdict from parsed eval JSON and the loss history; no deltas when training failed."""
+    """The verdict from the eval results and the loss history; no deltas when training failed.
+
+    Parsed JSON is accepted as well and checked against the eval file's model.
+    """
     failed = training_status in FAILED_STATUSES
-    try:
-        deltas = [] if failed else collect_deltas(goal, before, after, resamples)
-    except (AttributeError, KeyError, TypeError, ValueError) as error:
-        raise RunError(
-            f"eval/before.json or eval/after.json does not have the expected layout "
-            f"({type(error).__name__}: {error})"
-        ) from None
-    findings = diagnose(loss_rows) if loss_rows is not None else []
+    deltas = (
+        []
+        if failed
+        else collect_deltas(
+            goal,
+            _eval_result(before, "eval/before.json"),
+            _eval_result(after, "eval/after.json"),
+            resamples,
+        )
+    )
+    findings = diagnose(list(loss_rows)) if loss_rows is not None else []
     return decide(goal, deltas, training_status, failure_reason, findings)
+
+
+def _eval_result(value: EvalResult | dict[str, Any], source: str) -> EvalResult:
+    return value if isinstance(value, EvalResult) else parse_record(EvalResult, value, source)
 
 
 def verdict_for_run(run_dir: str | Path) -> Verdict:
     """The verdict of a run folder, from config.yaml, status.json, eval/ and loss_history.csv."""
-    run_dir = Path(run_dir)
-    config = load_config(run_dir / "config.yaml")
-    status = read_status(run_dir)
-    failed = status["status"] in FAILED_STATUSES
-    before = {} if failed else read_json(run_dir / "eval" / "before.json")
-    after = {} if failed else read_json(run_dir / "eval" / "after.json")
-    loss_path = run_dir / "loss_history.csv"
+    folder = RunFolder(Path(run_dir))
+    config = load_config(folder.config_path)
+    status = folder.read_status()
+    failed = status.status in FAILED_STATUSES
+    history = folder.loss_history_path
     return build_verdict(
         config.goal,
-        before,
-        after,
-        status["status"],
-        status.get("reason"),
-        read_loss_history(loss_path) if loss_path.is_file() else None,
+        EvalResult() if failed else folder.read_eval("before"),
+        EvalResult() if failed else folder.read_eval("after"),
+        status.status,
+        status.reason,
+        folder.read_loss_history() if history.is_file() else None,
         config.eval.bootstrap_resamples,
     )

@@ -15,7 +15,7 @@ from importlib.resources import files
 from string import Template
 from typing import Any
 
-from goaltune.runs import utc_now
+from goaltune.run_folder import utc_now
 
 VERDICT_TONES = {
     "SUCCESS": "good",

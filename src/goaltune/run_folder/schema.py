@@ -1,0 +1,220 @@
+"""Typed models of the run folder's JSON files: what each file holds, in one place.
+
+Every model keeps fields it does not declare (`extra="allow"`), so a file with more than this
+version knows survives a read-and-write, and every file carries `format_version`. Files written
+before the version field existed read as version 0, which has the same layout as version 1.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypedDict
+
+from pydantic import BaseModel, ConfigDict, Field
+
+FORMAT_VERSION = 1
+LEGACY_VERSION = 0  # files from before the run folder had a schema: same fields, no version
+
+Status = Literal["running", "finished", "failed", "interrupted", "unknown"]
+Change = Literal["gain", "drop", "within noise"]
+
+
+class Part(BaseModel):
+    """A nested part of a run file: typed fields, unknown ones kept."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class Record(Part):
+    """A whole run file: its fields plus the format version it was written in."""
+
+    format_version: int = LEGACY_VERSION
+
+
+class RunStatus(Record):
+    """status.json: where the run stands, and why it stopped when it did not finish."""
+
+    status: Status
+    reason: str | None = None
+    updated: str | None = None
+    resume: str | None = None  # the command that continues an interrupted run
+
+
+# ---------------------------------------------------------------- eval/before.json, after.json
+
+
+class ScoreSummary(Part):
+    """One metric over n items: the mean score and its 95% interval."""
+
+    score: float | None
+    n: int
+    ci_low: float | None = None
+    ci_high: float | None = None
+
+
+class ScoredItem(Part):
+    """One evaluated item: what the model was asked, what it answered, how that scored."""
+
+    id: str | None = None
+    prompt: str | None = None
+    output: str | None = None
+    reference: Any = None
+    metrics: dict[str, float | None] = Field(default_factory=dict)
+
+
+class ScoredSet(Part):
+    """Scores of a set of items: per-metric summaries and every item."""
+
+    metrics: dict[str, ScoreSummary] = Field(default_factory=dict)
+    items: list[ScoredItem] = Field(default_factory=list)
+
+
+class TaskResult(ScoredSet):
+    """The user's task (data.test or held-out examples) scored on its metrics."""
+
+    name: str | None = None
+
+
+class BenchmarkResult(ScoredSet):
+    """One benchmark; `primary_metric` is the score the verdict uses."""
+
+    primary_metric: str | None = None
+
+
+class EvalResult(Record):
+    """eval/before.json or eval/after.json: one model state on the task and the benchmarks."""
+
+    model: str | None = None
+    adapter: str | None = None
+    created: str | None = None
+    settings: dict[str, Any] = Field(default_factory=dict)
+    task: TaskResult | None = None
+    benchmarks: dict[str, BenchmarkResult] = Field(default_factory=dict)
+    elapsed_s: float | None = None
+    eval_cache: dict[str, Any] | None = None  # {key_sha256, hit} when a cache supplied it
+
+    def sections(self) -> list[tuple[str, ScoredSet]]:
+        """('task', task) then (benchmark name, result) for each benchmark."""
+        task: list[tuple[str, ScoredSet]] = [("task", self.task)] if self.task else []
+        return task + list(self.benchmarks.items())
+
+
+# ---------------------------------------------------------------- training_metrics.json
+
+
+class ModelInfo(Part):
+    """The base model as resolved, and its parameter counts with the adapter attached."""
+
+    name_or_path: str | None = None
+    kind: str | None = None
+    location: str | None = None
+    dtype: str | None = None
+    parameters: dict[str, float] = Field(default_factory=dict)
+
+
+class MemoryInfo(Part):
+    """Peak memory of training and what kind of peak it is."""
+
+    peak_memory_mib: float | None = None
+    kind: str | None = None
+    unit: str = "MiB"
+
+
+class LossSummary(Part):
+    """First, final and best losses, and throughput."""
+
+    first_train_loss: float | None = None
+    final_train_loss: float | None = None
+    best_train_loss: float | None = None
+    first_val_loss: float | None = None
+    final_val_loss: float | None = None
+    best_val_loss: float | None = None
+    best_val_step: int | None = None
+    tokens_per_second: float | None = None
+    supervised_tokens_per_second: float | None = None
+
+
+class TrainingMetrics(Record):
+    """training_metrics.json: what was trained, how, and what it cost."""
+
+    run_name: str | None = None
+    created: str | None = None
+    model: ModelInfo = Field(default_factory=ModelInfo)
+    hyperparameters: dict[str, Any] = Field(default_factory=dict)
+    data: dict[str, Any] = Field(default_factory=dict)
+    seed: int | None = None
+    device: str | None = None
+    processes: int = 1
+    global_batch_size: int | None = None
+    bf16_autocast: bool | None = None
+    steps: int | None = None
+    epochs: float | None = None
+    tokens_seen: int | None = None  # supervised (loss-bearing) tokens, as in loss_history.csv
+    input_tokens: int | None = None
+    memory: MemoryInfo = Field(default_factory=MemoryInfo)
+    train_time_s: float | None = None
+    wall_time_s: float | None = None
+    loss: LossSummary = Field(default_factory=LossSummary)
+    versions: dict[str, str | None] = Field(default_factory=dict)
+    torch_threads: int | None = None
+
+
+# ---------------------------------------------------------------- loss_history.csv
+
+
+class LossRow(TypedDict):
+    """One logged step of loss_history.csv (a plain dict); an empty cell is None."""
+
+    step: int
+    epoch: float | None
+    train_loss: float | None
+    val_loss: float | None
+    learning_rate: float | None
+    grad_norm: float | None
+    tokens_seen: int | None  # supervised (loss-bearing) tokens so far
+    elapsed_s: float | None
+
+
+LOSS_COLUMNS = tuple(LossRow.__annotations__)
+INT_COLUMNS = ("step", "tokens_seen")
+
+
+# ---------------------------------------------------------------- verdict.json
+
+
+class DeltaRecord(Part):
+    """One metric's before -> after change over paired items, in points with its interval."""
+
+    name: str
+    role: Literal["task", "guard"]
+    before: float
+    after: float
+    n: int
+    delta_points: float
+    ci_low_points: float
+    ci_high_points: float
+    change: Change
+    target: float | None = None
+    target_reached: bool | None = None
+
+
+class FindingRecord(Part):
+    """One diagnosis of the loss curve (or of the data), with its evidence and remedy."""
+
+    kind: str
+    severity: Literal["info", "warning", "error"]
+    message: str
+    evidence: dict[str, Any] = Field(default_factory=dict)
+    recommendation: str | None = None
+
+
+class VerdictRecord(Record):
+    """verdict.json: the decision against the goal, its reasons, evidence and next steps."""
+
+    verdict: str
+    caution: bool = False
+    purpose: str | None = None
+    headline: str = ""
+    reasons: list[str] = Field(default_factory=list)
+    deltas: list[DeltaRecord] = Field(default_factory=list)
+    findings: list[FindingRecord] = Field(default_factory=list)
+    recommendations: list[str] = Field(default_factory=list)
