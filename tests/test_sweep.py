@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 import goaltune.pipeline
 from goaltune.cli import app
 from goaltune.errors import ConfigError
-from goaltune.report.content import score_text
+from goaltune.format import score_text
 from goaltune.sweep import expand_grid, parse_grid, run_name
 
 GRID = ["--grid", "lora.r=2,4", "--grid", "num_train_epochs=1,2"]

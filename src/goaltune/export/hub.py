@@ -14,8 +14,9 @@ from goaltune.chat import RunModel
 from goaltune.config import load_config
 from goaltune.errors import GoaltuneError, RunError
 from goaltune.export.merge import save_merged
+from goaltune.format import pct, score_text
 from goaltune.models import EMBEDDED_MODELS
-from goaltune.report.content import RunData, load_run, pct, score_text
+from goaltune.report.inputs import RunData, load_run
 from goaltune.runs import resolve_run_dir
 
 # Hub ids of the embedded models, for model cards and adapter configs.

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from goaltune.report.content import build_report, load_run
+from goaltune.report.content import build_report
+from goaltune.report.inputs import load_run
 from goaltune.report.render import render_html, render_markdown
 from goaltune.runs import atomic_write_text
 

@@ -1,0 +1,311 @@
+"""The comparison as a document: report sections (rendered to HTML and Markdown like a run
+report) and comparison.json, written together into one folder.
+
+Figures are formatted by the same helpers as the run report, so a comparison and each run's
+report agree.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from goaltune.compare.core import (
+    ComparedRun,
+    Comparison,
+    benchmarks,
+    cost,
+    goal_task_metrics,
+    task_metrics,
+)
+from goaltune.format import (
+    count,
+    duration,
+    get,
+    memory_text,
+    parameters_text,
+    score_text,
+    throughput_text,
+    value_text,
+)
+from goaltune.report.content import change_cells
+from goaltune.report.inputs import Json, RunData
+from goaltune.report.plots import Score, ScoreRow, before_after_png, loss_curve_png, series
+from goaltune.report.render import (
+    VERDICT_TONES,
+    Badge,
+    Block,
+    Bullets,
+    Cell,
+    Chart,
+    Report,
+    Section,
+    Table,
+    Text,
+    render_html,
+    render_markdown,
+)
+from goaltune.run_folder import atomic_write_text, create_run_dir, utc_now, write_json
+
+
+def _verdict_cell(run: RunData) -> Cell:
+    verdict = get(run.verdict, "verdict")
+    if not verdict:
+        return "-"
+    caution = " (caution)" if get(run.verdict, "caution") else ""
+    return Badge(f"{verdict}{caution}", VERDICT_TONES.get(verdict, "muted"))
+
+
+def _summary_section(c: Comparison) -> Section:
+    what = f"grouped by {c.factor}" if c.factor else "each against the first run"
+    blocks: list[Block] = [
+        Text(
+            f"{len(c.runs)} runs, {what}. Changes are after-score "
+            "differences in percentage points; time is training time."
+        )
+    ]
+    if c.pairs:
+        blocks.append(Bullets([pair.text() for pair in c.pairs], "What changed"))
+    if c.confounded:
+        blocks.append(
+            Bullets(
+                [
+                    f"{p.run.label} vs {p.reference.label} also differ in "
+                    f"{', '.join(p.confounders)}: the change cannot be put down to "
+                    f"{c.factor} alone."
+                    for p in c.confounded
+                ],
+                "Confounded",
+            )
+        )
+    blocks += [Text(note, note=True) for note in c.notes]
+    return Section("summary", "Summary", blocks)
+
+
+def _runs_section(c: Comparison) -> Section:
+    keys = c.differing
+    rows = [
+        (
+            run.label,
+            *(value_text(run.value(k)) for k in keys),
+            get(run.data.status, "status") or "unknown",
+            _verdict_cell(run.data),
+            str(get(run.data.verdict, "headline") or "-"),
+            run.data.path.name,
+        )
+        for run in c.runs
+    ]
+    return Section(
+        "runs",
+        "Runs and verdicts",
+        [Table(("run", *keys, "status", "verdict", "headline", "folder"), rows)],
+    )
+
+
+def _score_rows(c: Comparison, names: list[str], bench: bool) -> tuple[list[ScoreRow], list]:
+    chart, table = [], []
+    for name in names:
+        for run in c.runs:
+            before, after, metric = _entries(run.data, name, bench)
+            if before is None and after is None:
+                continue
+            delta = run.data.deltas.get(name)
+            if delta is not None and (delta.get("role") == "guard") != bench:
+                delta = None
+            label = f"{run.label}: {name.removeprefix('builtin:')}"
+            chart.append(ScoreRow(label, Score.from_entry(before), Score.from_entry(after)))
+            n = get(delta, "n") or get(after, "n") or get(before, "n")
+            source = (name, f"{metric} (primary)") if bench else (name,)
+            table.append(
+                (
+                    *source,
+                    run.label,
+                    score_text(before),
+                    score_text(after),
+                    *change_cells(delta, before, after),
+                    count(n),
+                )
+            )
+    return chart, table
+
+
+def _entries(run: RunData, name: str, bench: bool) -> tuple[Any, Any, str]:
+    """(before entry, after entry, metric) of a task metric or a benchmark's primary metric."""
+    if not bench:
+        return (
+            get(run.before, "task", "metrics", name),
+            get(run.after, "task", "metrics", name),
+            name,
+        )
+    metric = get(run.before, "benchmarks", name, "primary_metric") or get(
+        run.after, "benchmarks", name, "primary_metric"
+    )
+    return (
+        get(run.before, "benchmarks", name, "metrics", metric),
+        get(run.after, "benchmarks", name, "metrics", metric),
+        str(metric),
+    )
+
+
+_SCORE_HEADERS = (
+    "run",
+    "before [95% CI]",
+    "after [95% CI]",
+    "change, points [95% CI]",
+    "judged",
+    "n",
+)
+
+
+def _scores_section(c: Comparison, bench: bool) -> Section:
+    goals = [name for name in goal_task_metrics(c.runs) if name in task_metrics(c.runs)]
+    names = benchmarks(c.runs) if bench else list(dict.fromkeys([*goals, *task_metrics(c.runs)]))
+    ident, title = ("benchmarks", "Guard benchmarks") if bench else ("task", "Task metrics")
+    chart_rows, table_rows = _score_rows(c, names, bench)
+    if not chart_rows:
+        return Section(
+            ident, title, [Text(f"No {title.lower()} in the runs' eval files.", note=True)]
+        )
+    alt = f"{title} before and after per run, with 95% confidence intervals"
+    headers = ("benchmark", "metric", *_SCORE_HEADERS) if bench else ("metric", *_SCORE_HEADERS)
+    return Section(
+        ident,
+        title,
+        [Chart(f"chart-{ident}", alt, before_after_png(chart_rows)), Table(headers, table_rows)],
+    )
+
+
+def _loss_section(c: Comparison) -> Section:
+    histories = {run.label: run.data.history for run in c.runs if run.data.history}
+    if not histories:
+        return Section("loss", "Loss curves", [Text("No run has a loss history.", note=True)])
+    rows = []
+    for label, history in histories.items():
+        _, train = series(history, "train_loss")
+        _, val = series(history, "val_loss")
+        rows.append(
+            (
+                label,
+                f"{train[-1]:.4f}" if train else "-",
+                f"{min(val):.4f}" if val else "-",
+                count(len(train)),
+            )
+        )
+    alt = f"Train and validation loss per optimizer step of {len(histories)} runs, overlaid."
+    return Section(
+        "loss",
+        "Loss curves",
+        [
+            Chart("chart-loss", alt, loss_curve_png(histories)),
+            Table(("run", "final train loss", "best validation loss", "logged steps"), rows),
+        ],
+    )
+
+
+def _cost_section(c: Comparison) -> Section:
+    rows = []
+    for run in c.runs:
+        metrics, figures = run.data.metrics or {}, cost(run.data)
+        rows.append(
+            (
+                run.label,
+                duration(figures["train_time_s"]),
+                memory_text(metrics),
+                throughput_text(metrics.get("loss") or {}),
+                parameters_text(get(metrics, "model", "parameters") or {}),
+                (f"{duration(figures['eval_before_s'])} / {duration(figures['eval_after_s'])}"),
+            )
+        )
+    return Section(
+        "cost",
+        "Cost",
+        [
+            Table(
+                (
+                    "run",
+                    "train time",
+                    "peak memory",
+                    "throughput",
+                    "trainable parameters",
+                    "eval time before / after",
+                ),
+                rows,
+            )
+        ],
+    )
+
+
+def comparison_report(c: Comparison, source: str) -> Report:
+    """The comparison as a report document (rendered like a run report)."""
+    facts = [
+        ("runs", str(len(c.runs))),
+        ("grouped by", c.factor or "-"),
+        ("differing keys", ", ".join(c.differing) or "none"),
+    ]
+    sections = [
+        _summary_section(c),
+        _runs_section(c),
+        _scores_section(c, bench=False),
+        _scores_section(c, bench=True),
+        _loss_section(c),
+        _cost_section(c),
+    ]
+    return Report("Comparison", facts, sections, source, html_name="comparison.html")
+
+
+# ---------------------------------------------------------------- outputs
+
+
+def _run_json(run: ComparedRun, c: Comparison) -> Json:
+    data = run.data
+    task = {
+        m: {
+            "before": get(data.before, "task", "metrics", m),
+            "after": get(data.after, "task", "metrics", m),
+        }
+        for m in task_metrics(c.runs)
+    }
+    bench = {}
+    for name in benchmarks(c.runs):
+        before, after, metric = _entries(data, name, bench=True)
+        bench[name] = {"primary_metric": metric, "before": before, "after": after}
+    return {
+        "label": run.label,
+        "run_dir": str(data.path),
+        "status": get(data.status, "status"),
+        "verdict": get(data.verdict, "verdict"),
+        "factor_value": run.value(c.factor) if c.factor else None,
+        "config": {k: run.value(k) for k in c.differing},
+        "task": task,
+        "benchmarks": bench,
+        "deltas": get(data.verdict, "deltas") or [],
+        "cost": cost(data),
+    }
+
+
+def comparison_json(c: Comparison) -> Json:
+    """comparison.json: every figure shown, copied from the runs' files."""
+    return {
+        "created": utc_now(),
+        "group_by": c.factor,
+        "differing_keys": c.differing,
+        "runs": [_run_json(run, c) for run in c.runs],
+        "comparisons": [pair.to_dict() for pair in c.pairs],
+        "notes": c.notes,
+    }
+
+
+def default_out_dir(run_dirs: list[Path]) -> Path:
+    """A new `comparison-<stamp>` folder beside the runs."""
+    parent = Path(os.path.commonpath([p.resolve().parent for p in run_dirs]))
+    return create_run_dir(parent, "comparison")
+
+
+def write_comparison(c: Comparison, out_dir: Path) -> list[Path]:
+    """Write comparison.html (self-contained), comparison.md and comparison.json into `out_dir`."""
+    report = comparison_report(c, out_dir.name)
+    write_json(out_dir / "comparison.json", comparison_json(c))
+    atomic_write_text(out_dir / "comparison.html", render_html(report))
+    atomic_write_text(out_dir / "comparison.md", render_markdown(report))
+    return [out_dir / name for name in ("comparison.html", "comparison.md", "comparison.json")]

@@ -1,0 +1,252 @@
+"""The run report's training sections: loss curve, loss-curve diagnosis, cost, and the setup
+(model, hyperparameters, data, evaluation settings, versions)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from goaltune.format import (
+    count,
+    duration,
+    finite,
+    get,
+    memory_text,
+    parameters_text,
+    throughput_text,
+    value_text,
+)
+from goaltune.report.inputs import History, Json, RunData
+from goaltune.report.plots import loss_curve_png, series
+from goaltune.report.render import Badge, Block, Cell, Chart, Code, Section, Table, Text
+
+MAX_EVIDENCE_VALUES = 8
+SEVERITY_TONES = {"info": "info", "warning": "warn", "error": "bad"}
+DATA_FIELDS = (
+    ("source", "source"),
+    ("validation source", "validation_source"),
+    ("format", "format"),
+    ("records", "records"),
+    ("train examples", "train_examples"),
+    ("validation examples", "validation_examples"),
+    ("max sequence length", "max_seq_length"),
+    ("train on", "train_on"),
+    ("truncation policy", "truncation_policy"),
+)
+
+
+def _evidence(evidence: Any) -> str:
+    if not isinstance(evidence, Mapping):
+        return value_text(evidence)
+    parts = []
+    for key, value in evidence.items():
+        if isinstance(value, list) and len(value) > MAX_EVIDENCE_VALUES:
+            value = [*value[:MAX_EVIDENCE_VALUES], f"... {len(value) - MAX_EVIDENCE_VALUES} more"]
+        parts.append(f"{key}: {value_text(value)}")
+    return "; ".join(parts) or "-"
+
+
+def _loss_summary(history: History, column: str, label: str) -> tuple[Cell, ...]:
+    steps, values = series(history, column)
+    if not values:
+        return (label, "-", "-", "-", "-")
+    best = min(range(len(values)), key=values.__getitem__)
+    return (
+        label,
+        f"{values[0]:.4f}",
+        f"{values[-1]:.4f}",
+        f"{values[best]:.4f}",
+        count(steps[best]),
+    )
+
+
+def _loss_alt(history: History) -> str:
+    steps, train = series(history, "train_loss")
+    _, val = series(history, "val_loss")
+    text = "Loss curve"
+    if train:
+        text += f": train loss from {train[0]:.3f} to {train[-1]:.3f} over {len(steps)} steps"
+    if val:
+        text += f"; validation loss from {val[0]:.3f} to {val[-1]:.3f} at {len(val)} evaluations"
+    if series(history, "learning_rate")[1]:
+        text += "; learning rate in the lower panel"
+    return text + "."
+
+
+def loss_section(run: RunData) -> Section:
+    title = "Loss curve"
+    history = run.history
+    if not history:
+        why = run.missing("loss_history.csv") or "loss_history.csv has no rows"
+        return Section("loss", title, [Text(f"No loss curve: {why}.", note=True)])
+    blocks: list[Block] = [
+        Chart("chart-loss", _loss_alt(history), loss_curve_png({run.name: history})),
+        Table(
+            ("loss", "first", "final", "best", "best at step"),
+            [
+                _loss_summary(history, "train_loss", "train"),
+                _loss_summary(history, "val_loss", "validation"),
+            ],
+        ),
+    ]
+    if not series(history, "val_loss")[1]:
+        blocks.append(
+            Text(
+                "No validation loss was logged (no validation split, or training "
+                "ended before the first evaluation step).",
+                note=True,
+            )
+        )
+    return Section("loss", title, blocks)
+
+
+def diagnosis_section(run: RunData) -> Section:
+    title = "Diagnosis"
+    if run.verdict is None:
+        why = run.missing("verdict.json")
+        return Section("diagnosis", title, [Text(f"No diagnosis: {why}.", note=True)])
+    findings = [f for f in run.verdict.get("findings") or [] if isinstance(f, Mapping)]
+    if not findings:
+        return Section(
+            "diagnosis",
+            title,
+            [Text("The loss-curve diagnosis found nothing to report.", note=True)],
+        )
+    rows = [
+        (
+            Badge(str(f.get("severity", "?")), SEVERITY_TONES.get(f.get("severity"), "muted")),
+            str(f.get("kind", "-")),
+            str(f.get("message", "-")),
+            _evidence(f.get("evidence")),
+            str(f.get("recommendation") or "-"),
+        )
+        for f in findings
+    ]
+    return Section(
+        "diagnosis",
+        title,
+        [Table(("severity", "finding", "message", "evidence", "recommendation"), rows)],
+    )
+
+
+def _cost_rows(run: RunData) -> list[tuple[Cell, ...]]:
+    metrics = run.metrics or {}
+    loss = metrics.get("loss") or {}
+    last = (run.history or [{}])[-1]
+    steps = metrics.get("steps", last.get("step"))
+    epochs = metrics.get("epochs", last.get("epoch"))
+    seen, inputs = metrics.get("tokens_seen", last.get("tokens_seen")), metrics.get("input_tokens")
+    rows: list[tuple[Cell, ...]] = [
+        ("train time", duration(metrics.get("train_time_s", last.get("elapsed_s")))),
+        ("wall time (training incl. setup and saving)", duration(metrics.get("wall_time_s"))),
+        (
+            "evaluation time before / after",
+            f"{duration(get(run.before, 'elapsed_s'))} / {duration(get(run.after, 'elapsed_s'))}",
+        ),
+        ("peak memory", memory_text(metrics)),
+        ("throughput", throughput_text(loss)),
+        ("optimizer steps", count(steps) + (f" ({epochs:.2f} epochs)" if finite(epochs) else "")),
+        (
+            "tokens seen",
+            f"{count(seen)} supervised" + (f", {count(inputs)} input" if finite(inputs) else ""),
+        ),
+        ("trainable parameters", parameters_text(get(metrics, "model", "parameters") or {})),
+        (
+            "device",
+            ", ".join(
+                [
+                    value_text(metrics.get("device")),
+                    f"bf16 autocast: {value_text(metrics.get('bf16_autocast'))}",
+                    f"torch threads: {value_text(metrics.get('torch_threads'))}",
+                ]
+            ),
+        ),
+    ]
+    return rows
+
+
+def cost_section(run: RunData) -> Section:
+    blocks: list[Block] = [Table(("measure", "value"), _cost_rows(run))]
+    if run.metrics is None:
+        blocks.insert(
+            0,
+            Text(
+                f"Training metrics unavailable: "
+                f"{run.missing('training_metrics.json')}; steps, tokens and time "
+                "come from the loss history where it exists.",
+                note=True,
+            ),
+        )
+    return Section("cost", "Cost", blocks)
+
+
+def _encoding(part: Any) -> str:
+    """'319 kept, 2 truncated, dropped: none' from one split's encoding stats."""
+    if not isinstance(part, Mapping):
+        return "-"
+    dropped = ", ".join(f"{n} {why}" for why, n in (part.get("dropped") or {}).items())
+    return (
+        f"{count(part.get('kept'))} kept, {count(part.get('truncated'))} truncated, "
+        f"dropped: {dropped or 'none'}"
+    )
+
+
+def _data_rows(data: Json) -> list[tuple[Cell, ...]]:
+    rows: list[tuple[Cell, ...]] = [
+        (label, value_text(data.get(key))) for label, key in DATA_FIELDS
+    ]
+    fingerprint = data.get("fingerprint_sha256")
+    return rows + [
+        ("fingerprint (sha256)", Code(str(fingerprint)) if fingerprint else "-"),
+        ("train encoding", _encoding(data.get("train"))),
+        ("validation encoding", _encoding(data.get("validation"))),
+        (
+            "supervised tokens / tokens",
+            f"{count(data.get('supervised_tokens'))} / {count(data.get('tokens'))}",
+        ),
+    ]
+
+
+def _hyperparameters(run: RunData) -> Json:
+    from_metrics = get(run.metrics, "hyperparameters")
+    if isinstance(from_metrics, Mapping):
+        return dict(from_metrics)
+    return {**(get(run.config, "lora") or {}), **(get(run.config, "train") or {})}
+
+
+def setup_section(run: RunData) -> Section:
+    model = get(run.metrics, "model") or get(run.config, "model") or {}
+    model_rows = [
+        ("model", value_text(model.get("name_or_path"))),
+        ("kind", value_text(model.get("kind"))),
+        ("dtype", value_text(model.get("dtype"))),
+    ]
+    hyper = [(key, value_text(value)) for key, value in _hyperparameters(run).items()]
+    blocks: list[Block] = [
+        Table(("setting", "value"), model_rows + hyper, "Model and hyperparameters")
+    ]
+    data = get(run.metrics, "data")
+    if isinstance(data, Mapping):
+        blocks.append(Table(("data", "value"), _data_rows(data), "Data"))
+    settings = get(run.before, "settings") or get(run.after, "settings")
+    if isinstance(settings, Mapping):
+        blocks.append(
+            Table(
+                ("setting", "value"),
+                [(k, value_text(v)) for k, v in settings.items()],
+                "Evaluation settings",
+            )
+        )
+    versions = get(run.metrics, "versions")
+    if isinstance(versions, Mapping):
+        blocks.append(
+            Table(
+                ("library", "version"),
+                [(k, value_text(v)) for k, v in versions.items()],
+                "Versions",
+            )
+        )
+    if run.metrics is None:
+        why = run.missing("training_metrics.json")
+        blocks.append(Text(f"Data and versions unavailable: {why}.", note=True))
+    return Section("setup", "Hyperparameters, data and versions", blocks, columns=True)
