@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from conftest import build_tiny_model
+from goaltune.adapters import build_lora_model, require_active_adapter
 from goaltune.config import LoraConfig
 from goaltune.errors import ModelError
-from goaltune.models import build_lora_model, require_active_adapter
 
 
 def test_untrained_adapter_is_refused(tiny_model_and_tokenizer: Any) -> None:

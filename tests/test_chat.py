@@ -28,7 +28,8 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory, tiny_model_and_tokenizer)
 
 
 def test_generate_prints_the_adapter_answer(tiny_run: Path) -> None:
-    from goaltune.chat import generate_reply, load_run_model
+    from goaltune.adapters import load_run_model
+    from goaltune.chat import generate_reply
 
     args = ["generate", str(tiny_run), "--prompt", "Question: 3", "--max-new-tokens", "6"]
     result = CliRunner().invoke(app, args)
@@ -43,7 +44,7 @@ def test_generate_prints_the_adapter_answer(tiny_run: Path) -> None:
 
 
 def test_base_answer_differs_from_adapter_logits(tiny_run: Path) -> None:
-    from goaltune.chat import load_run_model
+    from goaltune.adapters import load_run_model
 
     run = load_run_model(tiny_run)
     ids = run.tokenizer("Question: 3", return_tensors="pt")["input_ids"]
@@ -57,7 +58,8 @@ def test_base_answer_differs_from_adapter_logits(tiny_run: Path) -> None:
 def test_chat_session_keeps_history_and_resets(
     tiny_run: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    from goaltune.chat import ChatSession, load_run_model
+    from goaltune.adapters import load_run_model
+    from goaltune.chat import ChatSession
 
     session = ChatSession(load_run_model(tiny_run), max_new_tokens=4, compare_base=True)
     reply = session.ask("Question: 1")

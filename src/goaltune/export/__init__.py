@@ -9,15 +9,13 @@ from goaltune.export.gguf import (
     write_modelfile,
 )
 from goaltune.export.hub import hub_base_model, model_card, prepare_hub_folder, push_to_hub
-from goaltune.export.merge import RunModel, check_target, merge_run, save_merged
+from goaltune.export.merge import check_target, save_merged
 
 __all__ = [
     "GGUF_TYPES",
-    "RunModel",
     "check_target",
     "hub_base_model",
     "llama_tensors",
-    "merge_run",
     "model_card",
     "modelfile_text",
     "permute_for_llama_cpp",

@@ -11,12 +11,12 @@ from typing import Any
 
 import numpy as np
 
-from goaltune.chat import RunModel
+from goaltune.adapters import RunModel
 from goaltune.config import RunConfig
 from goaltune.errors import GoaltuneError
 from goaltune.export.merge import check_target
 from goaltune.models import resolve_model
-from goaltune.runs import atomic_write_text
+from goaltune.run_folder import atomic_write_text
 
 GGUF_TYPES = ("f16", "q8_0")
 LLAMA3_SPLIT = (

@@ -10,18 +10,17 @@ from typing import Any
 
 import yaml
 
-from goaltune.chat import RunModel
+from goaltune.adapters import ADAPTER_FILES, RunModel
 from goaltune.config import load_config
 from goaltune.errors import GoaltuneError, RunError
 from goaltune.export.merge import save_merged
 from goaltune.format import pct, score_text
 from goaltune.models import EMBEDDED_MODELS
 from goaltune.report.inputs import RunData, load_run
-from goaltune.runs import resolve_run_dir
+from goaltune.run_folder import RunFolder, resolve_run_dir
 
 # Hub ids of the embedded models, for model cards and adapter configs.
 EMBEDDED_HUB_IDS = {"smollm2-135m-instruct": "HuggingFaceTB/SmolLM2-135M-Instruct"}
-ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 
 
 def hub_base_model(name_or_path: str) -> str | None:
@@ -176,7 +175,7 @@ def model_card(run_dir: Path, merged: bool = False, repo_hint: str = "REPO_ID") 
 
 
 def _stage_adapter(run_dir: Path, staging: Path, base_model: str | None) -> None:
-    adapter = run_dir / "adapter"
+    adapter = RunFolder(run_dir).adapter_dir
     for name in ADAPTER_FILES:
         if not (adapter / name).is_file():
             raise RunError(f"{adapter / name}: missing; train the run first")
@@ -201,7 +200,7 @@ def prepare_hub_folder(
         save_merged(merged, staging, overwrite=True)
     else:
         staging.mkdir(parents=True, exist_ok=True)
-        base = hub_base_model(load_config(run_dir / "config.yaml").model.name_or_path)
+        base = hub_base_model(load_config(RunFolder(run_dir).config_path).model.name_or_path)
         _stage_adapter(run_dir, staging, base)
     card = model_card(run_dir, merged=merged is not None, repo_hint=repo_hint)
     (staging / "README.md").write_text(card, encoding="utf-8")

@@ -1,4 +1,4 @@
-"""A run's adapter folded into its base: the merged model as a standard Transformers folder."""
+"""A merged run model (`goaltune.adapters.merge_run`) as a standard Transformers folder."""
 
 from __future__ import annotations
 
@@ -6,25 +6,9 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
 
-from goaltune.chat import RunModel, load_run_model
+from goaltune.adapters import RunModel
 from goaltune.errors import GoaltuneError
-
-
-def merge_run(run: str | Path) -> RunModel:
-    """Load base model + adapter and fold the adapter into the weights (`merge_and_unload`)."""
-    loaded = load_run_model(run)
-    model = loaded.model.merge_and_unload()
-    model.eval()
-    _drop_quantization_marker(model)
-    return RunModel(model, loaded.tokenizer, loaded.config, loaded.run_dir)
-
-
-def _drop_quantization_marker(model: Any) -> None:
-    model.hf_quantizer = None
-    if hasattr(model.config, "quantization_config"):
-        del model.config.quantization_config
 
 
 def check_target(target: str | Path, overwrite: bool) -> None:
