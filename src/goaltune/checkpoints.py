@@ -15,7 +15,7 @@ import os
 import random
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -38,7 +38,10 @@ def _fsync_tree(folder: Path) -> None:
 
 def rng_state() -> dict[str, Any]:
     """Python, NumPy, torch (and CUDA) RNG states, as torch.load(weights_only=True) accepts."""
-    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    # numpy's stub resolves the default call to the dict overload; the global MT19937 generator's
+    # legacy state (the runtime default) is this tuple.
+    legacy = cast(tuple[str, np.ndarray, int, int, float], np.random.get_state(legacy=True))
+    kind, keys, pos, has_gauss, cached = legacy
     state = {
         "python": random.getstate(),
         "numpy": [kind, keys.tolist(), pos, has_gauss, cached],
