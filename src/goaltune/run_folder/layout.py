@@ -47,6 +47,15 @@ REPORT_MD = "report.md"
 SWEEP_STATE = "sweep.json"
 COMPARISON = "comparison"  # comparison.html, comparison.md, comparison.json
 
+# the JSON files of a run folder and the model of each (docs/RUN_FOLDER.md is tested against it)
+RECORD_MODELS: dict[str, type[Record]] = {
+    STATUS: RunStatus,
+    TRAINING_METRICS: TrainingMetrics,
+    f"{EVAL_DIR}/before.json": EvalResult,
+    f"{EVAL_DIR}/after.json": EvalResult,
+    VERDICT: VerdictRecord,
+}
+
 
 def validation_message(error: ValidationError) -> str:
     """The first problem of a pydantic error as 'field.path: what is wrong'."""
