@@ -94,7 +94,7 @@ def memory_text(metrics: Mapping[str, Any]) -> str:
     memory = metrics.get("memory") or {}
     if not finite(memory.get("peak_memory_mib")):
         return "-"
-    kind = MEMORY_KINDS.get(memory.get("kind"), str(memory.get("kind") or ""))
+    kind = MEMORY_KINDS.get(memory.get("kind", ""), str(memory.get("kind") or ""))
     text = f"{memory['peak_memory_mib']:,.1f} {memory.get('unit', 'MiB')}"
     return text + (f" ({kind})" if kind else "")
 
