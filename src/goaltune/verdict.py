@@ -10,6 +10,7 @@ from typing import Any
 from goaltune.config import GoalConfig, Thresholds, load_config
 from goaltune.deltas import MetricDelta, collect_deltas
 from goaltune.diagnose import Finding, diagnose, forgetting_remedies
+from goaltune.format import prose_points
 from goaltune.run_folder import (
     EvalResult,
     LossRow,
@@ -17,6 +18,7 @@ from goaltune.run_folder import (
     VerdictRecord,
     parse_record,
 )
+from goaltune.run_folder.layout import eval_name
 
 SUCCESS, INVESTIGATE, NEEDS_TUNING, PROBLEM, FAILED = (
     "SUCCESS",
@@ -85,18 +87,17 @@ class _Outcome:
     recommendations: list[str] = field(default_factory=list)
 
 
-def _points(value: float, sign: str = "-") -> str:
-    """Points for prose: one decimal at most, no trailing '.0', no '-0'; sign '+' to force one."""
-    return f"{round(value, 1) + 0.0:{sign}.1f}".removesuffix(".0")
-
-
 def _phrase(d: MetricDelta, with_ci: bool = True) -> str:
     """E.g. 'json_valid rose 38 points (CI 29..47)'."""
-    ci = f" (CI {_points(d.ci_low_points)}..{_points(d.ci_high_points)})" if with_ci else ""
+    ci = (
+        f" (CI {prose_points(d.ci_low_points)}..{prose_points(d.ci_high_points)})"
+        if with_ci
+        else ""
+    )
     if d.change == "within noise":
-        return f"{d.name} changed {_points(d.delta_points, '+')} points{ci}, within noise"
+        return f"{d.name} changed {prose_points(d.delta_points, '+')} points{ci}, within noise"
     verb = "rose" if d.change == "gain" else "fell"
-    return f"{d.name} {verb} {_points(abs(d.delta_points))} points{ci}"
+    return f"{d.name} {verb} {prose_points(abs(d.delta_points))} points{ci}"
 
 
 def _newly_reached(d: MetricDelta) -> bool:
@@ -166,7 +167,7 @@ def _with_gain(worst: MetricDelta | None, t: Thresholds) -> _Outcome:
     if worst is None:
         return _Outcome(SUCCESS, reasons=["No guard benchmark dropped beyond noise."])
     drop = -worst.delta_points
-    name = f"{worst.name} ({_points(drop)} points)"
+    name = f"{worst.name} ({prose_points(drop)} points)"
     if drop < t.tradeoff_drop_points:
         return _Outcome(SUCCESS, reasons=[f"The worst guard drop, {name}, is small."])
     if drop <= t.caution_drop_points:
@@ -320,8 +321,8 @@ def build_verdict(
         if failed
         else collect_deltas(
             goal,
-            _eval_result(before, "eval/before.json"),
-            _eval_result(after, "eval/after.json"),
+            _eval_result(before, eval_name("before")),
+            _eval_result(after, eval_name("after")),
             resamples,
         )
     )

@@ -47,12 +47,18 @@ REPORT_MD = "report.md"
 SWEEP_STATE = "sweep.json"
 COMPARISON = "comparison"  # comparison.html, comparison.md, comparison.json
 
+
+def eval_name(side: Side) -> str:
+    """The name of an eval file inside a run folder: eval/before.json or eval/after.json."""
+    return f"{EVAL_DIR}/{side}.json"
+
+
 # the JSON files of a run folder and the model of each (docs/RUN_FOLDER.md is tested against it)
 RECORD_MODELS: dict[str, type[Record]] = {
     STATUS: RunStatus,
     TRAINING_METRICS: TrainingMetrics,
-    f"{EVAL_DIR}/before.json": EvalResult,
-    f"{EVAL_DIR}/after.json": EvalResult,
+    eval_name("before"): EvalResult,
+    eval_name("after"): EvalResult,
     VERDICT: VerdictRecord,
 }
 
@@ -142,7 +148,7 @@ class RunFolder:
         return self.path / REPORT_MD
 
     def eval_path(self, side: Side) -> Path:
-        return self.path / EVAL_DIR / f"{side}.json"
+        return self.path / eval_name(side)
 
     def relative(self, path: Path) -> str:
         """A file's name inside the folder, as messages and the report name it."""
