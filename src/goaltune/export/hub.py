@@ -14,7 +14,7 @@ from goaltune.adapters import ADAPTER_FILES, RunModel
 from goaltune.config import load_config
 from goaltune.errors import GoaltuneError, RunError
 from goaltune.export.merge import save_merged
-from goaltune.format import pct, score_text
+from goaltune.format import pct, points, score_text
 from goaltune.models import EMBEDDED_MODELS
 from goaltune.report.inputs import RunData, load_run
 from goaltune.run_folder import RunFolder, resolve_run_dir
@@ -49,10 +49,6 @@ def _table(header: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[str]:
     return lines + ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
 
 
-def _points(value: Any, sign: str = "") -> str:
-    return format(value, f"{sign}.1f") if isinstance(value, (int, float)) else "-"
-
-
 def _verdict_lines(verdict: dict[str, Any]) -> list[str]:
     lines = [f"## Verdict: {verdict.get('verdict', '?')}", "", str(verdict.get("headline", "")), ""]
     rows = [
@@ -61,8 +57,8 @@ def _verdict_lines(verdict: dict[str, Any]) -> list[str]:
             d.get("role"),
             pct(d.get("before")),
             pct(d.get("after")),
-            _points(d.get("delta_points"), "+"),
-            f"[{_points(d.get('ci_low_points'))}, {_points(d.get('ci_high_points'))}]",
+            points(d.get("delta_points")),
+            f"[{points(d.get('ci_low_points'), '')}, {points(d.get('ci_high_points'), '')}]",
             d.get("change"),
         )
         for d in verdict.get("deltas", [])

@@ -6,7 +6,6 @@ Figures are drawn on matplotlib's Agg canvas without pyplot, so no global state 
 from __future__ import annotations
 
 import io
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +14,8 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
+
+from goaltune.format import finite
 
 BEFORE_COLOR = "#a3acb9"
 AFTER_COLOR = "#2563eb"
@@ -38,11 +39,11 @@ class Score:
     @classmethod
     def from_entry(cls, entry: Mapping[str, Any] | None) -> Score | None:
         """A Score from an eval-file metric entry; None when absent or not a finite number."""
-        if not entry or not _finite(entry.get("score")):
+        if not entry or not finite(entry.get("score")):
             return None
         low, high = (entry.get(key) for key in ("ci_low", "ci_high"))
         return cls(
-            float(entry["score"]), low if _finite(low) else None, high if _finite(high) else None
+            float(entry["score"]), low if finite(low) else None, high if finite(high) else None
         )
 
 
@@ -54,10 +55,6 @@ class ScoreRow:
     before: Score | None
     after: Score | None
     target: float | None = None
-
-
-def _finite(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _png(fig: Figure) -> bytes:
@@ -113,7 +110,7 @@ def before_after_png(
     height = 0.38
     _draw_side(ax, y + height / 2, [r.before for r in rows], height, BEFORE_COLOR, labels[0])
     _draw_side(ax, y - height / 2, [r.after for r in rows], height, AFTER_COLOR, labels[1])
-    targets = [(pos, r.target) for pos, r in zip(y, rows) if _finite(r.target)]
+    targets = [(pos, r.target) for pos, r in zip(y, rows) if finite(r.target)]
     for index, (pos, target) in enumerate(targets):
         ax.plot(
             [100 * target] * 2,
@@ -169,7 +166,7 @@ def series(rows: History, column: str) -> tuple[list[float], list[float]]:
     pairs = [
         (row["step"], row[column])
         for row in rows
-        if _finite(row.get(column)) and _finite(row.get("step"))
+        if finite(row.get(column)) and finite(row.get("step"))
     ]
     return [float(s) for s, _ in pairs], [float(v) for _, v in pairs]
 
