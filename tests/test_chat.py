@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from tests.test_export import train_tiny_run
+from tests.conftest import train_tiny_run
 from typer.testing import CliRunner
 
 from goaltune.cli import app

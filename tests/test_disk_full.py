@@ -12,8 +12,7 @@ from typing import Any
 import pytest
 import torch
 import yaml
-from tests.conftest import copy_fixture_run
-from tests.test_pipeline import tiny_model_dir, write_config  # noqa: F401  (fixture reuse)
+from tests.conftest import copy_fixture_run, write_config
 from typer.testing import CliRunner
 
 from goaltune.checkpoints import (
@@ -136,7 +135,7 @@ def fail_nth_call(monkeypatch: pytest.MonkeyPatch, module: Any, name: str, n: in
 def test_run_with_a_full_disk_fails_cleanly_and_resumes(
     tmp_path: Path,
     tiny_model_dir: Path,
-    monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     config = write_config(tmp_path, tiny_model_dir)
     raw = yaml.safe_load(config.read_text())
@@ -172,7 +171,7 @@ def test_run_with_a_full_disk_fails_cleanly_and_resumes(
 def test_status_that_cannot_be_written_keeps_the_first_error(
     tmp_path: Path,
     tiny_model_dir: Path,
-    monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     config = write_config(tmp_path, tiny_model_dir)
     import goaltune.train as train

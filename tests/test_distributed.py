@@ -14,8 +14,7 @@ import pytest
 import torch
 import yaml
 from safetensors.torch import load_file
-from tests.test_pipeline import tiny_model_dir, write_config  # noqa: F401  (fixture reuse)
-from tests.test_resume import goaltune, only_run
+from tests.conftest import goaltune, only_run, write_config
 from typer.testing import CliRunner
 
 from goaltune.cli import app
@@ -68,7 +67,7 @@ def outputs(run_dir: Path, side: str) -> list[str]:
 @pytest.mark.slow  # starts two worker processes (about a minute on a busy 2-core machine)
 def test_two_processes_match_one_process_with_the_same_global_batch(
     tmp_path: Path, tiny_model_dir: Path
-) -> None:  # noqa: F811
+) -> None:
     single = CliRunner().invoke(
         app, ["run", str(config_for(tmp_path, tiny_model_dir, "one", 4, 8)), "--quiet"]
     )
@@ -115,8 +114,8 @@ def kill_tree(pid: int) -> None:
 @pytest.mark.slow
 def test_sigkill_of_two_processes_then_resume_matches_one_process(
     tmp_path: Path, tiny_model_dir: Path
-) -> None:  # noqa: F811
-    steps, settings = 30, dict(save_steps=3, eval_steps=10)
+) -> None:
+    steps, settings = 30, {"save_steps": 3, "eval_steps": 10}
     single = CliRunner().invoke(
         app,
         [
@@ -221,8 +220,7 @@ def test_each_process_gets_its_own_rng_state_back(tmp_path: Path) -> None:
 def test_resume_with_another_number_of_processes_is_refused(
     tmp_path: Path, tiny_model_and_tokenizer
 ) -> None:
-    from tests.conftest import build_tiny_model
-    from tests.test_train import lora, tiny_examples
+    from tests.conftest import build_tiny_model, lora, tiny_examples
 
     from goaltune.config import TrainConfig
     from goaltune.data.encoding import encode_dataset

@@ -200,12 +200,15 @@ def test_experiments_model_comparison_table() -> None:
         expected = " | ".join(
             [
                 model,
-                f"{pct(task_score(run, 'before', 'json_valid'))} → {pct(task_score(run, 'after', 'json_valid'))}",
+                f"{pct(task_score(run, 'before', 'json_valid'))} → "
+                f"{pct(task_score(run, 'after', 'json_valid'))}",
                 pct(task_score(run, "after", "json_schema")),
                 pct(task_score(run, "after", "field_accuracy")),
                 f"{pct(guard_before)} → {pct(guard_after)}",
-                f"{metrics['loss']['final_train_loss']:.4f} / {metrics['loss']['final_val_loss']:.4f}",
-                f"{metrics['train_time_s']:.0f} s, {metrics['loss']['tokens_per_second']:.0f} tokens/s",
+                f"{metrics['loss']['final_train_loss']:.4f} / "
+                f"{metrics['loss']['final_val_loss']:.4f}",
+                f"{metrics['train_time_s']:.0f} s, "
+                f"{metrics['loss']['tokens_per_second']:.0f} tokens/s",
                 f"{metrics['memory']['peak_memory_mib'] / 1024:.1f} GiB",
             ]
         )

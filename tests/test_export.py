@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from tests.conftest import build_tiny_model, copy_fixture_run
-from tests.test_pipeline import write_config
+from tests.conftest import copy_fixture_run, train_tiny_run
 from typer.testing import CliRunner
 
 from goaltune.cli import app
@@ -34,17 +33,6 @@ PROMPTS = [
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-def train_tiny_run(folder: Path, tokenizer: Any) -> Path:
-    """Train the tiny pipeline config for a few steps with `goaltune train`; return the run."""
-    model_dir = folder / "tiny-model"
-    build_tiny_model(tokenizer).save_pretrained(model_dir)
-    tokenizer.save_pretrained(model_dir)
-    result = CliRunner().invoke(app, ["train", str(write_config(folder, model_dir)), "--quiet"])
-    assert result.exit_code == 0, result.output
-    (run_dir,) = (folder / "runs").iterdir()
-    return run_dir
 
 
 @pytest.fixture(scope="module")

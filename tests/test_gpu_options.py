@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from tests.test_pipeline import tiny_model_dir, write_config  # noqa: F401  (fixture reuse)
+from tests.conftest import write_config
 from typer.testing import CliRunner
 
 from goaltune.cli import app
@@ -25,7 +25,7 @@ SCRIPT = ROOT / "benchmarks" / "gpu_check.sh"
 @pytest.mark.skipif(torch.cuda.is_available(), reason="the message of a machine without CUDA")
 def test_qlora_without_cuda_is_one_clear_line_and_no_run_folder(
     tmp_path: Path, tiny_model_dir: Path
-) -> None:  # noqa: F811
+) -> None:
     config = write_config(tmp_path, tiny_model_dir)
     result = CliRunner().invoke(app, ["train", str(config), "--set", "model.load_in_4bit=true"])
     assert result.exit_code == 2, result.output
@@ -56,8 +56,7 @@ def test_qlora_without_bitsandbytes_names_the_install(monkeypatch: pytest.Monkey
 def test_gradient_checkpointing_changes_memory_not_losses(
     tmp_path: Path, tiny_model_and_tokenizer
 ) -> None:
-    from tests.conftest import build_tiny_model
-    from tests.test_train import lora, tiny_examples
+    from tests.conftest import build_tiny_model, lora, tiny_examples
 
     from goaltune.data.encoding import encode_dataset
     from goaltune.train import train_adapter

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import torch
 import yaml
-from tests.test_pipeline import tiny_model_dir, write_config  # noqa: F401  (fixture reuse)
+from tests.conftest import write_config
 from typer.testing import CliRunner
 
 from goaltune.cli import app
@@ -110,7 +110,7 @@ def one_thread() -> Iterator[None]:
 
 
 @pytest.mark.usefixtures("one_thread")
-def test_training_metrics_record_the_mix(tmp_path: Path, tiny_model_dir: Path) -> None:  # noqa: F811
+def test_training_metrics_record_the_mix(tmp_path: Path, tiny_model_dir: Path) -> None:
     general = write_general(tmp_path, 10)
     config = write_config(
         tmp_path,

@@ -230,21 +230,22 @@ def lever_figures() -> list[str]:
             "tokens/s)"
         ),
         (
-            f"{speed['batch 8 (half the steps)']} slower (within the drift), with a training peak of "
-            f"{batch8['training_peak_rss_mib']:.0f} MiB against {peak:.0f} MiB"
+            f"{speed['batch 8 (half the steps)']} slower (within the drift), with a training peak "
+            f"of {batch8['training_peak_rss_mib']:.0f} MiB against {peak:.0f} MiB"
         ),
         (
             f"cut the training peak RSS by {saved:.0f} MiB "
             f"({checkpointed['training_peak_rss_mib']:.0f} against {peak:.0f} MiB, "
-            f"{saved / peak:.0%} less) and made training {speed['gradient checkpointing on']} slower"
+            f"{saved / peak:.0%} less) and made training {speed['gradient checkpointing on']} "
+            "slower"
         ),
         (
             f"the first, compiling step took {compiled['first_step_s']:.1f} s against "
             f"{defaults['first_step_s']:.1f} s"
         ),
         (
-            f"(median {compiled['median_step_s']:.2f} against {defaults['median_step_s']:.2f} s per "
-            "step)"
+            f"(median {compiled['median_step_s']:.2f} against {defaults['median_step_s']:.2f} s "
+            "per step)"
         ),
         f"so {compiled['steps']} steps took {speed['torch.compile (decoder)']} as long",
         f"trained the same 32 examples at {rate['defaults']:.1f} input tokens/s with the defaults",

@@ -4,9 +4,8 @@ import csv
 import json
 from pathlib import Path
 
-import pytest
 import yaml
-from tests.conftest import build_tiny_model
+from tests.conftest import write_config
 from typer.testing import CliRunner
 
 from goaltune.cli import app
@@ -26,52 +25,6 @@ TRAINING_METRIC_KEYS = {
     "tokens_seen",
     "steps",
 }
-
-
-@pytest.fixture
-def tiny_model_dir(tmp_path: Path, tiny_model_and_tokenizer) -> Path:
-    _, tokenizer = tiny_model_and_tokenizer
-    folder = tmp_path / "tiny-model"
-    build_tiny_model(tokenizer).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
-
-
-def write_config(tmp_path: Path, model_dir: Path, **extra: object) -> Path:
-    rows = [{"prompt": f"Question: {i}", "completion": f"Answer: {i}"} for i in range(24)]
-    (tmp_path / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    tests = [
-        {"id": f"t{i}", "prompt": f"Question: {i}", "completion": f"Answer: {i}"} for i in range(6)
-    ]
-    (tmp_path / "test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in tests))
-    config = {
-        "name": "tiny",
-        "output_dir": str(tmp_path / "runs"),
-        "model": {"name_or_path": str(model_dir)},
-        "data": {
-            "train": str(tmp_path / "train.jsonl"),
-            "test": str(tmp_path / "test.jsonl"),
-            "validation_split": 0.25,
-        },
-        "lora": {"r": 4, "lora_alpha": 8},
-        "train": {
-            "max_steps": 6,
-            "per_device_train_batch_size": 4,
-            "learning_rate": 1e-2,
-            "eval_steps": 3,
-            "bf16": False,
-        },
-        "eval": {
-            "metrics": ["exact_match", "contains"],
-            "max_new_tokens": 8,
-            "bootstrap_resamples": 100,
-        },
-        "goal": {"purpose": "behavior", "task_metrics": ["exact_match"]},
-        **extra,
-    }
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
 
 
 def test_run_writes_the_whole_run_folder(tmp_path: Path, tiny_model_dir: Path) -> None:

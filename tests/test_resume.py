@@ -1,18 +1,15 @@
 """Checkpoints and resume: a run killed with SIGKILL and resumed equals an uninterrupted run."""
 
 import csv
-import os
 import random
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import torch
 import yaml
 from safetensors.torch import load_file
-from tests.test_pipeline import tiny_model_dir, write_config  # noqa: F401  (fixture reuse)
+from tests.conftest import goaltune, only_run, write_config
 
 STEPS = 120
 
@@ -28,28 +25,12 @@ def train_config(tmp_path: Path, model_dir: Path, name: str) -> Path:
     return out
 
 
-def goaltune(*args: str) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
-    return subprocess.Popen(
-        [sys.executable, "-m", "goaltune", *args],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
 def history(run_dir: Path) -> list[dict[str, str]]:
     rows = list(csv.DictReader((run_dir / "loss_history.csv").open()))
     return [{k: v for k, v in row.items() if k != "elapsed_s"} for row in rows]
 
 
-def only_run(folder: Path) -> Path:
-    (run_dir,) = [p for p in folder.iterdir() if p.is_dir()]
-    return run_dir
-
-
-def test_sigkill_then_resume_matches_uninterrupted(tmp_path: Path, tiny_model_dir: Path) -> None:  # noqa: F811
+def test_sigkill_then_resume_matches_uninterrupted(tmp_path: Path, tiny_model_dir: Path) -> None:
     reference = goaltune("train", str(train_config(tmp_path, tiny_model_dir, "reference")), "-q")
     assert reference.wait(timeout=300) == 0, reference.stdout.read()
     reference_dir = only_run(tmp_path / "runs")
@@ -83,7 +64,7 @@ def test_sigkill_then_resume_matches_uninterrupted(tmp_path: Path, tiny_model_di
     assert yaml.safe_load((killed_dir / "status.json").read_text())["status"] == "finished"
 
 
-def test_sigterm_checkpoints_and_marks_interrupted(tmp_path: Path, tiny_model_dir: Path) -> None:  # noqa: F811
+def test_sigterm_checkpoints_and_marks_interrupted(tmp_path: Path, tiny_model_dir: Path) -> None:
     process = goaltune("train", str(train_config(tmp_path, tiny_model_dir, "stopped")), "-q")
     deadline = time.time() + 300
     while time.time() < deadline:

@@ -13,8 +13,7 @@ from typing import Any
 
 import pytest
 import torch
-from tests.conftest import build_tiny_model
-from tests.test_pipeline import write_config
+from tests.conftest import build_tiny_model, write_config
 from typer.testing import CliRunner
 
 import goaltune.pipeline

@@ -5,33 +5,15 @@ from pathlib import Path
 
 import pytest
 import torch
-from tests.conftest import build_tiny_model
+from tests.conftest import build_tiny_model, lora, tiny_examples
 
-from goaltune.adapters import build_lora_model
-from goaltune.config import LoraConfig, TrainConfig
+from goaltune.config import TrainConfig
 from goaltune.data.encoding import collate, encode_dataset
-from goaltune.data.formats import Example
 from goaltune.errors import TrainingFailed
 from goaltune.loss import token_loss_sum
 from goaltune.models import parameter_counts
 from goaltune.run_folder import LOSS_COLUMNS
 from goaltune.train import plan_steps, train_adapter
-
-
-def tiny_examples(n: int = 24) -> list[Example]:
-    return [
-        Example(
-            messages=[
-                {"role": "user", "content": f"Question: {i} + 1"},
-                {"role": "assistant", "content": f"Answer: {i + 1}"},
-            ]
-        )
-        for i in range(n)
-    ]
-
-
-def lora(model, r: int = 4):
-    return build_lora_model(model, LoraConfig(r=r, lora_alpha=8))
 
 
 def test_supervised_only_logits_give_the_same_loss(tiny_model_and_tokenizer) -> None:
