@@ -712,7 +712,8 @@ def main() -> int:
     if args.levers is None and importlib.util.find_spec("trl") is None:
         print(
             "TRL is not installed; install it with:\n"
-            f"  {sys.executable} -m pip install 'trl>=1.16'   (the bench extra: pip install -e '.[bench]')",
+            f"  {sys.executable} -m pip install 'trl>=1.16'"
+            "   (the bench extra: pip install -e '.[bench]')",
             file=sys.stderr,
         )
         return 2

@@ -41,12 +41,12 @@ def prepare_training_data(data: DataConfig, train: TrainConfig, tokenizer: Any) 
         train_examples = examples
     else:
         train_examples, val_examples = split_examples(examples, data.validation_split, train.seed)
-    encode = dict(
-        tokenizer=tokenizer,
-        max_seq_length=train.max_seq_length,
-        train_on=data.train_on,
-        truncation=data.truncation,
-    )
+    encode = {
+        "tokenizer": tokenizer,
+        "max_seq_length": train.max_seq_length,
+        "train_on": data.train_on,
+        "truncation": data.truncation,
+    }
     blend = blend_sources(train_examples, data, train.seed)  # validation stays main data only
     train_set, train_stats = encode_dataset(blend.examples, **encode)
     val_set, val_stats = encode_dataset(val_examples, **encode) if val_examples else ([], None)

@@ -1,4 +1,4 @@
-"""Read raw records from files (JSONL, JSON, CSV, Parquet), the Hub (`hf:`) or built-ins (`builtin:`).
+"""Read raw records from files (JSONL, JSON, CSV, Parquet), the Hub (`hf:`), built-ins (`builtin:`).
 
 Every record remembers where it came from (`Location`) so later errors can name file, line, field.
 """

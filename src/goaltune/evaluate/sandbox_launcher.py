@@ -59,7 +59,9 @@ def _check(result: int, what: str) -> None:
 def _mount(
     source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None
 ) -> None:
-    encode = lambda s: s.encode() if s is not None else None
+    def encode(text: str | None) -> bytes | None:
+        return text.encode() if text is not None else None
+
     _check(
         libc.mount(encode(source), encode(target), encode(fstype), flags, encode(data)),
         f"mount {target}",

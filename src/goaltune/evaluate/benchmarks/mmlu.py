@@ -5,7 +5,8 @@ Data: Hub `cais/mmlu` (config = subject, split test), or a data_dir with the ori
 `<subject>_test.csv` files (no header; question, A, B, C, D, answer letter), optionally under
 `mmlu/`. `limit` applies per subject, as the harness's --limit applies per subtask.
 Prompt: "The following are multiple choice questions (with answers) about {subject with
-spaces}.\n\n{question.strip()}\nA. ..\nB. ..\nC. ..\nD. ..\nAnswer:", choices " A".." D"; metric acc.
+spaces}.\n\n{question.strip()}\nA. ..\nB. ..\nC. ..\nD. ..\nAnswer:", choices " A".." D";
+metric acc.
 Summaries: `acc` over all items (the harness's group score, weighted by subject size),
 `acc_macro` (mean of the subject scores; its CI is the bootstrap of the items re-weighted so
 that their mean is the macro average) and `acc:<subject>` per subject.

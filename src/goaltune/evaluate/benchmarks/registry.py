@@ -46,7 +46,7 @@ Runner = Callable[[RunContext, Loaded], dict[str, Any]]
 
 @dataclass(frozen=True)
 class Benchmark:
-    """`load(options, data_dir, limit)` reads and validates items; `run` scores the model on them."""
+    """`load(options, data_dir, limit)` reads and validates the items; `run` scores a model."""
 
     name: str
     load: Loader
