@@ -25,9 +25,10 @@ def finite(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def pct(value: Any) -> str:
-    """A [0, 1] score as a percentage with one decimal; '-' when unknown."""
-    return f"{100 * value:.1f}%" if finite(value) else "-"
+def pct(value: Any, unit: str = "%") -> str:
+    """A [0, 1] score as a percentage with one decimal ('31.0%'; unit '' where a header says %);
+    '-' when unknown."""
+    return f"{100 * value:.1f}{unit}" if finite(value) else "-"
 
 
 def score_text(entry: Any) -> str:

@@ -8,17 +8,14 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from goaltune.format import pct
 from goaltune.run_folder import EvalResult, RunFolder, ScoreSummary, parse_record
-
-
-def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.1f}"
 
 
 def _score_cell(entry: ScoreSummary | None) -> str:
     if entry is None:
         return "-"
-    return f"{_pct(entry.score)} [{_pct(entry.ci_low)}-{_pct(entry.ci_high)}]"
+    return f"{pct(entry.score, '')} [{pct(entry.ci_low, '')}-{pct(entry.ci_high, '')}]"
 
 
 def metric_rows(result: EvalResult) -> list[tuple[str, str, ScoreSummary]]:
