@@ -22,7 +22,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from goaltune.errors import RunError
-from goaltune.runs import write_failure
+from goaltune.run_folder import write_failure
 
 STATE_FILE = "state.json"
 ACCELERATE_STATE = "accelerate"
