@@ -24,7 +24,7 @@ test: install
 	$(PY) -m pytest -q
 
 test-fast: install
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q -m "not slow and not integration"
 
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks scripts

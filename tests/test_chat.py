@@ -112,6 +112,7 @@ def _wait_exit(pid: int, fd: int) -> int:
     raise AssertionError("goaltune chat did not exit after /quit")
 
 
+@pytest.mark.integration
 def test_chat_in_a_pseudo_terminal(tiny_run: Path) -> None:
     command = [sys.executable, "-m", "goaltune", "chat", str(tiny_run), "--max-new-tokens", "6"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "NO_COLOR": "1"}

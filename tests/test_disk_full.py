@@ -132,6 +132,7 @@ def fail_nth_call(monkeypatch: pytest.MonkeyPatch, module: Any, name: str, n: in
     monkeypatch.setattr(module, name, wrapper)
 
 
+@pytest.mark.integration
 def test_run_with_a_full_disk_fails_cleanly_and_resumes(
     tmp_path: Path,
     tiny_model_dir: Path,

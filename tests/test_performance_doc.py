@@ -109,6 +109,7 @@ def test_update_rewrites_a_stale_block(tmp_path: Path) -> None:
     assert doc.read_text() == f"intro\n{marker}\n{fresh}\n<!-- end table -->\nend\n"
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     "command",
     [

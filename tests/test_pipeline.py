@@ -4,12 +4,15 @@ import csv
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 from tests.conftest import write_config
 from typer.testing import CliRunner
 
 from goaltune.cli import app
 from goaltune.run_folder import LOSS_COLUMNS
+
+pytestmark = pytest.mark.integration  # `goaltune run` end to end, report included
 
 TRAINING_METRIC_KEYS = {
     "model",

@@ -120,6 +120,7 @@ print(json.dumps({"attempts": attempts, "errors": errors}))
 """
 
 
+@pytest.mark.integration
 def test_hf_hub_offline_touches_no_network(tmp_path: Path) -> None:
     env = {
         **os.environ,

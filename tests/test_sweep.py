@@ -118,6 +118,7 @@ def test_grid_parses_short_keys_and_expands_cartesian() -> None:
             parse_grid(bad)
 
 
+@pytest.mark.integration
 def test_sweep_runs_every_point_and_evaluates_the_base_once(
     swept: tuple[Path, Counter, str],
 ) -> None:
@@ -146,6 +147,7 @@ def test_sweep_runs_every_point_and_evaluates_the_base_once(
         assert metrics["hyperparameters"]["r"] == planned["overrides"]["lora.r"]
 
 
+@pytest.mark.integration
 def test_sweep_comparison_figures_equal_the_run_files(swept: tuple[Path, Counter, str]) -> None:
     sweep_dir, _, output = swept
     comparison = read(sweep_dir / "comparison.json")
@@ -186,6 +188,7 @@ def test_sweep_comparison_figures_equal_the_run_files(swept: tuple[Path, Counter
     assert pair["summary"] in markdown and "lora.r 4 vs 2" in output
 
 
+@pytest.mark.integration
 def test_comparison_html_is_self_contained_with_charts(swept: tuple[Path, Counter, str]) -> None:
     page = (swept[0] / "comparison.html").read_text()
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)
@@ -195,6 +198,7 @@ def test_comparison_html_is_self_contained_with_charts(swept: tuple[Path, Counte
     assert len(sources) == 3 and all(s.startswith("data:image/png;base64,") for s in sources)
 
 
+@pytest.mark.integration
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not on PATH")
 def test_comparison_renders_in_a_browser(swept: tuple[Path, Counter, str]) -> None:
     flags = [
@@ -219,6 +223,7 @@ def test_comparison_renders_in_a_browser(swept: tuple[Path, Counter, str]) -> No
     assert all(src.startswith("data:image/png;base64,") for src in sources)
 
 
+@pytest.mark.integration
 def test_interrupted_sweep_resumes_and_skips_finished_runs(
     tmp_path: Path, tiny_model_and_tokenizer: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -264,6 +269,7 @@ def test_interrupted_sweep_resumes_and_skips_finished_runs(
     assert other.exit_code == 2 and "holds a different sweep" in other.output
 
 
+@pytest.mark.integration
 def test_parallel_sweep_evaluates_the_base_once(
     tmp_path: Path, tiny_model_and_tokenizer: Any
 ) -> None:
