@@ -8,7 +8,7 @@ from pathlib import Path
 from goaltune.report.content import build_report
 from goaltune.report.inputs import load_run
 from goaltune.report.render import render_html, render_markdown
-from goaltune.runs import atomic_write_text
+from goaltune.run_folder import atomic_write_text
 
 __all__ = ["build_reports"]
 
