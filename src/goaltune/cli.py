@@ -228,13 +228,9 @@ def train(
 @user_errors
 def eval_(
     model: str = typer.Option("smollm2-135m-instruct", help="Hub id, folder, .gguf or alias."),
-    adapter: Path | None = typer.Option(
-        None, help="A PEFT adapter folder (e.g. runs/X/adapter)."
-    ),
+    adapter: Path | None = typer.Option(None, help="A PEFT adapter folder (e.g. runs/X/adapter)."),
     benchmarks: str = typer.Option("", help="Comma-separated, e.g. arc_easy,mmlu:global_facts"),
-    task: str | None = typer.Option(
-        None, help="Task items file (or builtin:NAME) to generate on."
-    ),
+    task: str | None = typer.Option(None, help="Task items file (or builtin:NAME) to generate on."),
     metrics: str = typer.Option("exact_match", help="Task metrics, comma-separated."),
     limit: int | None = typer.Option(None, help="At most N items per benchmark/task."),
     data_dir: str | None = typer.Option(None, help="Local benchmark data folder."),
@@ -436,6 +432,7 @@ def sweep(
 ) -> None:
     """Run a grid of configs, evaluate each base model once, and compare the runs."""
     from goaltune.compare import print_comparison
+    from goaltune.run_folder import SweepFolder
     from goaltune.sweep import compare_sweep, create_sweep, open_sweep, parse_grid, run_sweep
 
     _allow_code(allow_code)
@@ -461,7 +458,8 @@ def sweep(
     comparison = compare_sweep(planned, finished)
     if comparison is not None:
         print_comparison(comparison, console)
-        console.print(f"comparison: [bold]{planned.folder / 'comparison.html'}[/]")
+        html = SweepFolder(planned.folder).comparison_path("html")
+        console.print(f"comparison: [bold]{html}[/]")
 
 
 def main() -> None:
