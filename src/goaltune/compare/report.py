@@ -104,7 +104,8 @@ def _runs_section(c: Comparison) -> Section:
 
 
 def _score_rows(c: Comparison, names: list[str], bench: bool) -> tuple[list[ScoreRow], list]:
-    chart, table = [], []
+    chart: list[ScoreRow] = []
+    table: list[tuple[Cell, ...]] = []
     for name in names:
         for run in c.runs:
             before, after, metric = _entries(run.data, name, bench)
@@ -180,7 +181,7 @@ def _loss_section(c: Comparison) -> Section:
     histories = {run.label: run.data.history for run in c.runs if run.data.history}
     if not histories:
         return Section("loss", "Loss curves", [Text("No run has a loss history.", note=True)])
-    rows = []
+    rows: list[tuple[Cell, ...]] = []
     for label, history in histories.items():
         _, train = series(history, "train_loss")
         _, val = series(history, "val_loss")
@@ -204,7 +205,7 @@ def _loss_section(c: Comparison) -> Section:
 
 
 def _cost_section(c: Comparison) -> Section:
-    rows = []
+    rows: list[tuple[Cell, ...]] = []
     for run in c.runs:
         metrics, figures = run.data.metrics or {}, cost(run.data)
         rows.append(

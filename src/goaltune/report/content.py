@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from goaltune.format import count, finite, get, pct, points, score_text, value_text
-from goaltune.report.inputs import Json, RunData
+from goaltune.report.inputs import RunData
 from goaltune.report.plots import Score, ScoreRow, before_after_png
 from goaltune.report.render import (
     Badge,
@@ -91,7 +91,7 @@ def _goal_targets(run: RunData) -> dict[str, float]:
     }
 
 
-def change_cells(delta: Json | None, before: Any, after: Any) -> tuple[Cell, Cell]:
+def change_cells(delta: Mapping[str, Any] | None, before: Any, after: Any) -> tuple[Cell, Cell]:
     """(change in points with its paired CI, judged badge) from a verdict delta, else a plain
     difference of the means."""
     if delta is None:
@@ -146,7 +146,8 @@ def _task_section(run: RunData) -> Section:
     if not names:
         return Section("task", "Task metrics", [_eval_missing_note(run, "task metrics")])
     deltas, targets = run.deltas, _goal_targets(run)
-    rows, table_rows = [], []
+    rows: list[ScoreRow] = []
+    table_rows: list[tuple[Cell, ...]] = []
     for name in names:
         b, a = get(before, "metrics", name), get(after, "metrics", name)
         delta = deltas.get(name) if get(deltas.get(name), "role") == "task" else None
@@ -192,7 +193,8 @@ def _task_section(run: RunData) -> Section:
 def _benchmark_rows(run: RunData) -> tuple[list[ScoreRow], list[tuple[Cell, ...]]]:
     before, after = get(run.before, "benchmarks") or {}, get(run.after, "benchmarks") or {}
     deltas = run.deltas
-    rows, table_rows = [], []
+    rows: list[ScoreRow] = []
+    table_rows: list[tuple[Cell, ...]] = []
     for bench in dict.fromkeys([*before, *after]):
         b_section, a_section = before.get(bench), after.get(bench)
         primary = get(b_section, "primary_metric") or get(a_section, "primary_metric")
@@ -252,7 +254,7 @@ def _benchmark_section(run: RunData) -> Section:
     )
 
 
-def _item_change(before: Json, after: Json) -> ItemChange | None:
+def _item_change(before: Mapping[str, Any], after: Mapping[str, Any]) -> ItemChange | None:
     b_metrics, a_metrics = before.get("metrics") or {}, after.get("metrics") or {}
     shared = [m for m in b_metrics if m in a_metrics]
     diffs = [

@@ -53,7 +53,7 @@ class RunData:
         return str(get(self.config, "name") or get(self.metrics, "run_name") or self.path.name)
 
     @property
-    def deltas(self) -> dict[str, Json]:
+    def deltas(self) -> dict[str, Mapping[str, Any]]:
         """The verdict's metric deltas by metric (or benchmark) name."""
         deltas = get(self.verdict, "deltas") or []
         return {str(d.get("name")): d for d in deltas if isinstance(d, Mapping)}

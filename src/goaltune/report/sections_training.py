@@ -112,9 +112,9 @@ def diagnosis_section(run: RunData) -> Section:
             title,
             [Text("The loss-curve diagnosis found nothing to report.", note=True)],
         )
-    rows = [
+    rows: list[tuple[Cell, ...]] = [
         (
-            Badge(str(f.get("severity", "?")), SEVERITY_TONES.get(f.get("severity"), "muted")),
+            Badge(str(f.get("severity", "?")), SEVERITY_TONES.get(str(f.get("severity")), "muted")),
             str(f.get("kind", "-")),
             str(f.get("message", "-")),
             _evidence(f.get("evidence")),
@@ -191,7 +191,7 @@ def _encoding(part: Any) -> str:
     )
 
 
-def _data_rows(data: Json) -> list[tuple[Cell, ...]]:
+def _data_rows(data: Mapping[str, Any]) -> list[tuple[Cell, ...]]:
     rows: list[tuple[Cell, ...]] = [
         (label, value_text(data.get(key))) for label, key in DATA_FIELDS
     ]
@@ -216,12 +216,14 @@ def _hyperparameters(run: RunData) -> Json:
 
 def setup_section(run: RunData) -> Section:
     model = get(run.metrics, "model") or get(run.config, "model") or {}
-    model_rows = [
+    model_rows: list[tuple[Cell, ...]] = [
         ("model", value_text(model.get("name_or_path"))),
         ("kind", value_text(model.get("kind"))),
         ("dtype", value_text(model.get("dtype"))),
     ]
-    hyper = [(key, value_text(value)) for key, value in _hyperparameters(run).items()]
+    hyper: list[tuple[Cell, ...]] = [
+        (key, value_text(value)) for key, value in _hyperparameters(run).items()
+    ]
     blocks: list[Block] = [
         Table(("setting", "value"), model_rows + hyper, "Model and hyperparameters")
     ]
