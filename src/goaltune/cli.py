@@ -130,11 +130,11 @@ def _start_or_resume(
     from goaltune.config import load_config
     from goaltune.pipeline import resume_pipeline, run_pipeline
 
-    if (config is None) == (resume is None):
-        raise GoaltuneError("give either a CONFIG file or --resume RUN_FOLDER")
     _quiet_libraries(quiet)
-    if resume is not None:
+    if resume is not None and config is None:
         return resume_pipeline(resume, show_progress=not quiet, train_only=train_only)
+    if config is None or resume is not None:
+        raise GoaltuneError("give either a CONFIG file or --resume RUN_FOLDER")
     return run_pipeline(
         load_config(config, _parse_overrides(set_)), show_progress=not quiet, train_only=train_only
     )
@@ -355,9 +355,9 @@ def export(
         if target:
             exporting.check_target(target, overwrite)
     model = merge_run(run_dir) if merged or gguf or merged_upload else None
-    if merged:
+    if merged and model:
         console.print(f"wrote [bold]{exporting.save_merged(model, merged, overwrite)}[/]")
-    if gguf:
+    if gguf and model:
         path = exporting.write_gguf(model, gguf, gguf_type, overwrite)
         console.print(f"wrote [bold]{path}[/] and {path.with_name('Modelfile')}")
     if hub:
@@ -440,7 +440,11 @@ def sweep(
         raise GoaltuneError(
             "give a CONFIG with --grid (and optionally --out), or --resume SWEEP_FOLDER alone"
         )
-    planned = open_sweep(resume) if resume else create_sweep(config, parse_grid(grid), out)
+    if resume:
+        planned = open_sweep(resume)
+    else:
+        assert config is not None  # checked above: exactly one of CONFIG and --resume
+        planned = create_sweep(config, parse_grid(grid), out)
     console.print(f"sweep folder: [bold]{planned.folder}[/] ({len(planned.runs)} runs)")
     try:
         finished = run_sweep(
@@ -474,4 +478,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

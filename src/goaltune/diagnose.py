@@ -6,7 +6,7 @@ import math
 from bisect import bisect_right
 from dataclasses import asdict, dataclass
 from statistics import median
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 Severity = Literal["info", "warning", "error"]
 
@@ -53,7 +53,7 @@ def forgetting_remedies() -> list[str]:
     ]
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 

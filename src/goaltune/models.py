@@ -147,7 +147,7 @@ def dequantized_gguf_folder(gguf_path: str | Path) -> Path:
         )
     except Exception as error:  # transformers raises many types for a bad file
         raise ModelError(f"{gguf_path}: cannot be read as a GGUF model ({error})") from error
-    model.hf_quantizer = None
+    model.hf_quantizer = None  # type: ignore[assignment]  # typed via nn.Module.__getattr__
     model.config.quantization_config = None
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
@@ -216,7 +216,7 @@ def load_model_and_tokenizer(config: ModelConfig) -> tuple[Any, Any]:
     location = resolved.location
     if resolved.kind == "gguf":
         location = str(dequantized_gguf_folder(location))
-    common = {"trust_remote_code": config.trust_remote_code}
+    common: dict[str, Any] = {"trust_remote_code": config.trust_remote_code}
     if config.revision and resolved.kind == "hub":
         common["revision"] = config.revision
     try:

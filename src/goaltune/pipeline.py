@@ -276,16 +276,17 @@ def run_pipeline(
             if train_only
             else load_task_items(config.data, data.validation_examples, config.eval.limit)
         )
-        eval_args = {
-            "items": items,
-            "config": config.eval,
-            "model_name": config.model.name_or_path,
-            "task_name": config.data.test or config.data.train,
-            "show_progress": show_progress,
-        }
+        evaluate = functools.partial(
+            evaluate_model,
+            items=items,
+            config=config.eval,
+            model_name=config.model.name_or_path,
+            task_name=config.data.test or config.data.train,
+            show_progress=show_progress,
+        )
         if not train_only and dist.broadcast(not folder.eval_path("before").is_file()):
             evaluate_before = functools.partial(
-                evaluate_model, model, tokenizer, adapter=None, label="before", **eval_args
+                evaluate, model, tokenizer, adapter=None, label="before"
             )
             before = (
                 before_cache.fetch(config, items, evaluate_before)
@@ -299,9 +300,7 @@ def run_pipeline(
         if not train_only:
             if not adapter_is_active(lora_model):
                 raise TrainingFailed("the trained adapter is all zeros: after would equal before")
-            after = evaluate_model(
-                lora_model, tokenizer, adapter=str(folder.adapter_dir), label="after", **eval_args
-            )
+            after = evaluate(lora_model, tokenizer, adapter=str(folder.adapter_dir), label="after")
             dist.on_main(lambda: folder.write_eval("after", after))
     except (KeyboardInterrupt, TrainingInterrupted) as stop:
         if dist.is_main:

@@ -131,7 +131,7 @@ def validation_loss(
     engine.model.eval()
     batches = make_batches(encoded, batch_size, seed=0, length_bucketing=True)
     shared = engine.dist.active and not engine.sharded_params
-    total, count = 0.0, 0
+    total, count = 0.0, 0.0
     for batch_ids in engine.dist.share(batches) if shared else batches:
         batch = {
             k: v.to(device) for k, v in collate([encoded[i] for i in batch_ids], pad_id).items()
@@ -441,7 +441,7 @@ def train_adapter(
                         "elapsed_s": round(elapsed, 3),
                     }
                 )
-            if progress is not None:
+            if progress is not None and task is not None:
                 progress.update(
                     task,
                     completed=step,

@@ -326,7 +326,7 @@ def build_verdict(
             resamples,
         )
     )
-    findings = diagnose(list(loss_rows)) if loss_rows is not None else []
+    findings = diagnose([dict(row) for row in loss_rows]) if loss_rows is not None else []
     return decide(goal, deltas, training_status, failure_reason, findings)
 
 

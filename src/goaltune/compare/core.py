@@ -8,7 +8,7 @@ otherwise the pair is confounded and names the other differing keys.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,7 +47,7 @@ def find_runs(root: Path, depth: int = 2) -> list[Path]:
     return sorted(found, key=_started)
 
 
-def expand_runs(args: list[str | Path], output_dir: str | Path = "runs") -> list[Path]:
+def expand_runs(args: Sequence[str | Path], output_dir: str | Path = "runs") -> list[Path]:
     """Run folders from paths or names; a folder holding runs (a sweep) stands for all of them."""
     from goaltune.run_folder import resolve_run_dir
 
