@@ -15,6 +15,8 @@ from goaltune.models import parameter_counts
 from goaltune.run_folder import LOSS_COLUMNS
 from goaltune.train import plan_steps, train_adapter
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 
 def test_supervised_only_logits_give_the_same_loss(tiny_model_and_tokenizer) -> None:
     _, tokenizer = tiny_model_and_tokenizer
