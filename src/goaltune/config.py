@@ -10,6 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from goaltune.errors import ConfigError
 
+# One default for every evaluation path (runs, `goaltune eval`, the library functions): the
+# batch size the eval throughput benchmark measures against lm-eval.
+DEFAULT_EVAL_BATCH_SIZE = 32
+
 
 class _Strict(BaseModel):
     """Base for every config section: unknown keys are errors."""
@@ -108,7 +112,7 @@ class EvalConfig(_Strict):
     metrics: list[str] = Field(default_factory=lambda: ["exact_match"])
     benchmarks: list[str] = Field(default_factory=list)
     max_new_tokens: int = Field(default=256, ge=1)
-    batch_size: int = Field(default=32, ge=1)
+    batch_size: int = Field(default=DEFAULT_EVAL_BATCH_SIZE, ge=1)
     limit: int | None = Field(default=None, ge=1)
     benchmark_limit: int | None = Field(default=None, ge=1)
     benchmark_data_dir: str | None = None

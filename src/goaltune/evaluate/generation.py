@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from goaltune.config import DEFAULT_EVAL_BATCH_SIZE
 from goaltune.distributed import context
 
 
@@ -95,7 +96,7 @@ def generate_texts(
     tokenizer: Any,
     prompts: list[str],
     max_new_tokens: int = 256,
-    batch_size: int = 16,
+    batch_size: int = DEFAULT_EVAL_BATCH_SIZE,
     stop: list[str] | None = None,
     label: str = "generate",
     show_progress: bool = True,

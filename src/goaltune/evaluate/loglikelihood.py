@@ -24,6 +24,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from goaltune.config import DEFAULT_EVAL_BATCH_SIZE
 from goaltune.distributed import context
 from goaltune.evaluate.generation import progress_bar
 from goaltune.evaluate.packed import make_packs, packing_window, score_packs
@@ -146,7 +147,7 @@ def loglikelihoods(
     model: Any,
     tokenizer: Any,
     requests: list[tuple[str, str]],
-    batch_size: int = 16,
+    batch_size: int = DEFAULT_EVAL_BATCH_SIZE,
     show_progress: bool = True,
     label: str = "loglikelihood",
     shared_context: bool = True,

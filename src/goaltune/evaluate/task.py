@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from goaltune.config import DEFAULT_EVAL_BATCH_SIZE
 from goaltune.evaluate.generation import generate_texts, render_prompts
 from goaltune.evaluate.metrics import score_output
 from goaltune.evaluate.stats import score_summary
@@ -27,7 +28,7 @@ def evaluate_task(
     metrics: list[str],
     name: str,
     max_new_tokens: int = 256,
-    batch_size: int = 16,
+    batch_size: int = DEFAULT_EVAL_BATCH_SIZE,
     resamples: int = 1000,
     show_progress: bool = True,
     label: str = "task eval",

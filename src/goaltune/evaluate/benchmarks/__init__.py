@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from goaltune.config import DEFAULT_EVAL_BATCH_SIZE
 from goaltune.evaluate.benchmarks.registry import (
     BENCHMARKS,
     Benchmark,
@@ -49,7 +50,7 @@ def run_benchmarks(
     names: list[str],
     data_dir: str | None = None,
     limit: int | None = None,
-    batch_size: int = 16,
+    batch_size: int = DEFAULT_EVAL_BATCH_SIZE,
     resamples: int = 1000,
     show_progress: bool = True,
     label: str = "eval",

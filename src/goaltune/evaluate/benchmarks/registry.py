@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from goaltune.config import DEFAULT_EVAL_BATCH_SIZE
 from goaltune.errors import BenchmarkError
 
 
@@ -24,7 +25,7 @@ class RunContext:
 
     model: Any
     tokenizer: Any
-    batch_size: int = 16
+    batch_size: int = DEFAULT_EVAL_BATCH_SIZE
     resamples: int = 1000
     show_progress: bool = True
     label: str = "eval"
