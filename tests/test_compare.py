@@ -19,7 +19,9 @@ from goaltune.compare import compare_runs, expand_runs, factor_path, find_runs
 
 @pytest.fixture(autouse=True)
 def wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(goaltune.cli, "console", Console(width=250, force_terminal=False))
+    monkeypatch.setattr(
+        goaltune.cli.experiments_commands, "console", Console(width=250, force_terminal=False)
+    )
 
 
 def edit_json(path: Path, change: Any) -> None:

@@ -1,0 +1,85 @@
+"""`goaltune generate`, `chat`, `export`: using a trained run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from goaltune.cli.base import app, console, quiet_libraries, user_errors
+from goaltune.errors import GoaltuneError
+
+BaseOption = typer.Option(False, "--base", help="Also show the base model's answer.")
+TemperatureOption = typer.Option(0.0, min=0.0, help="Sampling temperature (0: greedy).")
+
+
+@app.command()
+@user_errors
+def generate(
+    run_dir: Path = typer.Argument(..., help="A run folder (or run name)."),
+    prompt: str = typer.Option(..., "--prompt", "-p", help="The user message."),
+    max_new_tokens: int = typer.Option(256, min=1, help="Reply length limit."),
+    base: bool = BaseOption,
+    temperature: float = TemperatureOption,
+) -> None:
+    """Answer one prompt with the run's adapter applied (streamed), optionally the base too."""
+    from goaltune.adapters import load_run_model
+    from goaltune.chat import ChatSession
+
+    quiet_libraries(True)
+    session = ChatSession(load_run_model(run_dir), max_new_tokens, temperature, base)
+    session.ask(prompt)
+
+
+@app.command()
+@user_errors
+def chat(
+    run_dir: Path = typer.Argument(..., help="A run folder (or run name)."),
+    max_new_tokens: int = typer.Option(256, min=1, help="Reply length limit."),
+    base: bool = BaseOption,
+    temperature: float = TemperatureOption,
+) -> None:
+    """Chat with the run's fine-tuned model; /reset clears the history, /quit exits."""
+    from goaltune.adapters import load_run_model
+    from goaltune.chat import ChatSession, chat_loop
+
+    quiet_libraries(True)
+    chat_loop(ChatSession(load_run_model(run_dir), max_new_tokens, temperature, base))
+
+
+@app.command()
+@user_errors
+def export(
+    run_dir: Path = typer.Argument(..., help="A run folder (or run name)."),
+    merged: Path | None = typer.Option(None, "--merged", help="Write a merged HF folder."),
+    gguf: Path | None = typer.Option(None, "--gguf", help="Write GGUF (+ Ollama Modelfile)."),
+    gguf_type: str = typer.Option("f16", "--type", help="GGUF tensor type: f16 or q8_0."),
+    hub: str | None = typer.Option(None, "--hub", help="Upload to this Hub repo (user/name)."),
+    merged_upload: bool = typer.Option(
+        False, "--merged-upload", help="Upload the merged model, not the adapter."
+    ),
+    private: bool = typer.Option(False, "--private", help="Create the Hub repo as private."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing output."),
+) -> None:
+    """Merge the adapter into the base weights and export it (folder, GGUF) or upload it."""
+    from goaltune import export as exporting
+    from goaltune.adapters import merge_run
+
+    if not (merged or gguf or hub):
+        raise GoaltuneError("give at least one of --merged DIR, --gguf FILE, --hub REPO")
+    if merged_upload and not hub:
+        raise GoaltuneError("--merged-upload needs --hub REPO")
+    if gguf_type not in exporting.GGUF_TYPES:
+        raise GoaltuneError(f"--type {gguf_type}: choose one of {', '.join(exporting.GGUF_TYPES)}")
+    for target in (merged, gguf):
+        if target:
+            exporting.check_target(target, overwrite)
+    model = merge_run(run_dir) if merged or gguf or merged_upload else None
+    if merged and model:
+        console.print(f"wrote [bold]{exporting.save_merged(model, merged, overwrite)}[/]")
+    if gguf and model:
+        path = exporting.write_gguf(model, gguf, gguf_type, overwrite)
+        console.print(f"wrote [bold]{path}[/] and {path.with_name('Modelfile')}")
+    if hub:
+        url = exporting.push_to_hub(run_dir, hub, model if merged_upload else None, private)
+        console.print(f"uploaded to [bold]{url}[/]")
