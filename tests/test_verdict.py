@@ -339,6 +339,7 @@ def test_verdict_to_dict_is_the_verdict_json_shape() -> None:
         "headline",
         "reasons",
         "deltas",
+        "flips",
         "findings",
         "recommendations",
     ]

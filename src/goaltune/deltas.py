@@ -2,10 +2,12 @@
 
 The task metrics come from the eval files' `task` section (or name a benchmark); the guards are
 the benchmarks the goal protects. Each delta pairs items by id, so an item is compared with itself.
+The same pairs give each metric's flips: the items that went right -> wrong and wrong -> right.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -18,6 +20,9 @@ from goaltune.evaluate.stats import paired_bootstrap
 from goaltune.run_folder import EvalResult, ScoredItem, ScoredSet
 
 Role = Literal["task", "guard"]
+# an item is right at or above this value: 1 for pass/fail metrics; a continuous score in [0, 1]
+# flips only when it crosses it, so a small wobble around 0.7 is not a flip
+RIGHT_AT = 0.5
 
 
 @dataclass(frozen=True)
@@ -86,61 +91,117 @@ def metric_delta(
     )
 
 
-def _paired_values(
-    before_items: list[ScoredItem], after_items: list[ScoredItem], metric: str
-) -> tuple[list[float], list[float]]:
-    """Per-item values of `metric` for items scored on both sides, paired by id."""
-    after_by_id = {item.id: item.metrics for item in after_items}
-    pairs = [
-        (item.metrics[metric], after_by_id[item.id][metric])
-        for item in before_items
-        if item.metrics.get(metric) is not None
-        and after_by_id.get(item.id, {}).get(metric) is not None
-    ]
-    return [float(b) for b, _ in pairs], [float(a) for _, a in pairs]  # type: ignore[arg-type]
+def mcnemar_p_value(right_to_wrong: int, wrong_to_right: int) -> float:
+    """McNemar's exact two-sided p-value: a binomial(n, 1/2) test on the n discordant pairs.
+
+    Twice the smaller tail, capped at 1; 1.0 without discordant pairs.
+    """
+    n = right_to_wrong + wrong_to_right
+    tail = sum(math.comb(n, k) for k in range(min(right_to_wrong, wrong_to_right) + 1))
+    return min(1.0, 2 * tail / 2**n)
 
 
 @dataclass(frozen=True)
-class _Source:
-    """Where a metric's per-item values live: the before and after sections and the metric key."""
+class MetricFlips:
+    """The paired items of one metric whose right/wrong status changed (see RIGHT_AT)."""
+
+    name: str
+    role: Role
+    metric: str
+    right_to_wrong_ids: tuple[str, ...]
+    wrong_to_right_ids: tuple[str, ...]
+
+    @property
+    def p_value(self) -> float:
+        """McNemar's exact two-sided p-value of the flip counts."""
+        return mcnemar_p_value(len(self.right_to_wrong_ids), len(self.wrong_to_right_ids))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The flips as they appear in verdict.json."""
+        return {
+            "name": self.name,
+            "role": self.role,
+            "metric": self.metric,
+            "right_to_wrong": len(self.right_to_wrong_ids),
+            "wrong_to_right": len(self.wrong_to_right_ids),
+            "p_value": float(f"{self.p_value:.4g}"),  # tiny p-values keep their digits
+            "right_to_wrong_ids": list(self.right_to_wrong_ids),
+            "wrong_to_right_ids": list(self.wrong_to_right_ids),
+        }
+
+
+@dataclass(frozen=True)
+class _Pair:
+    """One item's value of a metric before and after."""
+
+    id: str
+    before: float
+    after: float
+
+
+def _pairs(
+    before_items: list[ScoredItem], after_items: list[ScoredItem], metric: str
+) -> list[_Pair]:
+    """Items scored on `metric` on both sides, paired by id (an item without an id has no pair)."""
+    after_by_id = {item.id: item.metrics for item in after_items if item.id is not None}
+    pairs = []
+    for item in before_items:
+        if item.id is None or item.id not in after_by_id:
+            continue
+        before, after = item.metrics.get(metric), after_by_id[item.id].get(metric)
+        if before is not None and after is not None:
+            pairs.append(_Pair(item.id, float(before), float(after)))
+    return pairs
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a judged metric's per-item values live: the before and after sections and the key."""
 
     before: ScoredSet
     after: ScoredSet
     metric: str
 
 
-def _benchmark_source(name: str, before: EvalResult, after: EvalResult) -> _Source:
+def _benchmark_source(name: str, before: EvalResult, after: EvalResult) -> Source:
     """A benchmark's sections on both sides, scored by its primary metric."""
     section = before.benchmarks.get(name)
     if section is None:
         raise RunError(f"benchmark '{name}' is missing from the before evaluation")
     if section.primary_metric is None:
         raise RunError(f"benchmark '{name}' has no primary_metric in the before evaluation")
-    return _Source(section, after.benchmarks.get(name) or ScoredSet(), section.primary_metric)
+    return Source(section, after.benchmarks.get(name) or ScoredSet(), section.primary_metric)
 
 
-def _task_source(name: str, before: EvalResult, after: EvalResult) -> _Source:
+def _task_source(name: str, before: EvalResult, after: EvalResult) -> Source:
     """A task metric: looked up in the task section first, then as a benchmark name."""
     if before.task is not None and name in before.task.metrics:
-        return _Source(before.task, after.task or ScoredSet(), name)
+        return Source(before.task, after.task or ScoredSet(), name)
     if name in before.benchmarks:
         return _benchmark_source(name, before, after)
     raise RunError(f"task metric '{name}' is neither a task metric nor a benchmark in eval results")
 
 
-def _source_delta(
-    name: str, role: Role, source: _Source, target: float | None, resamples: int
-) -> MetricDelta:
-    before, after = _paired_values(source.before.items, source.after.items, source.metric)
-    if not before:
-        raise RunError(f"'{name}': no items scored on '{source.metric}' both before and after")
-    return metric_delta(name, role, before, after, target, resamples)
+def judged_source(name: str, role: Role, before: EvalResult, after: EvalResult) -> Source:
+    """The sections and metric key the verdict judges `name` on, as a task metric or a guard."""
+    if role == "task":
+        return _task_source(name, before, after)
+    return _benchmark_source(name, before, after)
 
 
-def collect_deltas(
-    goal: GoalConfig, before: EvalResult, after: EvalResult, resamples: int = 1000
-) -> list[MetricDelta]:
-    """Task deltas then guard deltas from eval/before.json and eval/after.json.
+@dataclass(frozen=True)
+class _Judged:
+    """One judged metric with its target and its items paired by id."""
+
+    name: str
+    role: Role
+    target: float | None
+    metric: str
+    pairs: list[_Pair]
+
+
+def _judged(goal: GoalConfig, before: EvalResult, after: EvalResult) -> list[_Judged]:
+    """Task metrics then guards, each with its paired items.
 
     Without goal.task_metrics every task metric counts; without goal.guard_benchmarks every
     benchmark present on both sides and not used as a task metric is a guard.
@@ -153,12 +214,45 @@ def collect_deltas(
     guard_names = goal.guard_benchmarks or [
         name for name in before.benchmarks if name not in task_names and name in after.benchmarks
     ]
-    task = [
-        _source_delta(name, "task", _task_source(name, before, after), target, resamples)
-        for name, target in goals
+    named: list[tuple[str, Role, float | None]] = [
+        (name, "task", target) for name, target in goals
+    ] + [(name, "guard", None) for name in guard_names]
+    judged = []
+    for name, role, target in named:
+        source = judged_source(name, role, before, after)
+        pairs = _pairs(source.before.items, source.after.items, source.metric)
+        if not pairs:
+            raise RunError(f"'{name}': no items scored on '{source.metric}' both before and after")
+        judged.append(_Judged(name, role, target, source.metric, pairs))
+    return judged
+
+
+def collect_deltas(
+    goal: GoalConfig, before: EvalResult, after: EvalResult, resamples: int = 1000
+) -> list[MetricDelta]:
+    """Task deltas then guard deltas from eval/before.json and eval/after.json."""
+    return [
+        metric_delta(
+            j.name,
+            j.role,
+            [p.before for p in j.pairs],
+            [p.after for p in j.pairs],
+            j.target,
+            resamples,
+        )
+        for j in _judged(goal, before, after)
     ]
-    guards = [
-        _source_delta(name, "guard", _benchmark_source(name, before, after), None, resamples)
-        for name in guard_names
+
+
+def collect_flips(goal: GoalConfig, before: EvalResult, after: EvalResult) -> list[MetricFlips]:
+    """For each metric collect_deltas judges (same order, same pairs), the items that flipped."""
+    return [
+        MetricFlips(
+            j.name,
+            j.role,
+            j.metric,
+            tuple(p.id for p in j.pairs if p.before >= RIGHT_AT > p.after),
+            tuple(p.id for p in j.pairs if p.after >= RIGHT_AT > p.before),
+        )
+        for j in _judged(goal, before, after)
     ]
-    return task + guards

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from goaltune.config import GoalConfig, Thresholds, load_config
-from goaltune.deltas import MetricDelta, collect_deltas
+from goaltune.deltas import MetricDelta, MetricFlips, collect_deltas, collect_flips
 from goaltune.diagnose import Finding, diagnose, forgetting_remedies
 from goaltune.format import prose_points
 from goaltune.run_folder import (
@@ -57,6 +57,7 @@ class Verdict:
     deltas: list[MetricDelta]
     findings: list[Finding]
     recommendations: list[str]
+    flips: list[MetricFlips] = field(default_factory=list)  # evidence only: not in the decision
 
     def to_dict(self) -> dict[str, Any]:
         """The verdict as written to verdict.json."""
@@ -67,6 +68,7 @@ class Verdict:
             "headline": self.headline,
             "reasons": list(self.reasons),
             "deltas": [d.to_dict() for d in self.deltas],
+            "flips": [f.to_dict() for f in self.flips],
             "findings": [f.to_dict() for f in self.findings],
             "recommendations": list(self.recommendations),
         }
@@ -311,23 +313,19 @@ def build_verdict(
     loss_rows: Sequence[LossRow] | None = None,
     resamples: int = 1000,
 ) -> Verdict:
-    """The verdict from the eval results and the loss history; no deltas when training failed.
+    """The verdict from the eval results and the loss history; no deltas or flips when training
+    failed.
 
     Parsed JSON is accepted as well and checked against the eval file's model.
     """
-    failed = training_status in FAILED_STATUSES
-    deltas = (
-        []
-        if failed
-        else collect_deltas(
-            goal,
-            _eval_result(before, eval_name("before")),
-            _eval_result(after, eval_name("after")),
-            resamples,
-        )
-    )
     findings = diagnose([dict(row) for row in loss_rows]) if loss_rows is not None else []
-    return decide(goal, deltas, training_status, failure_reason, findings)
+    if training_status in FAILED_STATUSES:
+        return decide(goal, [], training_status, failure_reason, findings)
+    before_result = _eval_result(before, eval_name("before"))
+    after_result = _eval_result(after, eval_name("after"))
+    deltas = collect_deltas(goal, before_result, after_result, resamples)
+    verdict = decide(goal, deltas, training_status, failure_reason, findings)
+    return replace(verdict, flips=collect_flips(goal, before_result, after_result))
 
 
 def _eval_result(value: EvalResult | dict[str, Any], source: str) -> EvalResult:

@@ -197,6 +197,23 @@ class DeltaRecord(Part):
     target_reached: bool | None = None
 
 
+class FlipRecord(Part):
+    """Items of one judged metric that went right -> wrong or wrong -> right, paired by id.
+
+    An item is right when its value of `metric` is at least 0.5 (1 for pass/fail metrics), so a
+    continuous value flips only when it crosses 0.5; `p_value` is McNemar's exact two-sided test.
+    """
+
+    name: str
+    role: Literal["task", "guard"]
+    metric: str  # the per-item metric compared (a benchmark's primary metric)
+    right_to_wrong: int
+    wrong_to_right: int
+    p_value: float
+    right_to_wrong_ids: list[str] = Field(default_factory=list)
+    wrong_to_right_ids: list[str] = Field(default_factory=list)
+
+
 class FindingRecord(Part):
     """One diagnosis of the loss curve (or of the data), with its evidence and remedy."""
 
@@ -216,5 +233,6 @@ class VerdictRecord(Record):
     headline: str = ""
     reasons: list[str] = Field(default_factory=list)
     deltas: list[DeltaRecord] = Field(default_factory=list)
+    flips: list[FlipRecord] = Field(default_factory=list)  # empty in files from before flips
     findings: list[FindingRecord] = Field(default_factory=list)
     recommendations: list[str] = Field(default_factory=list)
