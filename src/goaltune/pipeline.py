@@ -30,6 +30,7 @@ from goaltune.distributed import Context, context
 from goaltune.errors import RunError, TrainingFailed, TrainingInterrupted
 from goaltune.evalcache import EvalCache
 from goaltune.evaluate.task import evaluate_task
+from goaltune.hardware import place_model
 from goaltune.models import (
     load_model_and_tokenizer,
     parameter_counts,
@@ -47,7 +48,7 @@ from goaltune.run_folder import (
     utc_now,
     write_json,
 )
-from goaltune.train import TrainResult, place_model, seed_everything, train_adapter
+from goaltune.train import TrainResult, seed_everything, train_adapter
 
 _LIBRARIES = (
     "goaltune",

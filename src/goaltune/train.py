@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import random
-import resource
 import signal
 import threading
 import time
@@ -38,7 +37,14 @@ from goaltune.data.encoding import Encoded, collate, make_batches
 from goaltune.distributed import Context, context
 from goaltune.engine import StepEngine
 from goaltune.errors import RunError, TrainingFailed, TrainingInterrupted
-from goaltune.loss import causal_lm, supervised_targets
+from goaltune.hardware import (
+    autocast,
+    enable_gradient_checkpointing,
+    gathered_memory,
+    place_model,
+    use_bf16,
+)
+from goaltune.loss import supervised_targets
 from goaltune.run_folder import LossHistoryWriter, RunFolder, truncate_loss_history
 
 
@@ -47,69 +53,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-def cpu_supports_bf16() -> bool:
-    """True when the CPU has native bf16 matrix instructions (AVX512-BF16 or AMX)."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
-def use_bf16(setting: str | bool, device: torch.device) -> bool:
-    """Resolve the `bf16` setting: auto means on where the hardware runs bf16 natively."""
-    if setting in (True, "true"):
-        return True
-    if setting in (False, "false"):
-        return False
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    return cpu_supports_bf16()
-
-
-def peak_memory(device: torch.device) -> dict[str, Any]:
-    """Peak memory so far: CUDA max allocated on GPU, else the process's peak RSS."""
-    if device.type == "cuda":
-        return {
-            "peak_memory_mib": torch.cuda.max_memory_allocated(device) / 2**20,
-            "kind": "cuda_max_allocated",
-        }
-    rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"peak_memory_mib": rss_kib / 1024, "kind": "process_peak_rss"}
-
-
-def gathered_memory(dist: Context, device: torch.device) -> dict[str, Any]:
-    """Every process's peak memory (`per_process`); the headline figure is the largest."""
-    everyone = dist.gather({"rank": dist.rank, "device": str(device), **peak_memory(device)})
-    largest = max(everyone, key=lambda m: m["peak_memory_mib"])
-    return {
-        "peak_memory_mib": largest["peak_memory_mib"],
-        "kind": largest["kind"],
-        "per_process": everyone,
-    }
-
-
-def place_model(model: Any, device: torch.device) -> None:
-    """Move the model to the device (a quantized model was placed when it was loaded)."""
-    if getattr(causal_lm(model), "hf_quantizer", None) is None:
-        model.to(device)
-
-
-def enable_gradient_checkpointing(model: Any) -> None:
-    """Recompute activations during backward instead of keeping them: less memory, more compute."""
-    lm = causal_lm(model)
-    options = {"use_reentrant": False}
-    if hasattr(lm, "activation_checkpointing_enable"):  # the name since Transformers 5.x
-        lm.activation_checkpointing_enable(activation_checkpointing_kwargs=options)
-    else:
-        lm.gradient_checkpointing_enable(gradient_checkpointing_kwargs=options)
-    lm.config.use_cache = False
-
-
-def _autocast(device: torch.device, bf16: bool) -> Any:
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
 
 
 @torch.no_grad()
@@ -136,7 +79,7 @@ def validation_loss(
         batch = {
             k: v.to(device) for k, v in collate([encoded[i] for i in batch_ids], pad_id).items()
         }
-        with _autocast(device, bf16):
+        with autocast(device, bf16):
             loss, n = engine.eval_loss(batch)
         total, count = total + float(loss), count + n
     engine.model.train()
@@ -391,7 +334,7 @@ def train_adapter(
             for index, batch in enumerate(batches):
                 batch = {k: v.to(device) for k, v in batch.items()}
                 with engine.sync(last=index == len(batches) - 1):
-                    with _autocast(device, bf16):
+                    with autocast(device, bf16):
                         loss_sum, _ = engine.loss(batch)
                     engine.backward(loss_sum / step_tokens)
                 step_loss += float(loss_sum.detach()) / step_tokens
