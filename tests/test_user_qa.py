@@ -11,9 +11,9 @@ import pytest
 from goaltune.errors import BenchmarkError
 from goaltune.evaluate.benchmarks import load_benchmark, run_benchmarks, user_qa
 from goaltune.evaluate.benchmarks.user_qa import (
-    exact_match,
     extract_answer,
     normalize_answer,
+    qa_exact_match,
     split_extract,
     token_f1,
 )
@@ -54,8 +54,8 @@ def test_normalize_answer(text, normal):
 
 
 def test_exact_match_and_token_f1():
-    assert exact_match("The Lindmere.", "lindmere") == 1.0
-    assert exact_match("Lindmere town", "Lindmere") == 0.0
+    assert qa_exact_match("The Lindmere.", "lindmere") == 1.0
+    assert qa_exact_match("Lindmere town", "Lindmere") == 0.0
     # prediction "seven bells" vs reference "seven": precision 1/2, recall 1 -> F1 2/3
     assert token_f1("seven bells", "seven") == pytest.approx(2 / 3)
     # two of three predicted tokens are in the four-token reference: P 2/3, R 2/4 -> 4/7
@@ -84,11 +84,13 @@ def test_extract_option_takes_the_rest_of_the_spec(tmp_path):
     assert loaded.settings == {
         "max_gen_toks": 8,
         "apply_chat_template": True,
-        "primary": "exact_match",
+        "primary": "qa_exact_match",
         "extract": "Answer: (\\w+, \\w+)",
     }
     assert [i["id"] for i in loaded.items] == ["capital", "towns-0002", "towns-0003"]
     assert loaded.items[2]["references"] == ["at dawn", "dawn"]
+    # `exact_match`, the metric's earlier name, still selects it
+    assert load_benchmark(f"qa:{path}:primary=exact_match").settings["primary"] == "qa_exact_match"
     with pytest.raises(BenchmarkError, match="not a valid regular expression"):
         load_benchmark(f"qa:{path}:extract=(unclosed")
     with pytest.raises(BenchmarkError, match="unknown option 'temperature=1'"):
@@ -128,9 +130,9 @@ def test_run_scores_the_extracted_answers(tiny_model_and_tokenizer, tmp_path, mo
         "The ferry leaves at dawn.\n\nWhen does the ferry leave?<|im_end|>\n<|im_start|>assistant\n"
     )
     assert [r["extracted"] for r in result["items"]] == ["the town of Lindmere", None, "Dawn."]
-    assert [r["metrics"]["exact_match"] for r in result["items"]] == [1.0, 0.0, 1.0]
+    assert [r["metrics"]["qa_exact_match"] for r in result["items"]] == [1.0, 0.0, 1.0]
     assert result["primary_metric"] == "f1"
-    assert result["metrics"]["exact_match"]["score"] == pytest.approx(2 / 3)
+    assert result["metrics"]["qa_exact_match"]["score"] == pytest.approx(2 / 3)
     assert result["metrics"]["f1"]["n"] == 3
 
 

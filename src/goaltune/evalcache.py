@@ -19,6 +19,10 @@ from goaltune.run_folder import read_json, write_json
 
 Json = dict[str, Any]
 
+# Bumped when a stored result would no longer pair with a fresh after-evaluation. 2: the qa:
+# benchmark's `exact_match` became `qa_exact_match`.
+SCORING_VERSION = 2
+
 
 def _digest(value: Any) -> str:
     text = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
@@ -74,6 +78,7 @@ def before_key(config: RunConfig, items: list[Json] | None) -> Json:
     """The cache key of a before-evaluation: model, adapter, task items, benchmarks (and their
     data files), settings."""
     return {
+        "scoring": SCORING_VERSION,
         "model": model_identity(config),
         "adapter": None,
         "task": {

@@ -79,7 +79,7 @@ def extract(text: str, name: str, fallback: str = "[invalid]") -> str:
     return match.strip()
 
 
-def exact_match(prediction: str, reference: str) -> float:
+def gsm8k_exact_match(prediction: str, reference: str) -> float:
     """The harness's exact_match with gsm8k's regexes_to_ignore and ignore_case."""
     for pattern in IGNORE:
         prediction, reference = re.sub(pattern, "", prediction), re.sub(pattern, "", reference)
@@ -144,7 +144,8 @@ def score(output: str, item: GsmItem) -> tuple[dict[str, float], dict[str, str]]
     """0/1 exact_match per filter and the extracted answers."""
     extracted = {name: extract(output, name) for name in FILTERS}
     metrics = {
-        f"exact_match,{name}": exact_match(value, item.answer) for name, value in extracted.items()
+        f"exact_match,{name}": gsm8k_exact_match(value, item.answer)
+        for name, value in extracted.items()
     }
     return metrics, extracted
 

@@ -8,14 +8,15 @@ Options:
 - max_gen_toks (default 32): greedy generation length.
 - apply_chat_template (default true): the question (after its context and a blank line) is the
   user turn; false: the plain prompt "{context}\n\nQuestion: {question}\nAnswer:".
-- primary (default `exact_match`): the metric the verdict uses, `exact_match` or `f1`.
+- primary (default `qa_exact_match`): the metric the verdict uses, `qa_exact_match` or `f1`
+  (`exact_match`, its earlier name, still selects `qa_exact_match`).
 - extract: a regular expression applied to the output (re.search); the answer is its first
   group that matched, or the whole match without groups; no match scores 0. Without it the
   whole output is the answer. It must come last, as its value runs to the end of the spec (so
   it may hold commas and colons).
 Scoring (SQuAD-style, per item the best over the references): both texts are lower-cased,
-punctuation removed, the articles a/an/the removed and whitespace collapsed; `exact_match` is
-1 when they are equal; `f1` is the harmonic mean of token precision and recall (two empty
+punctuation removed, the articles a/an/the removed and whitespace collapsed; `qa_exact_match`
+is 1 when they are equal; `f1` is the harmonic mean of token precision and recall (two empty
 answers count as a match).
 """
 
@@ -41,11 +42,14 @@ from goaltune.evaluate.benchmarks.user_files import read_records, split_path, te
 from goaltune.evaluate.generation import generate_texts, render_prompts
 
 NAME = "qa"
-METRICS = ("exact_match", "f1")
+# `qa_exact_match`, not `exact_match`: SQuAD normalisation is not the task metric's whitespace
+# match, and the two should not read as one number in a report.
+METRICS = ("qa_exact_match", "f1")
+OLD_NAMES = {"exact_match": "qa_exact_match"}  # `primary=` values older configs still use
 DEFAULTS: dict[str, Any] = {
     "max_gen_toks": 32,
     "apply_chat_template": True,
-    "primary": "exact_match",
+    "primary": "qa_exact_match",
 }
 CHAT_STOP = ["<|im_end|>", "</s>"]
 PLAIN_STOP = ["\nQuestion:", "\n\n"]
@@ -60,7 +64,7 @@ def normalize_answer(text: str) -> str:
     return " ".join(_ARTICLES.sub(" ", no_punctuation).split())
 
 
-def exact_match(prediction: str, reference: str) -> float:
+def qa_exact_match(prediction: str, reference: str) -> float:
     """1.0 when the normalized texts are equal."""
     return float(normalize_answer(prediction) == normalize_answer(reference))
 
@@ -125,6 +129,7 @@ def split_extract(options: str | None) -> tuple[str | None, str | None]:
 def _settings(options: str | None) -> dict[str, Any]:
     others, pattern = split_extract(options)
     settings = parse_options(NAME, others, DEFAULTS)
+    settings["primary"] = OLD_NAMES.get(settings["primary"], settings["primary"])
     if settings["primary"] not in METRICS:
         raise BenchmarkError(f"{NAME}: primary must be one of {', '.join(METRICS)}")
     if settings["max_gen_toks"] < 1:
@@ -164,10 +169,10 @@ def score(output: str, item: dict[str, Any], pattern: re.Pattern[str] | None) ->
     answer = extract_answer(output, pattern)
     refs = item["references"]
     metrics = (
-        {"exact_match": 0.0, "f1": 0.0}
+        {"qa_exact_match": 0.0, "f1": 0.0}
         if answer is None
         else {
-            "exact_match": max(exact_match(answer, r) for r in refs),
+            "qa_exact_match": max(qa_exact_match(answer, r) for r in refs),
             "f1": max(token_f1(answer, r) for r in refs),
         }
     )
