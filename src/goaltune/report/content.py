@@ -26,6 +26,7 @@ from goaltune.report.render import (
     Table,
     Text,
 )
+from goaltune.report.sections_flips import flips_section
 from goaltune.report.sections_training import (
     cost_section,
     diagnosis_section,
@@ -329,6 +330,7 @@ def _sections(run: RunData) -> list[Section]:
         diagnosis_section(run),
         cost_section(run),
         setup_section(run),
+        flips_section(run),
         _items_section(run),
     ]
 
