@@ -14,14 +14,12 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from goaltune.checkpoints import (
     checkpoint_path,
@@ -45,6 +43,7 @@ from goaltune.hardware import (
     use_bf16,
 )
 from goaltune.loss import supervised_targets
+from goaltune.progress import ProgressBar
 from goaltune.run_folder import LossHistoryWriter, RunFolder, truncate_loss_history
 
 
@@ -157,18 +156,6 @@ class TrainResult:
             "tokens_per_second": self.input_tokens / seconds,
             "supervised_tokens_per_second": self.tokens_seen / seconds,
         }
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("[bold]train[/] step {task.completed}/{task.total}"),
-        BarColumn(),
-        TextColumn("loss {task.fields[loss]}"),
-        TextColumn("{task.fields[tps]} tok/s"),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-    )
 
 
 class StopRequested:
@@ -313,15 +300,16 @@ def train_adapter(
         if history is not None:
             history.close()
 
-    progress = _progress() if show_progress and dist.is_main else None
-    task = (
-        progress.add_task("train", total=total_steps, completed=first_step - 1, loss="-", tps="-")
-        if progress
-        else None
+    progress = ProgressBar(
+        "train",
+        total_steps,
+        show=show_progress and dist.is_main,
+        completed=first_step - 1,
+        fields={"loss": "loss {}", "tps": "{} tok/s"},
     )
     started = time.perf_counter() - result.train_seconds
     bad_batches = 0
-    with progress or nullcontext(), StopRequested() as stop:
+    with progress, StopRequested() as stop:
         for step in range(first_step, total_steps + 1):
             # The step's micro-batches over all processes; the loss is normalised by all their
             # supervised tokens, and this process trains on its consecutive share of them.
@@ -384,13 +372,11 @@ def train_adapter(
                         "elapsed_s": round(elapsed, 3),
                     }
                 )
-            if progress is not None and task is not None:
-                progress.update(
-                    task,
-                    completed=step,
-                    loss=f"{step_loss:.4f}",
-                    tps=f"{result.input_tokens / max(elapsed, 1e-9):.0f}",
-                )
+            progress.update(
+                step,
+                loss=f"{step_loss:.4f}",
+                tps=f"{result.input_tokens / max(elapsed, 1e-9):.0f}",
+            )
             if stopping or (not dist.active and stop.signal_name):
                 close_history()
                 raise TrainingInterrupted(stop.signal_name or "SIGTERM", step, checkpoint(step))

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from typing import Any
 
 import torch
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from goaltune.config import DEFAULT_EVAL_BATCH_SIZE
 from goaltune.distributed import context
+from goaltune.progress import ProgressBar
 
 
 def render_prompts(tokenizer: Any, conversations: list[list[dict[str, str]]]) -> list[str]:
@@ -23,13 +22,6 @@ def render_prompts(tokenizer: Any, conversations: list[list[dict[str, str]]]) ->
 def _cut_at_stop(text: str, stop: list[str]) -> str:
     cut = min((text.find(s) for s in stop if s and s in text), default=-1)
     return text if cut < 0 else text[:cut]
-
-
-def progress_bar(label: str) -> Progress:
-    """The rich progress bar used by evaluation loops."""
-    return Progress(
-        TextColumn(f"[bold]{label}[/]"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()
-    )
 
 
 def _stopped(text: str, stop: list[str]) -> bool:
@@ -115,10 +107,8 @@ def generate_texts(
     order = sorted(range(len(prompts)), key=lambda i: -lengths[i])
     outputs: dict[int, str] = {}
     starts = context().share(range(0, len(order), batch_size))
-    progress = progress_bar(label) if show_progress else None
     own = sum(len(order[start : start + batch_size]) for start in starts)
-    task = progress.add_task(label, total=own) if progress else None
-    with progress or nullcontext():
+    with ProgressBar(label, own, show=show_progress) as progress:
         for start in starts:
             batch_ids = order[start : start + batch_size]
             encoded = tokenizer(
@@ -138,7 +128,6 @@ def generate_texts(
             for row, index in enumerate(batch_ids):
                 text = tokenizer.decode(new_tokens[row], skip_special_tokens=True)
                 outputs[index] = _cut_at_stop(text, stop or [])
-            if progress is not None and task is not None:
-                progress.update(task, advance=len(batch_ids))
+            progress.advance(len(batch_ids))
     outputs = context().merge(outputs)
     return [outputs[index] for index in range(len(prompts))]

@@ -17,7 +17,6 @@ predicted. Log-likelihoods then equal the harness's up to floating-point roundin
 from __future__ import annotations
 
 from collections import defaultdict
-from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,8 +25,8 @@ import torch.nn.functional as F
 
 from goaltune.config import DEFAULT_EVAL_BATCH_SIZE
 from goaltune.distributed import context
-from goaltune.evaluate.generation import progress_bar
 from goaltune.evaluate.packed import make_packs, packing_window, score_packs
+from goaltune.progress import ProgressBar
 
 DEFAULT_MAX_LENGTH = 2048
 _TOKENIZER_INFINITY = 1000000000000000019884624838656
@@ -167,10 +166,8 @@ def loglikelihoods(
     batches = _plan(model, encoded, limit, batch_size, shared_context)
     results: dict[int, tuple[float, bool]] = {}
     mine = context().share(batches)
-    progress = progress_bar(label) if show_progress else None
     own = sum(count for _, _, count in mine)
-    task = progress.add_task(label, total=own) if progress else None
-    with progress or nullcontext():
+    with ProgressBar(label, own, show=show_progress) as progress:
         for packed, batch, _ in mine:
             scored = (
                 score_packs(model, batch, encoded, device)
@@ -179,7 +176,6 @@ def loglikelihoods(
             )
             for index, total, greedy in scored:
                 results[index] = (total, greedy)
-            if progress is not None and task is not None:
-                progress.update(task, advance=len(scored))
+            progress.advance(len(scored))
     results = context().merge(results)
     return [results[index] for index in range(len(requests))]

@@ -18,7 +18,6 @@ Metric `pass@1`: 1 when the program exits with status 0 after its last line ran.
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from typing import Any
 
 from goaltune.errors import BenchmarkError
@@ -32,8 +31,9 @@ from goaltune.evaluate.benchmarks.registry import (
 )
 from goaltune.evaluate.benchmarks.results import benchmark_result, summarize
 from goaltune.evaluate.benchmarks.user_files import read_records, split_path, text_field
-from goaltune.evaluate.generation import generate_texts, progress_bar
+from goaltune.evaluate.generation import generate_texts
 from goaltune.evaluate.sandbox import OPT_IN, Execution, Limits, code_execution_allowed, run_python
+from goaltune.progress import ProgressBar
 
 NAME = "code"
 METRIC = "pass@1"
@@ -115,17 +115,15 @@ def execute(
     """Run every program in the sandbox, one after another; records and the isolation used."""
     records: list[dict[str, Any]] = []
     isolation: dict[str, str] = {}
-    progress = progress_bar(f"{context.label} (running)") if context.show_progress else None
-    task = progress.add_task("run", total=len(items)) if progress else None
-    with progress or nullcontext():
+    label = f"{context.label} (running)"
+    with ProgressBar(label, len(items), show=context.show_progress) as progress:
         for item, completion in zip(items, completions):
             result = run_python(program(item, completion), limits)
             if result.status == "error":
                 raise BenchmarkError(f"{NAME}: {result.reason}")
             isolation = isolation or result.isolation
             records.append(_record(item, completion, result))
-            if progress is not None and task is not None:
-                progress.update(task, advance=1)
+            progress.advance()
     return records, isolation
 
 
