@@ -17,9 +17,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _figures import REPO
+
 from goaltune.pipeline import library_versions
 
-REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 
 
@@ -184,13 +185,6 @@ def write_json(path: Path, data: dict[str, Any]) -> Path:
     return path
 
 
-def ratio(ours: float | None, theirs: float | None) -> float | None:
-    """ours / theirs, or None when either is missing or zero."""
-    if not ours or not theirs:
-        return None
-    return round(ours / theirs, 3)
-
-
 def console() -> Any:
     """A rich console wide enough for the tables even when output is piped."""
     from rich.console import Console
@@ -201,12 +195,3 @@ def console() -> Any:
 def log(message: str) -> None:
     """A progress line on stderr with the wall-clock time."""
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def fmt(value: Any, digits: int = 2) -> str:
-    """A table cell: rounded numbers, '-' for missing values."""
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    return str(value)

@@ -35,14 +35,13 @@ from _common import (
     RESULTS,
     add_shared_options,
     console,
-    fmt,
     log,
     machine,
-    ratio,
     run_worker,
     served_without_measuring,
     write_json,
 )
+from _figures import fmt, ratio
 from tables import agreement_text, scores_text
 
 SHARED = REPO.parent / "shared" / "benchmarks"

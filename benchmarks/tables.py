@@ -21,7 +21,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import REPO, fmt, ratio
+from _figures import REPO, fmt, ratio
 
 BLOCK = re.compile(r"<!-- table: (?P<spec>[^>]*?) -->\n(?P<body>.*?)<!-- end table -->", re.DOTALL)
 EVAL_TOOLS = ("goaltune", "goaltune (shared_context off)", "lm-eval")

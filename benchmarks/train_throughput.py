@@ -39,16 +39,15 @@ from _common import (
     RESULTS,
     add_shared_options,
     console,
-    fmt,
     log,
     machine,
     matmul_gflops,
     peak_rss_mib,
-    ratio,
     run_worker,
     served_without_measuring,
     write_json,
 )
+from _figures import fmt, ratio
 
 CONFIG = REPO / "examples" / "json-api.yaml"
 QUICK_STEPS = 8
