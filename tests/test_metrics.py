@@ -59,8 +59,8 @@ def test_exact_contains_regex() -> None:
 
 
 def test_metric_errors_are_data_errors() -> None:
-    with pytest.raises(DataError, match="unknown metric 'bleu'"):
-        score("x", "bleu")
+    with pytest.raises(DataError, match="unknown metric 'meteor'"):
+        score("x", "meteor")
     with pytest.raises(DataError, match="needs a 'schema'"):
         score("{}", "json_schema", item={"id": "q"})
     with pytest.raises(DataError, match="invalid regex"):

@@ -6,7 +6,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from goaltune.errors import ConfigError
 
@@ -106,6 +114,30 @@ class TrainConfig(_Strict):
     gradient_checkpointing: bool = False
 
 
+class StyleCheck(_Strict):
+    """One deterministic style check of the `style_pass` metric (docs/BENCHMARK.md lists them)."""
+
+    check: str
+    value: Any = Field(default=None, validate_default=True)
+
+    @field_validator("check")
+    @classmethod
+    def _known_check(cls, value: str) -> str:
+        # The checks have one home, the metric's module; imported here, not at the top, so
+        # reading a config does not import the evaluation package.
+        from goaltune.evaluate.metrics.style import check_name
+
+        return check_name(value)
+
+    @field_validator("value")
+    @classmethod
+    def _valid_argument(cls, value: Any, info: ValidationInfo) -> Any:
+        from goaltune.evaluate.metrics.style import check_argument
+
+        check = info.data.get("check")
+        return value if check is None else check_argument(check, value)
+
+
 class EvalConfig(_Strict):
     """Before/after evaluation settings."""
 
@@ -122,6 +154,16 @@ class EvalConfig(_Strict):
         description="Score a context's choices in one packed pass (off: one pass "
         "per choice, log-likelihoods bit-identical to lm-eval's).",
     )
+    style: list[StyleCheck] = Field(
+        default_factory=list,
+        description="Checks of the style_pass metric, which is added to metrics when missing.",
+    )
+
+    @model_validator(mode="after")
+    def _style_is_scored(self) -> EvalConfig:
+        if self.style and "style_pass" not in self.metrics:
+            self.metrics = [*self.metrics, "style_pass"]
+        return self
 
 
 class TaskMetricGoal(_Strict):
@@ -198,11 +240,13 @@ def format_validation_error(error: ValidationError, source: str) -> str:
     """One line per problem, each naming the key path, e.g. `train.lr: extra key`."""
     lines = []
     for item in error.errors():
-        path = ".".join(str(p) for p in item["loc"]) or "(top level)"
+        path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in item["loc"])
+        path = path.removeprefix(".") or "(top level)"
         if item["type"] == "extra_forbidden":
             lines.append(f"{source}: unknown key '{path}'")
         else:
-            lines.append(f"{source}: {path}: {item['msg']} (got {item.get('input')!r})")
+            message = item["msg"].removeprefix("Value error, ")
+            lines.append(f"{source}: {path}: {message} (got {item.get('input')!r})")
     return "\n".join(lines)
 
 

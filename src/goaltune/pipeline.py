@@ -113,6 +113,7 @@ def evaluate_model(
             config.bootstrap_resamples,
             show_progress,
             f"{label}: task",
+            style=[check.model_dump() for check in config.style],
         )
     if config.benchmarks:
         from goaltune.evaluate.benchmarks import run_benchmarks

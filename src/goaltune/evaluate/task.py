@@ -6,7 +6,7 @@ from typing import Any
 
 from goaltune.config import DEFAULT_EVAL_BATCH_SIZE
 from goaltune.evaluate.generation import generate_texts, render_prompts
-from goaltune.evaluate.metrics import score_output
+from goaltune.evaluate.metrics import item_details, score_output
 from goaltune.evaluate.stats import score_summary
 
 
@@ -14,6 +14,11 @@ def item_metrics(item: dict[str, Any], default_metrics: list[str]) -> list[str]:
     """The metrics that apply to an item: its own `metrics` list, else the config's."""
     own = item.get("metrics")
     return list(own) if isinstance(own, list) and own else default_metrics
+
+
+def with_style(item: dict[str, Any], style: list[dict[str, Any]]) -> dict[str, Any]:
+    """The item as scored: the config's style checks unless it brings its own `style_checks`."""
+    return item if item.get("style_checks") or not style else {**item, "style_checks": style}
 
 
 def prompt_text(item: dict[str, Any]) -> str:
@@ -32,8 +37,12 @@ def evaluate_task(
     resamples: int = 1000,
     show_progress: bool = True,
     label: str = "task eval",
+    style: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Score the model on the task items; the `task` section of eval/before.json and after.json."""
+    """Score the model on the task items; the `task` section of eval/before.json and after.json.
+
+    `style` is eval.style (`{check, value}` dicts), the checks of the `style_pass` metric.
+    """
     prompts = render_prompts(tokenizer, [item["messages"] for item in items])
     outputs = generate_texts(
         model,
@@ -46,13 +55,15 @@ def evaluate_task(
     )
     records = []
     for item, output in zip(items, outputs):
+        scored, names = with_style(item, style or []), item_metrics(item, metrics)
         records.append(
             {
                 "id": item["id"],
                 "prompt": prompt_text(item),
                 "output": output,
                 "reference": item.get("reference"),
-                "metrics": score_output(output, item, item_metrics(item, metrics)),
+                "metrics": score_output(output, scored, names),
+                **item_details(output, scored, names),
             }
         )
     names = sorted({key for record in records for key in record["metrics"]})

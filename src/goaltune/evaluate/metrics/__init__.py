@@ -1,7 +1,9 @@
 """Task metrics: each scores one model output against one item and returns named values in [0, 1].
 
 A metric is a function `(output, item) -> dict[str, float]`; one metric may report several values
-(`json_valid` reports strict and lenient validity). Register new ones in `METRICS`.
+(`json_valid` reports strict and lenient validity). Register new ones in `METRICS`. A metric
+that explains its score per item (which style checks failed) also registers a details function
+in `DETAILS`, whose fields join the item's record in the eval files.
 """
 
 from __future__ import annotations
@@ -12,8 +14,11 @@ from collections.abc import Callable
 from typing import Any
 
 from goaltune.errors import DataError
+from goaltune.evaluate.metrics.similarity import bleu, chrf, length_ratio, rouge_l
+from goaltune.evaluate.metrics.style import style_failed, style_pass
 
 Metric = Callable[[str, dict[str, Any]], dict[str, float]]
+Details = Callable[[str, dict[str, Any]], dict[str, Any]]
 
 
 def first_json_value(text: str) -> tuple[bool, Any]:
@@ -140,7 +145,14 @@ METRICS: dict[str, Metric] = {
     "exact_match": exact_match,
     "contains": contains,
     "regex": regex,
+    "rouge_l": rouge_l,
+    "chrf": chrf,
+    "bleu": bleu,
+    "length_ratio": length_ratio,
+    "style_pass": style_pass,
 }
+
+DETAILS: dict[str, Details] = {"style_pass": style_failed}
 
 
 def score_output(output: str, item: dict[str, Any], names: list[str]) -> dict[str, float]:
@@ -151,3 +163,12 @@ def score_output(output: str, item: dict[str, Any], names: list[str]) -> dict[st
             raise DataError(f"unknown metric '{name}' (known: {', '.join(METRICS)})")
         values.update(METRICS[name](output, item))
     return values
+
+
+def item_details(output: str, item: dict[str, Any], names: list[str]) -> dict[str, Any]:
+    """The per-item explanations of the named metrics that give one (e.g. `style_failed`)."""
+    details: dict[str, Any] = {}
+    for name in names:
+        if name in DETAILS:
+            details.update(DETAILS[name](output, item))
+    return details
