@@ -12,6 +12,12 @@ from goaltune.errors import BenchmarkError
 from goaltune.evaluate.benchmarks import join_specs, load_benchmark, resolve
 from goaltune.evaluate.benchmarks.data import BUILTIN_DATA
 from goaltune.evaluate.benchmarks.mmlu import SUBJECTS
+from goaltune.evaluate.benchmarks.registry import (
+    BENCHMARKS,
+    FILE_KINDS,
+    file_spec,
+    spec_from_mapping,
+)
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
 needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason=f"{SHARED} is not present")
@@ -265,3 +271,26 @@ def test_gsm8k_fewshot_from_train_file_next_to_test(tmp_path):
     loaded = load_benchmark("gsm8k:num_fewshot=3", str(tmp_path), limit=4)
     assert loaded.settings["fewshot_split"] == "test"
     assert all(item not in shots and len(shots) == 3 for item, shots in loaded.items)
+
+
+def test_file_specs_are_known_to_the_registry():
+    parts = file_spec(" qa:data/qa.jsonl:extract=a:(b)")
+    assert (parts.kind, parts.path, parts.options) == ("qa", "data/qa.jsonl", "extract=a:(b)")
+    assert file_spec("mc:x.csv").options is None and file_spec("mc:x.csv").text() == "mc:x.csv"
+    assert file_spec("mmlu:anatomy") is None and file_spec("builtin:mc-mini") is None
+    resolve("arc_easy")  # discovers the benchmarks: every file kind is one of them
+    assert set(FILE_KINDS) <= set(BENCHMARKS)
+
+
+def test_spec_from_mapping():
+    assert spec_from_mapping({"name": "builtin:mc-mini"}) == "builtin:mc-mini"
+    assert spec_from_mapping({"name": "gsm8k:num_fewshot=5", "max_gen_toks": 9}) == (
+        "gsm8k:num_fewshot=5,max_gen_toks=9"
+    )
+    assert spec_from_mapping({"name": "mc:x.jsonl:style=cloze", "primary": "acc_norm"}) == (
+        "mc:x.jsonl:style=cloze,primary=acc_norm"
+    )
+    with pytest.raises(BenchmarkError, match="must be a string, number or true/false"):
+        spec_from_mapping({"name": "gsm8k", "num_fewshot": [5]})
+    with pytest.raises(BenchmarkError, match="mc: needs a file path"):
+        spec_from_mapping({"name": "mc", "style": "cloze"})

@@ -63,3 +63,26 @@ def test_example_config_is_valid() -> None:
     example = Path(__file__).resolve().parents[1] / "examples" / "json-api.yaml"
     config = load_config(example)
     assert config.goal.task_metrics[0].name == "json_valid"
+
+
+def test_benchmarks_as_yaml_mappings_become_their_string_specs(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "eval:\n  benchmarks:\n    - arc_easy\n"
+        "    - {name: gsm8k, num_fewshot: 5, apply_chat_template: false}\n"
+        "    - {name: mc, path: mc.jsonl, style: cloze}\n"
+        "    - {name: 'qa:qa.jsonl:max_gen_toks=8', extract: 'A: (.+)', primary: f1}\n"
+        "goal:\n  guard_benchmarks: [{name: builtin:ifeval-mini, max_gen_toks: 64}]\n"
+    )
+    config = load_config(path)
+    assert config.eval.benchmarks == [
+        "arc_easy",
+        "gsm8k:num_fewshot=5,apply_chat_template=false",
+        "mc:mc.jsonl:style=cloze",
+        "qa:qa.jsonl:max_gen_toks=8,primary=f1,extract=A: (.+)",
+        "builtin:ifeval-mini:max_gen_toks=64",
+    ]
+    with pytest.raises(ConfigError, match="eval.benchmarks: .*needs a 'name'"):
+        config_from_dict({"eval": {"benchmarks": [{"num_fewshot": 5}]}})
+    with pytest.raises(ConfigError, match="'path' is an option of the file benchmarks"):
+        config_from_dict({"eval": {"benchmarks": [{"name": "gsm8k", "path": "x.jsonl"}]}})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -138,11 +139,28 @@ class StyleCheck(_Strict):
         return value if check is None else check_argument(check, value)
 
 
+def _benchmark_specs(value: Any) -> Any:
+    """Benchmarks given as YAML mappings (`{name: gsm8k, num_fewshot: 5}`) as their string specs."""
+    from goaltune.errors import BenchmarkError
+    from goaltune.evaluate.benchmarks.registry import spec_from_mapping
+
+    if not isinstance(value, list):
+        return value
+    try:
+        return [spec_from_mapping(v) if isinstance(v, dict) else v for v in value]
+    except BenchmarkError as error:
+        raise ValueError(str(error)) from error
+
+
 class EvalConfig(_Strict):
     """Before/after evaluation settings."""
 
     metrics: list[str] = Field(default_factory=lambda: ["exact_match"])
-    benchmarks: list[str] = Field(default_factory=list)
+    benchmarks: list[str] = Field(
+        default_factory=list,
+        description="Benchmark specs, strings (`gsm8k:num_fewshot=5`) or mappings "
+        "(`{name: gsm8k, num_fewshot: 5}`).",
+    )
     max_new_tokens: int = Field(default=256, ge=1)
     batch_size: int = Field(default=DEFAULT_EVAL_BATCH_SIZE, ge=1)
     limit: int | None = Field(default=None, ge=1)
@@ -154,6 +172,8 @@ class EvalConfig(_Strict):
         description="Score a context's choices in one packed pass (off: one pass "
         "per choice, log-likelihoods bit-identical to lm-eval's).",
     )
+
+    _specs = field_validator("benchmarks", mode="before")(_benchmark_specs)
     style: list[StyleCheck] = Field(
         default_factory=list,
         description="Checks of the style_pass metric, which is added to metrics when missing.",
@@ -189,6 +209,7 @@ class GoalConfig(_Strict):
     description: str | None = None
     task_metrics: list[TaskMetricGoal] = Field(default_factory=list)
     guard_benchmarks: list[str] = Field(default_factory=list)
+    _guard_specs = field_validator("guard_benchmarks", mode="before")(_benchmark_specs)
     thresholds: Thresholds = Field(default_factory=Thresholds)
 
     @field_validator("task_metrics", mode="before")
@@ -197,15 +218,6 @@ class GoalConfig(_Strict):
         if isinstance(value, list):
             return [{"name": v} if isinstance(v, str) else v for v in value]
         return value
-
-
-FILE_BENCHMARKS = ("mc", "qa", "code")  # benchmarks whose spec is KIND:PATH[:OPTIONS]
-
-
-def is_file_benchmark(spec: str) -> bool:
-    """Whether a benchmark spec names a user's file: `mc:PATH`, `qa:PATH` or `code:PATH`."""
-    kind, sep, _ = spec.strip().partition(":")
-    return bool(sep) and kind in FILE_BENCHMARKS
 
 
 class RunConfig(_Strict):
@@ -226,8 +238,11 @@ class RunConfig(_Strict):
 
     @model_validator(mode="after")
     def _evaluate_goal_benchmarks(self) -> RunConfig:
+        # the registry knows the file-benchmark kinds; it imports nothing heavy
+        from goaltune.evaluate.benchmarks.registry import file_spec
+
         named = [
-            *(m.name for m in self.goal.task_metrics if is_file_benchmark(m.name)),
+            *(m.name for m in self.goal.task_metrics if file_spec(m.name) is not None),
             *self.goal.guard_benchmarks,
         ]
         missing = [spec for spec in dict.fromkeys(named) if spec not in self.eval.benchmarks]
@@ -307,11 +322,12 @@ def _anchored(value: str, base: Path) -> str:
 
 def anchor_spec(spec: str, base: Path) -> str:
     """A file benchmark spec with its path anchored like the data paths; others unchanged."""
-    if not is_file_benchmark(spec):
+    from goaltune.evaluate.benchmarks.registry import file_spec
+
+    parts = file_spec(spec)
+    if parts is None:
         return spec
-    kind, _, rest = spec.strip().partition(":")
-    path, sep, options = rest.partition(":")
-    return f"{kind}:{_anchored(path, base)}{sep}{options}"
+    return replace(parts, path=_anchored(parts.path, base)).text()
 
 
 def _anchor_benchmark_specs(config: RunConfig, base: Path) -> None:

@@ -13,7 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from goaltune.config import RunConfig, is_file_benchmark
+from goaltune.config import RunConfig
+from goaltune.evaluate.benchmarks.registry import file_spec
 from goaltune.models import resolve_model
 from goaltune.run_folder import read_json, write_json
 
@@ -59,9 +60,9 @@ def benchmark_data_identity(config: RunConfig) -> Json:
     """The content of users' benchmark files (`mc:PATH`...) and the benchmark data folder's
     files, so that editing them invalidates a cached evaluation."""
     files = {
-        spec: _file_sha256(Path(spec.partition(":")[2].partition(":")[0]).expanduser())
+        spec: _file_sha256(parts.file)
         for spec in config.eval.benchmarks
-        if is_file_benchmark(spec)
+        if (parts := file_spec(spec)) is not None
     }
     folder = config.eval.benchmark_data_dir
     listing = None

@@ -3,7 +3,10 @@
 A benchmark is one module of this package that calls `register(Benchmark(...))` at import time;
 every module of the package is imported on the first lookup, so adding a benchmark means adding a
 module. A spec is `NAME` or `NAME:OPTIONS`, e.g. `mmlu:anatomy,virology`, `gsm8k:num_fewshot=5`,
-`builtin:ifeval-mini:max_gen_toks=128` or `lm_eval:TASK`.
+`builtin:ifeval-mini:max_gen_toks=128` or `lm_eval:TASK`; a file benchmark's is
+`KIND:PATH[:OPTIONS]` (`FILE_KINDS`). In a config a spec may also be a mapping,
+`{name: gsm8k, num_fewshot: 5}` (`spec_from_mapping`). This module imports nothing heavy, so the
+config can check specs through it without loading the benchmarks.
 """
 
 from __future__ import annotations
@@ -11,12 +14,14 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import pkgutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from goaltune.config import DEFAULT_EVAL_BATCH_SIZE
 from goaltune.errors import BenchmarkError
+
+FILE_KINDS = ("mc", "qa", "code")  # the benchmarks of a user's file: KIND:PATH[:OPTIONS]
 
 
 @dataclass(frozen=True)
@@ -25,7 +30,7 @@ class RunContext:
 
     model: Any
     tokenizer: Any
-    batch_size: int = DEFAULT_EVAL_BATCH_SIZE
+    batch_size: int  # no default here: run_benchmarks passes eval's (config imports this module)
     resamples: int = 1000
     show_progress: bool = True
     label: str = "eval"
@@ -161,3 +166,82 @@ def parse_options(name: str, options: str | None, defaults: dict[str, Any]) -> d
             raise BenchmarkError(f"{name}: unknown option '{part}' (options: {known})")
         settings[key] = _convert(name, key, value.strip(), type(defaults[key]))
     return settings
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    """A file benchmark's spec taken apart: `qa:data/qa.jsonl:max_gen_toks=48`."""
+
+    kind: str
+    path: str  # as written; the path ends at the first ":" after the kind
+    options: str | None  # the text after the path's ":", None without it
+
+    @property
+    def file(self) -> Path:
+        """The path as a file location (stripped, `~` expanded)."""
+        return Path(self.path.strip()).expanduser()
+
+    def text(self) -> str:
+        """The spec again, e.g. after the path was anchored."""
+        return f"{self.kind}:{self.path}" + ("" if self.options is None else f":{self.options}")
+
+
+def file_spec(spec: str) -> FileSpec | None:
+    """The parts of a `mc:`/`qa:`/`code:` spec; None for any other benchmark."""
+    kind, sep, rest = spec.strip().partition(":")
+    if not sep or kind not in FILE_KINDS:
+        return None
+    path, sep, options = rest.partition(":")
+    return FileSpec(kind, path, options if sep else None)
+
+
+def split_path(kind: str, options: str | None) -> tuple[Path, str | None]:
+    """(file path, the option text after it or None) of a file benchmark's option text."""
+    parts = file_spec(f"{kind}:{options or ''}")
+    if parts is None or not parts.path.strip():
+        raise BenchmarkError(f"{kind}: needs a file path, e.g. {kind}:data/test.jsonl")
+    return parts.file, parts.options
+
+
+def _option_text(name: str, key: str, value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    raise BenchmarkError(f"{name}: option '{key}' must be a string, number or true/false")
+
+
+def spec_from_mapping(entry: Mapping[str, Any]) -> str:
+    """The string spec a config mapping stands for.
+
+    `{name: gsm8k, num_fewshot: 5}` is `gsm8k:num_fewshot=5`; `{name: mc, path: data/test.jsonl,
+    style: cloze}` (or `name: mc:data/test.jsonl`) is `mc:data/test.jsonl:style=cloze`. `name` is
+    the benchmark's name or a whole spec; every other key is one `key=value` option.
+    """
+    options = dict(entry)
+    name = options.pop("name", None)
+    if not isinstance(name, str) or not name.strip():
+        raise BenchmarkError(
+            "a benchmark given as a mapping needs a 'name', e.g. {name: gsm8k, num_fewshot: 5}"
+        )
+    spec = name.strip()
+    if "path" in options:
+        if spec not in FILE_KINDS:
+            raise BenchmarkError(
+                f"{spec}: 'path' is an option of the file benchmarks ({', '.join(FILE_KINDS)}) only"
+            )
+        spec = f"{spec}:{_option_text(spec, 'path', options.pop('path'))}"
+    # qa's extract= runs to the end of the spec, so it goes last
+    keys = sorted(options, key=lambda key: key == "extract")
+    text = ",".join(f"{key}={_option_text(spec, key, options[key])}" for key in keys)
+    if not text:
+        return spec
+    kind = spec.partition(":")[0]
+    parts = file_spec(spec)
+    if kind in FILE_KINDS and (parts is None or not parts.path.strip()):
+        raise BenchmarkError(f"{kind}: needs a file path, e.g. {{name: {kind}, path: ...}}")
+    if parts is None:
+        has_options = "=" in spec  # `gsm8k:num_fewshot=5`; a bare name (`builtin:mc-mini`) has none
+    else:
+        has_options = parts.options is not None
+    return f"{spec}{',' if has_options else ':'}{text}"

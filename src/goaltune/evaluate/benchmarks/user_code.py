@@ -28,9 +28,10 @@ from goaltune.evaluate.benchmarks.registry import (
     RunContext,
     parse_options,
     register,
+    split_path,
 )
 from goaltune.evaluate.benchmarks.results import benchmark_result, summarize
-from goaltune.evaluate.benchmarks.user_files import read_records, split_path, text_field
+from goaltune.evaluate.benchmarks.user_files import read_records, text_field
 from goaltune.evaluate.generation import generate_texts
 from goaltune.evaluate.sandbox import OPT_IN, Execution, Limits, code_execution_allowed, run_python
 from goaltune.progress import ProgressBar

@@ -1,6 +1,6 @@
-"""Users' own benchmark files (`mc:PATH`, `qa:PATH`, `code:PATH`): path option and record reading.
+"""Users' own benchmark files (`mc:PATH`, `qa:PATH`, `code:PATH`): record reading.
 
-A spec is `KIND:PATH` or `KIND:PATH:OPTIONS`; the path ends at the first ":" after the kind.
+The spec (`KIND:PATH[:OPTIONS]`) is parsed by the registry (`registry.split_path`).
 Files are JSONL (`.jsonl`, `.ndjson`: one object a line), JSON (`.json`: a list of objects) or
 CSV (`.csv`: a header row naming the fields, then one record per row). Every record keeps where
 it came from (`file, line N` or `file, item N`), so errors name the file, the line and the field.
@@ -16,14 +16,6 @@ from goaltune.errors import BenchmarkError
 from goaltune.evaluate.benchmarks.data import Row, read_jsonl
 
 SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv")
-
-
-def split_path(kind: str, options: str | None) -> tuple[Path, str | None]:
-    """(file path, the option text after it or None) of a `KIND:PATH[:OPTIONS]` spec."""
-    path, sep, rest = (options or "").partition(":")
-    if not path.strip():
-        raise BenchmarkError(f"{kind}: needs a file path, e.g. {kind}:data/test.jsonl")
-    return Path(path.strip()).expanduser(), (rest if sep else None)
 
 
 def _read_json_list(path: Path) -> list[Row]:
