@@ -37,9 +37,12 @@ class RawRecord:
 
 
 def _builtin_sources() -> dict[str, tuple[Callable[[], list[dict]], Callable[[], list[dict]]]]:
-    from goaltune.data.builtin import json_api
+    from goaltune.data.builtin import brand_voice, json_api
 
-    return {"json-api": (json_api.generate_train, json_api.generate_test)}
+    return {
+        "json-api": (json_api.generate_train, json_api.generate_test),
+        "brand-voice": (brand_voice.generate_train, brand_voice.generate_test),
+    }
 
 
 def builtin_names() -> list[str]:
