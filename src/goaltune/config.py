@@ -113,6 +113,18 @@ class TrainConfig(_Strict):
     length_bucketing: bool = True
     supervised_logits_only: bool = True
     gradient_checkpointing: bool = False
+    report_to: list[Literal["tensorboard", "mlflow"]] = Field(
+        default_factory=list,
+        description="Experiment trackers that also receive the run (TRL's name; 'none' = []).",
+    )
+
+    @field_validator("report_to", mode="before")
+    @classmethod
+    def _one_name_or_none(cls, value: Any) -> Any:
+        # TRL accepts a single string as well as a list
+        if isinstance(value, str):
+            return [] if value == "none" else [value]
+        return value
 
 
 class StyleCheck(_Strict):

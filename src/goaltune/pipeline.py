@@ -48,6 +48,7 @@ from goaltune.run_folder import (
     utc_now,
     write_json,
 )
+from goaltune.trackers import log_run_results, require_trackers
 from goaltune.train import TrainResult, seed_everything, train_adapter
 
 _LIBRARIES = (
@@ -264,6 +265,7 @@ def run_pipeline(
     resolve_model(config.model.name_or_path)  # a wrong model path fails before any folder exists
     if config.model.load_in_4bit:
         require_4bit()
+    require_trackers(config.train.report_to)
     run_dir = resume_dir or dist.on_main(lambda: start_run(config))
     folder = RunFolder(run_dir)
     show_progress = show_progress and dist.is_main
@@ -323,6 +325,7 @@ def run_pipeline(
         raise
     if dist.is_main:
         _judge_then_finish(run_dir, judge=not train_only)
+        log_run_results(run_dir, config.train.report_to)
     return run_dir
 
 

@@ -45,6 +45,7 @@ from goaltune.hardware import (
 from goaltune.loss import supervised_targets
 from goaltune.progress import ProgressBar
 from goaltune.run_folder import LossHistoryWriter, RunFolder, truncate_loss_history
+from goaltune.trackers import open_trackers
 
 
 def seed_everything(seed: int) -> None:
@@ -255,6 +256,7 @@ def train_adapter(
     history_path = folder.loss_history_path
     first_step = _resume_state(resume_from, engine, optimizer, scheduler, result, history_path) + 1
     history = LossHistoryWriter(history_path, append=first_step > 1) if dist.is_main else None
+    trackers = open_trackers(config.report_to if dist.is_main else [], folder, first_step)
     accumulation = config.gradient_accumulation_steps
     stream = micro_batch_stream(train_set, config)
     for _ in range((first_step - 1) * accumulation * dist.world_size):
@@ -299,6 +301,7 @@ def train_adapter(
     def close_history() -> None:
         if history is not None:
             history.close()
+        trackers.close()
 
     progress = ProgressBar(
         "train",
@@ -360,18 +363,18 @@ def train_adapter(
             if history is not None and (
                 step % config.logging_steps == 0 or val is not None or step == total_steps
             ):
-                history.append(
-                    {
-                        "step": step,
-                        "epoch": round(epoch, 4),
-                        "train_loss": step_loss,
-                        "val_loss": val,
-                        "learning_rate": scheduler.get_last_lr()[0],
-                        "grad_norm": grad_norm,
-                        "tokens_seen": result.tokens_seen,
-                        "elapsed_s": round(elapsed, 3),
-                    }
-                )
+                row = {
+                    "step": step,
+                    "epoch": round(epoch, 4),
+                    "train_loss": step_loss,
+                    "val_loss": val,
+                    "learning_rate": scheduler.get_last_lr()[0],
+                    "grad_norm": grad_norm,
+                    "tokens_seen": result.tokens_seen,
+                    "elapsed_s": round(elapsed, 3),
+                }
+                history.append(row)
+                trackers.log_step({**row, "tokens_per_second": result.input_tokens / elapsed})
             progress.update(
                 step,
                 loss=f"{step_loss:.4f}",

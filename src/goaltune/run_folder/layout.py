@@ -43,6 +43,8 @@ CHECKPOINTS = "checkpoints"
 EVAL_DIR = "eval"
 VERDICT = "verdict.json"
 REPORT_HTML = "report.html"
+TENSORBOARD_DIR = "tensorboard"  # report_to: tensorboard event files
+MLFLOW_DIR = "mlflow"  # report_to: mlflow, the local store (unless MLFLOW_TRACKING_URI)
 REPORT_MD = "report.md"
 SWEEP_STATE = "sweep.json"
 COMPARISON = "comparison"  # comparison.html, comparison.md, comparison.json
@@ -138,6 +140,14 @@ class RunFolder:
     @property
     def verdict_path(self) -> Path:
         return self.path / VERDICT
+
+    @property
+    def tensorboard_dir(self) -> Path:
+        return self.path / TENSORBOARD_DIR
+
+    @property
+    def mlflow_dir(self) -> Path:
+        return self.path / MLFLOW_DIR
 
     @property
     def report_html_path(self) -> Path:
