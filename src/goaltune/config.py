@@ -232,6 +232,34 @@ class GoalConfig(_Strict):
         return value
 
 
+class AuditConfig(_Strict):
+    """The data audit before training: leakage, benchmark contamination and data quality."""
+
+    enabled: bool = Field(default=True, description="Audit the data as the first step of a run.")
+    near_duplicate_threshold: float = Field(
+        default=0.7,
+        gt=0.0,
+        le=1.0,
+        description="Jaccard similarity of two prompts' character 5-gram shingles (punctuation "
+        "and case removed) from which they count as near-duplicates.",
+    )
+    ngram_size: int = Field(
+        default=13, ge=1, description="Words per n-gram of benchmark contamination (lm-eval: 13)."
+    )
+    leak_caution_share: float = Field(
+        default=0.01,
+        ge=0.0,
+        le=1.0,
+        description="Share of leaked task items from which a SUCCESS becomes a caution.",
+    )
+    min_reference_chars: int = Field(
+        default=20,
+        ge=1,
+        description="Shortest reference (normalised) whose repeat in training counts as a leak; "
+        "short answers such as labels repeat by nature.",
+    )
+
+
 class RunConfig(_Strict):
     """One fine-tuning run: model, data, LoRA, training, evaluation and goal.
 
@@ -247,6 +275,7 @@ class RunConfig(_Strict):
     train: TrainConfig = Field(default_factory=TrainConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
     goal: GoalConfig = Field(default_factory=GoalConfig)
+    audit: AuditConfig = Field(default_factory=AuditConfig)
 
     @model_validator(mode="after")
     def _evaluate_goal_benchmarks(self) -> RunConfig:
@@ -364,7 +393,7 @@ def anchor_paths(config: RunConfig, base: Path) -> None:
     _anchor_benchmark_specs(config, base)
 
 
-_SECTIONS = ("model", "data", "lora", "train", "eval", "goal")
+_SECTIONS = ("model", "data", "lora", "train", "eval", "goal", "audit")
 
 
 def resolve_key_path(key: str) -> str:

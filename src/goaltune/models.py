@@ -234,6 +234,24 @@ def load_model_and_tokenizer(config: ModelConfig) -> tuple[Any, Any]:
     return model, prepare_tokenizer(tokenizer, config.chat_template)
 
 
+def load_tokenizer(config: ModelConfig) -> Any:
+    """The base model's tokenizer alone, prepared as for training; no weights are loaded."""
+    from transformers import AutoTokenizer
+
+    resolved = resolve_model(config.name_or_path)
+    location = resolved.location
+    options: dict[str, Any] = {"trust_remote_code": config.trust_remote_code}
+    if config.revision and resolved.kind == "hub":
+        options["revision"] = config.revision
+    if resolved.kind == "gguf":  # read from the GGUF header, not the dequantized folder
+        location, options["gguf_file"] = str(Path(location).parent), Path(location).name
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(location, **options)
+    except (OSError, ValueError) as error:
+        raise ModelError(f"{config.name_or_path}: cannot load the tokenizer ({error})") from error
+    return prepare_tokenizer(tokenizer, config.chat_template)
+
+
 def parameter_counts(model: Any) -> dict[str, float]:
     """Total and trainable parameter counts, and the trainable share in percent."""
     total = sum(p.numel() for p in model.parameters())

@@ -23,6 +23,7 @@ from goaltune.adapters import (
     require_active_adapter,
     save_adapter,
 )
+from goaltune.audit import audit_run
 from goaltune.checkpoints import latest_checkpoint
 from goaltune.config import EvalConfig, RunConfig, dump_config
 from goaltune.data import PreparedData, load_task_items, prepare_training_data
@@ -280,6 +281,8 @@ def run_pipeline(
             if train_only
             else load_task_items(config.data, data.validation_examples, config.eval.limit)
         )
+        # the first step: audit.json; a failing audit is reported and costs nothing else
+        dist.on_main(lambda: audit_run(config, folder, tokenizer, data, items))
         evaluate = functools.partial(
             evaluate_model,
             items=items,

@@ -339,7 +339,7 @@ def verdict_for_run(run_dir: str | Path) -> Verdict:
     status = folder.read_status()
     failed = status.status in FAILED_STATUSES
     history = folder.loss_history_path
-    return build_verdict(
+    verdict = build_verdict(
         config.goal,
         EvalResult() if failed else folder.read_eval("before"),
         EvalResult() if failed else folder.read_eval("after"),
@@ -347,4 +347,19 @@ def verdict_for_run(run_dir: str | Path) -> Verdict:
         status.reason,
         folder.read_loss_history() if history.is_file() else None,
         config.eval.bootstrap_resamples,
+    )
+    if failed or not folder.audit_path.is_file():
+        return verdict
+    from goaltune.audit.judge import audit_effect
+
+    success = verdict.verdict == SUCCESS and verdict.purpose != "learning"
+    effect = audit_effect(folder, config, verdict.deltas, success)
+    recommendations = verdict.recommendations + effect.recommendations
+    return replace(
+        verdict,
+        caution=verdict.caution or effect.caution is not None,
+        headline=effect.headline(verdict.headline),
+        reasons=verdict.reasons + effect.reasons,
+        findings=verdict.findings + effect.findings,
+        recommendations=list(dict.fromkeys(recommendations)),
     )

@@ -16,6 +16,7 @@ from goaltune.cli.base import (
     app,
     console,
     launch_workers,
+    parse_overrides,
     permit_code_execution,
     quiet_libraries,
     should_launch,
@@ -50,6 +51,27 @@ def run(
     run_dir = start_or_resume(config, resume, set_, quiet, train_only=False)
     if is_main_process():
         print_run_summary(run_dir, console)
+
+
+@app.command()
+@user_errors
+def audit(
+    config: Path = typer.Argument(..., help="Run config (YAML)."),
+    set_: list[str] = SetOption,
+    out: Path | None = typer.Option(None, help="Also write the audit record (JSON) here."),
+    quiet: bool = QuietOption,
+) -> None:
+    """Audit the data alone: test items and benchmark items in the training data, lengths."""
+    from goaltune.audit import audit_config, summary_lines
+    from goaltune.config import load_config
+    from goaltune.run_folder import dump_record, write_json
+
+    quiet_libraries(quiet)
+    record = audit_config(load_config(config, parse_overrides(set_)))
+    if out is not None:
+        write_json(out, dump_record(record))
+    for line in summary_lines(record):
+        console.print(line, highlight=False, markup=False)
 
 
 @app.command()

@@ -27,6 +27,7 @@ class PreparedData:
     data_format: str
     fingerprint: str
     stats: dict[str, Any] = field(default_factory=dict)
+    train_examples: list[Example] = field(default_factory=list)  # after mixing, before encoding
 
 
 def prepare_training_data(data: DataConfig, train: TrainConfig, tokenizer: Any) -> PreparedData:
@@ -68,6 +69,7 @@ def prepare_training_data(data: DataConfig, train: TrainConfig, tokenizer: Any) 
             "tokens": sum(len(e.input_ids) for e in train_set),
             **blend.stats,
         },
+        train_examples=blend.examples,
     )
 
 

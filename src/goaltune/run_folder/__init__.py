@@ -30,6 +30,7 @@ from goaltune.run_folder.loss_history import (
 from goaltune.run_folder.schema import (
     FORMAT_VERSION,
     LOSS_COLUMNS,
+    AuditRecord,
     BenchmarkResult,
     DeltaRecord,
     EvalResult,
@@ -48,6 +49,7 @@ from goaltune.run_folder.schema import (
 __all__ = [
     "FORMAT_VERSION",
     "LOSS_COLUMNS",
+    "AuditRecord",
     "BenchmarkResult",
     "DeltaRecord",
     "EvalResult",

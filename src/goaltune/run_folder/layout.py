@@ -22,6 +22,7 @@ from goaltune.run_folder.files import atomic_write_text, read_json, utc_now, wri
 from goaltune.run_folder.loss_history import LossHistoryWriter, read_loss_history
 from goaltune.run_folder.schema import (
     FORMAT_VERSION,
+    AuditRecord,
     EvalResult,
     LossRow,
     Record,
@@ -42,6 +43,7 @@ ADAPTER = "adapter"
 CHECKPOINTS = "checkpoints"
 EVAL_DIR = "eval"
 VERDICT = "verdict.json"
+AUDIT = "audit.json"
 REPORT_HTML = "report.html"
 TENSORBOARD_DIR = "tensorboard"  # report_to: tensorboard event files
 MLFLOW_DIR = "mlflow"  # report_to: mlflow, the local store (unless MLFLOW_TRACKING_URI)
@@ -62,6 +64,7 @@ RECORD_MODELS: dict[str, type[Record]] = {
     eval_name("before"): EvalResult,
     eval_name("after"): EvalResult,
     VERDICT: VerdictRecord,
+    AUDIT: AuditRecord,
 }
 
 
@@ -150,6 +153,10 @@ class RunFolder:
         return self.path / MLFLOW_DIR
 
     @property
+    def audit_path(self) -> Path:
+        return self.path / AUDIT
+
+    @property
     def report_html_path(self) -> Path:
         return self.path / REPORT_HTML
 
@@ -200,6 +207,12 @@ class RunFolder:
 
     def write_verdict(self, verdict: VerdictRecord | dict[str, Any]) -> None:
         write_record(self.verdict_path, _as_record(VerdictRecord, verdict))
+
+    def read_audit(self) -> AuditRecord:
+        return read_record(AuditRecord, self.audit_path)
+
+    def write_audit(self, audit: AuditRecord | dict[str, Any]) -> None:
+        write_record(self.audit_path, _as_record(AuditRecord, audit))
 
     def write_config_text(self, text: str) -> None:
         atomic_write_text(self.config_path, text)

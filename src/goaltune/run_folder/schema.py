@@ -236,3 +236,90 @@ class VerdictRecord(Record):
     flips: list[FlipRecord] = Field(default_factory=list)  # empty in files from before flips
     findings: list[FindingRecord] = Field(default_factory=list)
     recommendations: list[str] = Field(default_factory=list)
+
+
+# ---------------------------------------------------------------- audit.json
+
+
+class LeakMatch(Part):
+    """One held-out item found in the training data, and the training example it matches."""
+
+    id: str
+    kind: Literal["exact", "near", "reference"]
+    similarity: float  # Jaccard of the prompts' shingles (1.0 for exact and reference matches)
+    train: str  # where the matching training example came from
+
+
+class LeakCounts(Part):
+    """Items of a held-out set (test or validation) whose prompt or reference is in training.
+
+    `exact`: same prompt after normalising whitespace and case; `near`: prompt shingles at least
+    audit.near_duplicate_threshold alike; `reference`: a different prompt but the same (long)
+    reference answer. Each leaked item counts once, under the first kind that matched.
+    """
+
+    checked: int
+    exact: int = 0
+    near: int = 0
+    reference: int = 0
+    items: list[str] = Field(default_factory=list)  # ids of every leaked item
+    matches: list[LeakMatch] = Field(default_factory=list)
+
+
+class DuplicateCounts(Part):
+    """Repeats inside the training data: whole examples and near-duplicate prompts."""
+
+    checked: int
+    exact: int = 0  # examples repeating an earlier one (prompt and completion, normalised)
+    near: int = 0  # other examples whose prompt is a near-duplicate of an earlier one
+    examples: list[list[str]] = Field(default_factory=list)  # a few groups of locations
+
+
+class Contamination(Part):
+    """One benchmark's items that share an n-gram of words with the training data."""
+
+    checked: int = 0
+    contaminated: int = 0
+    share: float = 0.0
+    items: list[str] = Field(default_factory=list)
+    skipped: str | None = None  # why the benchmark's items could not be checked
+
+
+class LengthStats(Part):
+    """Token lengths of the training examples (chat template applied, before truncation)."""
+
+    count: int
+    min: int | None = None
+    median: float | None = None
+    p95: float | None = None
+    max: int | None = None
+    max_seq_length: int
+    over_max: int = 0  # examples longer than max_seq_length
+    cut_by: Literal["truncate", "drop"] = "truncate"  # what data.truncation did to them
+
+
+class CompletionStats(Part):
+    """Answers of a set (training completions or test references) and how varied they are."""
+
+    count: int
+    empty: int = 0  # empty or whitespace-only
+    empty_items: list[str] = Field(default_factory=list)
+    most_common: str | None = None
+    most_common_share: float = 0.0  # what always giving that answer would score on exact match
+
+
+class AuditRecord(Record):
+    """audit.json: the data audit before training (leakage, contamination, data quality)."""
+
+    created: str | None = None
+    settings: dict[str, Any] = Field(default_factory=dict)  # the audit section of the config
+    train_examples: int = 0
+    test_in_train: LeakCounts | None = None
+    validation_in_train: LeakCounts | None = None
+    train_duplicates: DuplicateCounts | None = None
+    contamination: dict[str, Contamination] = Field(default_factory=dict)
+    lengths: LengthStats | None = None
+    completions: CompletionStats | None = None
+    references: CompletionStats | None = None
+    labels: dict[str, dict[str, int]] = Field(default_factory=dict)  # categorical fields
+    warnings: list[str] = Field(default_factory=list)  # one sentence per problem found
