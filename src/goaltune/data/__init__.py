@@ -14,6 +14,7 @@ from goaltune.data.encoding import Encoded, encode_dataset, split_examples
 from goaltune.data.formats import Example, normalize_all
 from goaltune.data.loading import fingerprint, read_records
 from goaltune.data.mixing import blend_sources
+from goaltune.data.references import canonical_references
 from goaltune.errors import DataError
 
 
@@ -91,7 +92,7 @@ def load_task_items(
 ) -> list[dict[str, Any]]:
     """Held-out items: the `data.test` source, a built-in's test split, or the validation split."""
     if data.test:
-        records = read_records(data.test, split="test")
+        records = canonical_references(read_records(data.test, split="test"))
         examples, _ = normalize_all(records, data.format, data.system_prompt)
     elif data.train.startswith("builtin:"):
         examples, _ = normalize_all(
