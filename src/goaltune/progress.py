@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import TracebackType
+from typing import Any
 
 from rich.progress import (
     BarColumn,
@@ -46,9 +47,9 @@ class ProgressBar:
             TextColumn("ETA"),
             TimeRemainingColumn(),
         )
-        self._task = self._progress.add_task(
-            label, total=total, completed=completed, **dict.fromkeys(fields, "-")
-        )
+        # rich takes the column fields as **Any; a dict[str, str] would be matched to its flags
+        blank: dict[str, Any] = dict.fromkeys(fields, "-")
+        self._task = self._progress.add_task(label, total=total, completed=completed, **blank)
 
     def __enter__(self) -> ProgressBar:
         if self._progress is not None:
@@ -72,4 +73,5 @@ class ProgressBar:
     def update(self, completed: int, **fields: str) -> None:
         """Set the units done and the shown field values."""
         if self._progress is not None and self._task is not None:
-            self._progress.update(self._task, completed=completed, **fields)
+            shown: dict[str, Any] = dict(fields)
+            self._progress.update(self._task, completed=completed, **shown)
