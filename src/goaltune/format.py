@@ -1,8 +1,8 @@
 """Figures as short text, shared by the verdict, the run report, the comparison, `goaltune runs`
 and the model card, so a number reads the same wherever it is shown.
 
-Pure functions on plain values (stdlib only, so the verdict can use them without the report's
-plotting stack). Each takes whatever a run file holds and answers '-' for an unknown value.
+Pure functions on plain values and run-file records (stdlib only at run time, so the verdict
+can use them without the report's plotting stack); each answers '-' for an unknown value.
 """
 
 from __future__ import annotations
@@ -10,11 +10,15 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from typing import Any, TypeGuard
+from typing import TYPE_CHECKING, Any, TypeGuard
+
+if TYPE_CHECKING:
+    from goaltune.run_folder.schema import LossSummary, MemoryInfo, ScoreSummary
 
 
 def get(mapping: Any, *keys: str) -> Any:
-    """Nested lookup that yields None through missing keys or non-mappings."""
+    """Nested lookup that yields None through missing keys or non-mappings (for the free-form
+    parts of a run: config.yaml, hyperparameters, data statistics)."""
     for key in keys:
         mapping = mapping.get(key) if isinstance(mapping, Mapping) else None
     return mapping
@@ -31,9 +35,11 @@ def pct(value: Any, unit: str = "%") -> str:
     return f"{100 * value:.1f}{unit}" if finite(value) else "-"
 
 
-def score_text(entry: Any) -> str:
+def score_text(entry: ScoreSummary | None) -> str:
     """'31.0% [22.0, 40.0]' from an eval metric entry (score and 95% CI bounds in [0, 1])."""
-    score, low, high = (get(entry, key) for key in ("score", "ci_low", "ci_high"))
+    if entry is None:
+        return "-"
+    score, low, high = entry.score, entry.ci_low, entry.ci_high
     if not finite(score):
         return "-"
     if not finite(low) or not finite(high):
@@ -90,19 +96,19 @@ def value_text(value: Any) -> str:
 MEMORY_KINDS = {"process_peak_rss": "process peak RSS", "cuda_max_allocated": "CUDA max allocated"}
 
 
-def memory_text(metrics: Mapping[str, Any]) -> str:
+def memory_text(memory: MemoryInfo) -> str:
     """Peak memory from training_metrics.json, '1,234.5 MiB (process peak RSS)'."""
-    memory = metrics.get("memory") or {}
-    if not finite(memory.get("peak_memory_mib")):
+    peak = memory.peak_memory_mib
+    if not finite(peak):
         return "-"
-    kind = MEMORY_KINDS.get(memory.get("kind", ""), str(memory.get("kind") or ""))
-    text = f"{memory['peak_memory_mib']:,.1f} {memory.get('unit', 'MiB')}"
+    kind = MEMORY_KINDS.get(memory.kind or "", memory.kind or "")
+    text = f"{peak:,.1f} {memory.unit}"
     return text + (f" ({kind})" if kind else "")
 
 
-def throughput_text(loss: Mapping[str, Any]) -> str:
+def throughput_text(loss: LossSummary) -> str:
     """'1,200 tokens/s (300 supervised tokens/s)' from training_metrics.json's loss section."""
-    total, supervised = loss.get("tokens_per_second"), loss.get("supervised_tokens_per_second")
+    total, supervised = loss.tokens_per_second, loss.supervised_tokens_per_second
     if not finite(total):
         return "-"
     text = f"{total:,.0f} tokens/s"

@@ -14,7 +14,6 @@ from goaltune.compare.core import (
     expand_runs,
     factor_path,
     find_runs,
-    is_run_dir,
 )
 from goaltune.compare.report import (
     comparison_json,
@@ -35,7 +34,6 @@ __all__ = [
     "expand_runs",
     "factor_path",
     "find_runs",
-    "is_run_dir",
     "print_comparison",
     "print_runs",
     "write_comparison",

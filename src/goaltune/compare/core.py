@@ -16,7 +16,8 @@ from typing import Any
 from goaltune.config import resolve_key_path
 from goaltune.errors import ConfigError, RunError
 from goaltune.format import get, value_text
-from goaltune.report.inputs import Json, RunData, load_run
+from goaltune.report.inputs import Json, RunData, entry, load_run
+from goaltune.run_folder import DeltaRecord, RunFolder, TrainingMetrics
 
 IGNORED_KEYS = ("name", "output_dir")
 
@@ -24,13 +25,8 @@ IGNORED_KEYS = ("name", "output_dir")
 # ---------------------------------------------------------------- finding runs
 
 
-def is_run_dir(path: Path) -> bool:
-    """A folder goaltune wrote for one run (it has config.yaml or status.json)."""
-    return path.is_dir() and any((path / n).is_file() for n in ("config.yaml", "status.json"))
-
-
 def _started(path: Path) -> float:
-    config = path / "config.yaml"
+    config = RunFolder(path).config_path
     return (config if config.is_file() else path).stat().st_mtime
 
 
@@ -40,7 +36,7 @@ def find_runs(root: Path, depth: int = 2) -> list[Path]:
         raise RunError(f"{root}: no such runs folder")
     found: list[Path] = []
     for child in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        if is_run_dir(child):
+        if RunFolder(child).is_run():
             found.append(child)
         elif depth > 1:
             found += find_runs(child, depth - 1)
@@ -54,7 +50,7 @@ def expand_runs(args: Sequence[str | Path], output_dir: str | Path = "runs") -> 
     runs: list[Path] = []
     for arg in args:
         path = resolve_run_dir(arg, output_dir)
-        runs += [path] if is_run_dir(path) else find_runs(path, depth=1)
+        runs += [path] if RunFolder(path).is_run() else find_runs(path, depth=1)
     if not runs:
         raise RunError(f"no run folders in {', '.join(str(a) for a in args)}")
     return list(dict.fromkeys(runs))
@@ -136,13 +132,26 @@ def load_runs(run_dirs: list[Path]) -> list[ComparedRun]:
 # ---------------------------------------------------------------- figures
 
 
+def status_name(run: RunData) -> str:
+    """Where the run stands ('unknown' without a readable status.json)."""
+    return run.status.status if run.status else "unknown"
+
+
+def verdict_name(run: RunData) -> str | None:
+    """The verdict ('SUCCESS', ...), None without a readable verdict.json."""
+    return run.verdict.verdict if run.verdict else None
+
+
 def after_score(run: RunData, name: str) -> float | None:
     """A task metric's after score, or a benchmark's primary-metric after score."""
-    task = get(run.after, "task", "metrics", name, "score")
-    if task is not None:
-        return task
-    primary = get(run.after, "benchmarks", name, "primary_metric")
-    return get(run.after, "benchmarks", name, "metrics", primary, "score") if primary else None
+    if run.after is None:
+        return None
+    task = entry(run.after.task, name)
+    if task is not None and task.score is not None:
+        return task.score
+    bench = run.after.benchmarks.get(name)
+    primary = entry(bench, bench.primary_metric) if bench else None
+    return primary.score if primary else None
 
 
 def task_metrics(runs: list[ComparedRun]) -> list[str]:
@@ -150,7 +159,7 @@ def task_metrics(runs: list[ComparedRun]) -> list[str]:
     names: dict[str, None] = {}
     for run in runs:
         for side in (run.data.before, run.data.after):
-            names.update(dict.fromkeys(get(side, "task", "metrics") or {}))
+            names.update(dict.fromkeys(side.task.metrics if side and side.task else {}))
     return list(names)
 
 
@@ -159,7 +168,7 @@ def benchmarks(runs: list[ComparedRun]) -> list[str]:
     names: dict[str, None] = {}
     for run in runs:
         for side in (run.data.before, run.data.after):
-            names.update(dict.fromkeys(get(side, "benchmarks") or {}))
+            names.update(dict.fromkeys(side.benchmarks if side else {}))
     return list(names)
 
 
@@ -175,37 +184,33 @@ def goal_metrics(runs: list[ComparedRun]) -> list[str]:
     return list(dict.fromkeys([*(goals or task_metrics(runs)), *benchmarks(runs)]))
 
 
-def _delta_text(delta: Any) -> str:
-    return f"{delta['delta_points']:+.1f} {delta['name']}" if isinstance(delta, Mapping) else "-"
+def _delta_text(delta: DeltaRecord | None) -> str:
+    return f"{delta.delta_points:+.1f} {delta.name}" if delta is not None else "-"
 
 
 def first_task_delta(run: RunData) -> str:
     """'+67.0 json_valid': the verdict's first task delta in points."""
-    deltas = [d for d in run.deltas.values() if d.get("role") == "task"]
+    deltas = [d for d in run.deltas.values() if d.role == "task"]
     return _delta_text(deltas[0] if deltas else None)
 
 
 def worst_guard(run: RunData) -> str:
     """'-4.0 builtin:ifeval-mini': the guard benchmark with the lowest delta in points."""
-    guards = [
-        d
-        for d in run.deltas.values()
-        if d.get("role") == "guard" and isinstance(d.get("delta_points"), (int, float))
-    ]
-    return _delta_text(min(guards, key=lambda d: d["delta_points"]) if guards else None)
+    guards = [d for d in run.deltas.values() if d.role == "guard"]
+    return _delta_text(min(guards, key=lambda d: d.delta_points) if guards else None)
 
 
 def cost(run: RunData) -> Json:
-    """A run's cost figures exactly as its files hold them."""
-    metrics = run.metrics or {}
+    """A run's cost figures exactly as its files hold them (None where they do not)."""
+    metrics = run.metrics or TrainingMetrics()
     return {
-        "train_time_s": metrics.get("train_time_s"),
-        "wall_time_s": metrics.get("wall_time_s"),
-        "peak_memory_mib": get(metrics, "memory", "peak_memory_mib"),
-        "tokens_per_second": get(metrics, "loss", "tokens_per_second"),
-        "trainable_parameters": get(metrics, "model", "parameters", "trainable"),
-        "eval_before_s": get(run.before, "elapsed_s"),
-        "eval_after_s": get(run.after, "elapsed_s"),
+        "train_time_s": metrics.train_time_s,
+        "wall_time_s": metrics.wall_time_s,
+        "peak_memory_mib": metrics.memory.peak_memory_mib,
+        "tokens_per_second": metrics.loss.tokens_per_second,
+        "trainable_parameters": metrics.model.parameters.get("trainable"),
+        "eval_before_s": run.before.elapsed_s if run.before else None,
+        "eval_after_s": run.after.elapsed_s if run.after else None,
     }
 
 
@@ -249,7 +254,7 @@ class Pair:
         parts = [f"{v:+.1f} points {name}" for name, v in self.changes.items() if v is not None]
         if self.time_ratio is not None:
             parts.append(f"{self.time_ratio:.1f}x time")
-        verdicts = [get(r.data.verdict, "verdict") for r in (self.run, self.reference)]
+        verdicts = [verdict_name(r.data) for r in (self.run, self.reference)]
         if verdicts[0] != verdicts[1]:
             parts.append(f"verdict {verdicts[0] or '-'} vs {verdicts[1] or '-'}")
         return f"{self._head()}: {', '.join(parts) or 'no comparable figures'}"
@@ -339,10 +344,9 @@ def _check_factor(runs: list[ComparedRun], factor: str, group_by: str) -> None:
 
 def _notes(runs: list[ComparedRun], factor: str | None, differing: list[str]) -> list[str]:
     notes = [
-        f"{run.label} is {get(run.data.status, 'status') or 'unknown'}: figures its "
-        "folder lacks are shown as '-'."
+        f"{run.label} is {status_name(run.data)}: figures its folder lacks are shown as '-'."
         for run in runs
-        if get(run.data.status, "status") != "finished"
+        if status_name(run.data) != "finished"
     ]
     if factor is None and len(differing) > 1:
         notes.append(

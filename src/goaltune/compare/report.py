@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 from goaltune.compare.core import (
     ComparedRun,
@@ -17,20 +16,21 @@ from goaltune.compare.core import (
     benchmarks,
     cost,
     goal_task_metrics,
+    status_name,
     task_metrics,
+    verdict_name,
 )
 from goaltune.format import (
     count,
     duration,
-    get,
     memory_text,
     parameters_text,
     score_text,
     throughput_text,
     value_text,
 )
-from goaltune.report.content import change_cells
-from goaltune.report.inputs import Json, RunData
+from goaltune.report.content import change_cells, item_count
+from goaltune.report.inputs import Json, RunData, entry, primary_metric
 from goaltune.report.plots import Score, ScoreRow, before_after_png, loss_curve_png, series
 from goaltune.report.render import (
     VERDICT_TONES,
@@ -46,14 +46,23 @@ from goaltune.report.render import (
     render_html,
     render_markdown,
 )
-from goaltune.run_folder import atomic_write_text, create_run_dir, utc_now, write_json
+from goaltune.run_folder import (
+    ScoreSummary,
+    SweepFolder,
+    TrainingMetrics,
+    atomic_write_text,
+    create_run_dir,
+    utc_now,
+    write_json,
+)
+from goaltune.run_folder.schema import Part
 
 
 def _verdict_cell(run: RunData) -> Cell:
-    verdict = get(run.verdict, "verdict")
+    verdict = verdict_name(run)
     if not verdict:
         return "-"
-    caution = " (caution)" if get(run.verdict, "caution") else ""
+    caution = " (caution)" if run.verdict and run.verdict.caution else ""
     return Badge(f"{verdict}{caution}", VERDICT_TONES.get(verdict, "muted"))
 
 
@@ -89,9 +98,9 @@ def _runs_section(c: Comparison) -> Section:
         (
             run.label,
             *(value_text(run.value(k)) for k in keys),
-            get(run.data.status, "status") or "unknown",
+            status_name(run.data),
             _verdict_cell(run.data),
-            str(get(run.data.verdict, "headline") or "-"),
+            (run.data.verdict.headline if run.data.verdict else "") or "-",
             run.data.path.name,
         )
         for run in c.runs
@@ -112,11 +121,11 @@ def _score_rows(c: Comparison, names: list[str], bench: bool) -> tuple[list[Scor
             if before is None and after is None:
                 continue
             delta = run.data.deltas.get(name)
-            if delta is not None and (delta.get("role") == "guard") != bench:
+            if delta is not None and (delta.role == "guard") != bench:
                 delta = None
             label = f"{run.label}: {name.removeprefix('builtin:')}"
             chart.append(ScoreRow(label, Score.from_entry(before), Score.from_entry(after)))
-            n = get(delta, "n") or get(after, "n") or get(before, "n")
+            n = item_count(delta) or item_count(after) or item_count(before)
             source = (name, f"{metric} (primary)") if bench else (name,)
             table.append(
                 (
@@ -131,22 +140,20 @@ def _score_rows(c: Comparison, names: list[str], bench: bool) -> tuple[list[Scor
     return chart, table
 
 
-def _entries(run: RunData, name: str, bench: bool) -> tuple[Any, Any, str]:
+def _entries(
+    run: RunData, name: str, bench: bool
+) -> tuple[ScoreSummary | None, ScoreSummary | None, str]:
     """(before entry, after entry, metric) of a task metric or a benchmark's primary metric."""
+    before, after = run.before, run.after
     if not bench:
         return (
-            get(run.before, "task", "metrics", name),
-            get(run.after, "task", "metrics", name),
+            entry(before.task if before else None, name),
+            entry(after.task if after else None, name),
             name,
         )
-    metric = get(run.before, "benchmarks", name, "primary_metric") or get(
-        run.after, "benchmarks", name, "primary_metric"
-    )
-    return (
-        get(run.before, "benchmarks", name, "metrics", metric),
-        get(run.after, "benchmarks", name, "metrics", metric),
-        str(metric),
-    )
+    sections = [side.benchmarks.get(name) if side else None for side in (before, after)]
+    metric = primary_metric(*sections)
+    return entry(sections[0], metric), entry(sections[1], metric), str(metric)
 
 
 _SCORE_HEADERS = (
@@ -207,14 +214,14 @@ def _loss_section(c: Comparison) -> Section:
 def _cost_section(c: Comparison) -> Section:
     rows: list[tuple[Cell, ...]] = []
     for run in c.runs:
-        metrics, figures = run.data.metrics or {}, cost(run.data)
+        metrics, figures = run.data.metrics or TrainingMetrics(), cost(run.data)
         rows.append(
             (
                 run.label,
                 duration(figures["train_time_s"]),
-                memory_text(metrics),
-                throughput_text(metrics.get("loss") or {}),
-                parameters_text(get(metrics, "model", "parameters") or {}),
+                memory_text(metrics.memory),
+                throughput_text(metrics.loss),
+                parameters_text(metrics.model.parameters),
                 (f"{duration(figures['eval_before_s'])} / {duration(figures['eval_after_s'])}"),
             )
         )
@@ -252,35 +259,42 @@ def comparison_report(c: Comparison, source: str) -> Report:
         _loss_section(c),
         _cost_section(c),
     ]
-    return Report("Comparison", facts, sections, source, html_name="comparison.html")
+    html_name = SweepFolder(Path(source)).comparison_path("html").name
+    return Report("Comparison", facts, sections, source, html_name)
 
 
 # ---------------------------------------------------------------- outputs
 
 
+def _as_read(part: Part | None) -> Json | None:
+    """A part of a run file with the fields the file holds (no defaults filled in)."""
+    return part.model_dump(exclude_unset=True) if part is not None else None
+
+
 def _run_json(run: ComparedRun, c: Comparison) -> Json:
     data = run.data
-    task = {
-        m: {
-            "before": get(data.before, "task", "metrics", m),
-            "after": get(data.after, "task", "metrics", m),
-        }
-        for m in task_metrics(c.runs)
-    }
+    task = {}
+    for m in task_metrics(c.runs):
+        before, after, _ = _entries(data, m, bench=False)
+        task[m] = {"before": _as_read(before), "after": _as_read(after)}
     bench = {}
     for name in benchmarks(c.runs):
         before, after, metric = _entries(data, name, bench=True)
-        bench[name] = {"primary_metric": metric, "before": before, "after": after}
+        bench[name] = {
+            "primary_metric": metric,
+            "before": _as_read(before),
+            "after": _as_read(after),
+        }
     return {
         "label": run.label,
         "run_dir": str(data.path),
-        "status": get(data.status, "status"),
-        "verdict": get(data.verdict, "verdict"),
+        "status": data.status.status if data.status else None,
+        "verdict": verdict_name(data),
         "factor_value": run.value(c.factor) if c.factor else None,
         "config": {k: run.value(k) for k in c.differing},
         "task": task,
         "benchmarks": bench,
-        "deltas": get(data.verdict, "deltas") or [],
+        "deltas": [_as_read(d) for d in data.verdict.deltas] if data.verdict else [],
         "cost": cost(data),
     }
 
@@ -305,8 +319,9 @@ def default_out_dir(run_dirs: list[Path]) -> Path:
 
 def write_comparison(c: Comparison, out_dir: Path) -> list[Path]:
     """Write comparison.html (self-contained), comparison.md and comparison.json into `out_dir`."""
+    folder = SweepFolder(out_dir)  # a sweep's folder, or a comparison folder of its own
     report = comparison_report(c, out_dir.name)
-    write_json(out_dir / "comparison.json", comparison_json(c))
-    atomic_write_text(out_dir / "comparison.html", render_html(report))
-    atomic_write_text(out_dir / "comparison.md", render_markdown(report))
-    return [out_dir / name for name in ("comparison.html", "comparison.md", "comparison.json")]
+    write_json(folder.comparison_path("json"), comparison_json(c))
+    atomic_write_text(folder.comparison_path("html"), render_html(report))
+    atomic_write_text(folder.comparison_path("md"), render_markdown(report))
+    return [folder.comparison_path(suffix) for suffix in ("html", "md", "json")]

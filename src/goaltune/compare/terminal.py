@@ -8,7 +8,15 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table as RichTable
 
-from goaltune.compare.core import Comparison, cost, find_runs, first_task_delta, worst_guard
+from goaltune.compare.core import (
+    Comparison,
+    cost,
+    find_runs,
+    first_task_delta,
+    status_name,
+    verdict_name,
+    worst_guard,
+)
 from goaltune.format import duration, get, short_duration, value_text
 from goaltune.report.inputs import Json, load_run
 
@@ -31,8 +39,8 @@ def print_comparison(c: Comparison, console: Console) -> None:
         table.add_row(
             run.label,
             *factor,
-            get(run.data.status, "status") or "unknown",
-            get(run.data.verdict, "verdict") or "-",
+            status_name(run.data),
+            verdict_name(run.data) or "-",
             first_task_delta(run.data),
             worst_guard(run.data),
             duration(cost(run.data)["train_time_s"]),
@@ -64,7 +72,8 @@ def run_row(run_dir: Path, root: Path) -> tuple[str, ...]:
     """One line of `goaltune runs`."""
     run = load_run(run_dir)
     config = run.config or {}
-    verdict = get(run.verdict, "verdict") or "-"
+    verdict = verdict_name(run) or "-"
+    caution = run.verdict is not None and run.verdict.caution
     return (
         str(run_dir.relative_to(root)),
         _short(get(config, "model", "name_or_path")),
@@ -72,8 +81,8 @@ def run_row(run_dir: Path, root: Path) -> tuple[str, ...]:
         value_text(get(config, "lora", "r")),
         _epochs(config),
         value_text(get(config, "train", "learning_rate")),
-        get(run.status, "status") or "unknown",
-        verdict + (" (caution)" if get(run.verdict, "caution") else ""),
+        status_name(run),
+        verdict + (" (caution)" if caution else ""),
         first_task_delta(run),
         worst_guard(run),
         short_duration(cost(run)["wall_time_s"]),

@@ -16,8 +16,8 @@ from goaltune.errors import GoaltuneError, RunError
 from goaltune.export.merge import save_merged
 from goaltune.format import pct, points, score_text
 from goaltune.models import EMBEDDED_MODELS
-from goaltune.report.inputs import RunData, load_run
-from goaltune.run_folder import RunFolder, resolve_run_dir
+from goaltune.report.inputs import RunData, entry, load_run
+from goaltune.run_folder import RunFolder, TrainingMetrics, VerdictRecord, resolve_run_dir
 
 # Hub ids of the embedded models, for model cards and adapter configs.
 EMBEDDED_HUB_IDS = {"smollm2-135m-instruct": "HuggingFaceTB/SmolLM2-135M-Instruct"}
@@ -49,19 +49,19 @@ def _table(header: tuple[str, ...], rows: list[tuple[Any, ...]]) -> list[str]:
     return lines + ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
 
 
-def _verdict_lines(verdict: dict[str, Any]) -> list[str]:
-    lines = [f"## Verdict: {verdict.get('verdict', '?')}", "", str(verdict.get("headline", "")), ""]
+def _verdict_lines(verdict: VerdictRecord) -> list[str]:
+    lines = [f"## Verdict: {verdict.verdict}", "", verdict.headline, ""]
     rows = [
         (
-            d.get("name"),
-            d.get("role"),
-            pct(d.get("before")),
-            pct(d.get("after")),
-            points(d.get("delta_points")),
-            f"[{points(d.get('ci_low_points'), '')}, {points(d.get('ci_high_points'), '')}]",
-            d.get("change"),
+            d.name,
+            d.role,
+            pct(d.before),
+            pct(d.after),
+            points(d.delta_points),
+            f"[{points(d.ci_low_points, '')}, {points(d.ci_high_points, '')}]",
+            d.change,
         )
-        for d in verdict.get("deltas", [])
+        for d in verdict.deltas
     ]
     if rows:
         header = ("metric", "role", "before", "after", "change (points)", "95% CI", "reading")
@@ -70,44 +70,37 @@ def _verdict_lines(verdict: dict[str, Any]) -> list[str]:
 
 
 def _score_rows(run: RunData) -> list[tuple[str, str, str, str]]:
-    before, after = run.before or {}, run.after or {}
-    rows = []
-    task_before = (before.get("task") or {}).get("metrics", {})
-    for metric, entry in ((after.get("task") or {}).get("metrics") or {}).items():
-        rows.append(("task", metric, score_text(task_before.get(metric)), score_text(entry)))
-    bench_before = before.get("benchmarks") or {}
-    for name, bench in (after.get("benchmarks") or {}).items():
-        metric = bench.get("primary_metric", "acc")
-        old = (bench_before.get(name) or {}).get("metrics", {}).get(metric)
-        new = bench.get("metrics", {}).get(metric)
-        rows.append((name, metric, score_text(old), score_text(new)))
+    before, after = run.before, run.after
+    rows: list[tuple[str, str, str, str]] = []
+    if after is None:
+        return rows
+    task_before = before.task if before else None
+    for metric, new in (after.task.metrics if after.task else {}).items():
+        rows.append(("task", metric, score_text(entry(task_before, metric)), score_text(new)))
+    for name, bench in after.benchmarks.items():
+        metric = bench.primary_metric or "acc"
+        old = entry(before.benchmarks.get(name) if before else None, metric)
+        rows.append((name, metric, score_text(old), score_text(entry(bench, metric))))
     return rows
 
 
-def _training_lines(metrics: dict[str, Any]) -> list[str]:
-    data, loss = metrics.get("data") or {}, metrics.get("loss") or {}
-    hyper = metrics.get("hyperparameters") or {}
+def _training_lines(metrics: TrainingMetrics) -> list[str]:
+    data, loss, hyper = metrics.data, metrics.loss, metrics.hyperparameters
     facts = [
-        ("base model", (metrics.get("model") or {}).get("name_or_path")),
+        ("base model", metrics.model.name_or_path),
         ("training data", data.get("source")),
         (
             "train / validation examples",
             f"{data.get('train_examples')} / {data.get('validation_examples')}",
         ),
         ("data fingerprint (sha256)", f"`{data.get('fingerprint_sha256')}`"),
-        ("steps", metrics.get("steps")),
-        ("supervised tokens seen", metrics.get("tokens_seen")),
-        (
-            "train loss (first -> final)",
-            f"{loss.get('first_train_loss')} -> {loss.get('final_train_loss')}",
-        ),
-        (
-            "validation loss (first -> final)",
-            f"{loss.get('first_val_loss')} -> {loss.get('final_val_loss')}",
-        ),
-        ("best validation loss", loss.get("best_val_loss")),
-        ("training time", f"{metrics.get('train_time_s')} s on {metrics.get('device')}"),
-        ("wall time", f"{metrics.get('wall_time_s')} s"),
+        ("steps", metrics.steps),
+        ("supervised tokens seen", metrics.tokens_seen),
+        ("train loss (first -> final)", f"{loss.first_train_loss} -> {loss.final_train_loss}"),
+        ("validation loss (first -> final)", f"{loss.first_val_loss} -> {loss.final_val_loss}"),
+        ("best validation loss", loss.best_val_loss),
+        ("training time", f"{metrics.train_time_s} s on {metrics.device}"),
+        ("wall time", f"{metrics.wall_time_s} s"),
     ]
     lines = ["## Training", ""] + _table(("", ""), facts) + ["", "### Hyperparameters", ""]
     return lines + _table(("name", "value"), list(hyper.items())) + [""]
@@ -133,11 +126,11 @@ def _usage_lines(repo_hint: str, base_model: str | None, merged: bool) -> list[s
 
 
 def _gguf_source_note(run: RunData) -> str | None:
-    model = (run.metrics or {}).get("model") or {}
-    if model.get("kind") != "gguf":
+    model = run.metrics.model if run.metrics else None
+    if model is None or model.kind != "gguf":
         return None
     return (
-        f"Trained on the dequantized weights of `{Path(str(model.get('location'))).name}`; "
+        f"Trained on the dequantized weights of `{Path(str(model.location)).name}`; "
         "on the full-precision base the adapter's effect may differ slightly."
     )
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from goaltune.report.content import build_report
 from goaltune.report.inputs import load_run
 from goaltune.report.render import render_html, render_markdown
-from goaltune.run_folder import atomic_write_text
+from goaltune.run_folder import RunFolder, atomic_write_text
 
 __all__ = ["build_reports"]
 
@@ -19,8 +19,12 @@ def build_reports(run_dir: Path) -> list[Path]:
     Missing or unreadable inputs (a train-only run has no eval files or verdict) are reported in
     the affected sections instead of failing.
     """
-    report = build_report(load_run(Path(run_dir)))
-    outputs = {"report.html": render_html(report), "report.md": render_markdown(report)}
-    for name, text in outputs.items():
-        atomic_write_text(Path(run_dir) / name, text)
-    return [Path(run_dir) / name for name in outputs]
+    folder = RunFolder(Path(run_dir))
+    report = build_report(load_run(folder.path))
+    outputs = {
+        folder.report_html_path: render_html(report),
+        folder.report_md_path: render_markdown(report),
+    }
+    for path, text in outputs.items():
+        atomic_write_text(path, text)
+    return list(outputs)

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from goaltune.format import count, finite, get, pct, points, score_text, value_text
-from goaltune.report.inputs import RunData
+from goaltune.report.inputs import RunData, entry, primary_metric
 from goaltune.report.plots import Score, ScoreRow, before_after_png
 from goaltune.report.render import (
     Badge,
@@ -33,6 +33,7 @@ from goaltune.report.sections_training import (
     loss_section,
     setup_section,
 )
+from goaltune.run_folder import DeltaRecord, ScoredItem, ScoredSet, ScoreSummary, TaskResult
 
 MAX_ITEMS = 20
 MAX_OUTPUT_CHARS = 2000
@@ -48,31 +49,23 @@ def _clip(text: Any) -> str:
 
 
 def _status_line(run: RunData) -> str:
-    status = get(run.status, "status") or "unknown"
-    reason = get(run.status, "reason")
+    status = run.status.status if run.status else "unknown"
+    reason = run.status.reason if run.status else None
     return f"Run status: {status}" + (f" ({reason})." if reason else ".")
 
 
 def _verdict_section(run: RunData) -> Section:
     verdict = run.verdict
     if verdict is None:
-        why = run.missing("verdict.json")
-        if run.problems.get("verdict.json") == "missing":
+        why = run.missing("verdict")
+        if run.problem("verdict") == "missing":
             why += " (a train-only run, or the run stopped before it was judged)"
         banner = Banner(None, False, f"No verdict: {why}.", [_status_line(run)])
         blocks: list[Block] = [banner]
     else:
-        reasons = [str(r) for r in verdict.get("reasons") or []]
-        blocks = [
-            Banner(
-                str(verdict.get("verdict", "?")),
-                bool(verdict.get("caution")),
-                str(verdict.get("headline", "")),
-                reasons,
-            )
-        ]
-        if verdict.get("recommendations"):
-            blocks.append(Bullets([str(r) for r in verdict["recommendations"]], "Recommendations"))
+        blocks = [Banner(verdict.verdict, verdict.caution, verdict.headline, list(verdict.reasons))]
+        if verdict.recommendations:
+            blocks.append(Bullets(list(verdict.recommendations), "Recommendations"))
     if run.problems:
         listed = ", ".join(f"{name} ({why})" for name, why in run.problems.items())
         blocks.append(
@@ -92,24 +85,34 @@ def _goal_targets(run: RunData) -> dict[str, float]:
     }
 
 
-def change_cells(delta: Mapping[str, Any] | None, before: Any, after: Any) -> tuple[Cell, Cell]:
+def _score(summary: ScoreSummary | None) -> float | None:
+    return summary.score if summary is not None else None
+
+
+def item_count(entry: DeltaRecord | ScoreSummary | None) -> int | None:
+    """The number of items behind a delta or a score (None when there is neither)."""
+    return entry.n if entry is not None else None
+
+
+def change_cells(
+    delta: DeltaRecord | None, before: ScoreSummary | None, after: ScoreSummary | None
+) -> tuple[Cell, Cell]:
     """(change in points with its paired CI, judged badge) from a verdict delta, else a plain
     difference of the means."""
     if delta is None:
-        b, a = get(before, "score"), get(after, "score")
+        b, a = _score(before), _score(after)
         return (points(100 * (a - b)) if finite(a) and finite(b) else "-"), "-"
     text = (
-        f"{points(delta.get('delta_points'))} [{points(delta.get('ci_low_points'))}, "
-        f"{points(delta.get('ci_high_points'))}]"
+        f"{points(delta.delta_points)} [{points(delta.ci_low_points)}, "
+        f"{points(delta.ci_high_points)}]"
     )
-    change = str(delta.get("change", "-"))
-    return text, Badge(change, CHANGE_TONES.get(change, "muted"))
+    return text, Badge(delta.change, CHANGE_TONES.get(delta.change, "muted"))
 
 
-def _target_cell(target: Any, after: Any) -> Cell:
+def _target_cell(target: float | None, after: ScoreSummary | None) -> Cell:
     if not finite(target):
         return "-"
-    score = get(after, "score")
+    score = _score(after)
     if not finite(score):
         return f"{pct(target)}"
     reached = score >= target
@@ -128,21 +131,22 @@ def _alt(prefix: str, rows: list[ScoreRow]) -> str:
 
 
 def _eval_missing_note(run: RunData, what: str) -> Text:
-    why = run.missing("eval/before.json", "eval/after.json")
+    why = run.missing("before", "after")
     return Text(
         f"No {what} to show" + (f": {why}." if why else " in the evaluation files."), note=True
     )
 
 
-def _metric_names(*sections: Any) -> list[str]:
+def _metric_names(*sections: ScoredSet | None) -> list[str]:
     names: dict[str, None] = {}
     for section in sections:
-        names.update(dict.fromkeys(get(section, "metrics") or {}))
+        names.update(dict.fromkeys(section.metrics if section else {}))
     return list(names)
 
 
 def _task_section(run: RunData) -> Section:
-    before, after = get(run.before, "task"), get(run.after, "task")
+    before: TaskResult | None = run.before.task if run.before else None
+    after: TaskResult | None = run.after.task if run.after else None
     names = _metric_names(before, after)
     if not names:
         return Section("task", "Task metrics", [_eval_missing_note(run, "task metrics")])
@@ -150,11 +154,13 @@ def _task_section(run: RunData) -> Section:
     rows: list[ScoreRow] = []
     table_rows: list[tuple[Cell, ...]] = []
     for name in names:
-        b, a = get(before, "metrics", name), get(after, "metrics", name)
-        delta = deltas.get(name) if get(deltas.get(name), "role") == "task" else None
-        target = get(delta, "target") if finite(get(delta, "target")) else targets.get(name)
+        b, a = entry(before, name), entry(after, name)
+        delta = deltas.get(name)
+        if delta is not None and delta.role != "task":
+            delta = None
+        target = delta.target if delta and finite(delta.target) else targets.get(name)
         rows.append(ScoreRow(name, Score.from_entry(b), Score.from_entry(a), target))
-        n = get(delta, "n") or get(a, "n") or get(b, "n")
+        n = item_count(delta) or item_count(a) or item_count(b)
         table_rows.append(
             (
                 name,
@@ -165,7 +171,7 @@ def _task_section(run: RunData) -> Section:
                 _target_cell(target, a),
             )
         )
-    task_name = get(before, "name") or get(after, "name") or "task"
+    task_name = next((t.name for t in (before, after) if t and t.name), "task")
     blocks: list[Block] = [
         Text(
             f"Task: {task_name}. Scores are averages over items (0-100%) with 95% bootstrap "
@@ -192,21 +198,22 @@ def _task_section(run: RunData) -> Section:
 
 
 def _benchmark_rows(run: RunData) -> tuple[list[ScoreRow], list[tuple[Cell, ...]]]:
-    before, after = get(run.before, "benchmarks") or {}, get(run.after, "benchmarks") or {}
+    before = run.before.benchmarks if run.before else {}
+    after = run.after.benchmarks if run.after else {}
     deltas = run.deltas
     rows: list[ScoreRow] = []
     table_rows: list[tuple[Cell, ...]] = []
     for bench in dict.fromkeys([*before, *after]):
         b_section, a_section = before.get(bench), after.get(bench)
-        primary = get(b_section, "primary_metric") or get(a_section, "primary_metric")
+        primary = primary_metric(b_section, a_section)
         for metric in _metric_names(b_section, a_section):
-            b, a = get(b_section, "metrics", metric), get(a_section, "metrics", metric)
+            b, a = entry(b_section, metric), entry(a_section, metric)
             delta = deltas.get(bench) if metric == primary else None
             short = bench.removeprefix("builtin:")
             rows.append(ScoreRow(f"{short}: {metric}", Score.from_entry(b), Score.from_entry(a)))
             label = f"{metric} (primary)" if metric == primary else metric
-            n = get(delta, "n") or get(a, "n") or get(b, "n")
-            role = get(deltas.get(bench), "role") or "-"
+            n = item_count(delta) or item_count(a) or item_count(b)
+            role = deltas[bench].role if bench in deltas else "-"
             table_rows.append(
                 (
                     bench,
@@ -233,8 +240,8 @@ def _benchmark_section(run: RunData) -> Section:
             Text(
                 "A benchmark in the role of task measures the goal (goal.task_metrics); guards "
                 "check that general ability survived the fine-tune. The primary metric's change is "
-                "judged with a paired bootstrap interval from verdict.json; other changes are "
-                "plain differences of the means.",
+                f"judged with a paired bootstrap interval from {run.file('verdict')}; other "
+                "changes are plain differences of the means.",
                 note=True,
             ),
             Chart("chart-benchmarks", _alt("Benchmark scores", rows), before_after_png(rows)),
@@ -255,14 +262,11 @@ def _benchmark_section(run: RunData) -> Section:
     )
 
 
-def _item_change(before: Mapping[str, Any], after: Mapping[str, Any]) -> ItemChange | None:
-    b_metrics, a_metrics = before.get("metrics") or {}, after.get("metrics") or {}
+def _item_change(before: ScoredItem, after: ScoredItem) -> ItemChange | None:
+    b_metrics, a_metrics = before.metrics, after.metrics
     shared = [m for m in b_metrics if m in a_metrics]
-    diffs = [
-        a_metrics[m] - b_metrics[m]
-        for m in shared
-        if finite(a_metrics[m]) and finite(b_metrics[m]) and a_metrics[m] != b_metrics[m]
-    ]
+    pairs = [(a_metrics[m], b_metrics[m]) for m in shared]
+    diffs = [a - b for a, b in pairs if finite(a) and finite(b) and a != b]
     if not diffs:
         return None
     kind = "improved" if min(diffs) > 0 else "regressed" if max(diffs) < 0 else "mixed"
@@ -274,28 +278,26 @@ def _item_change(before: Mapping[str, Any], after: Mapping[str, Any]) -> ItemCha
         ],
     )
     return ItemChange(
-        str(before.get("id", "?")),
+        before.id if before.id is not None else "?",
         Badge(kind, ITEM_TONES[kind]),
-        _clip(before.get("prompt")),
-        _clip(before.get("output")),
-        _clip(after.get("output")),
+        _clip(before.prompt),
+        _clip(before.output),
+        _clip(after.output),
         table,
     )
 
 
 def _items_section(run: RunData) -> Section:
     title = "Changed task items"
-    before_items = [i for i in get(run.before, "task", "items") or [] if isinstance(i, Mapping)]
-    after_items = {
-        i.get("id"): i for i in get(run.after, "task", "items") or [] if isinstance(i, Mapping)
-    }
+    before_items = run.before.task.items if run.before and run.before.task else []
+    after_items = {i.id: i for i in (run.after.task.items if run.after and run.after.task else [])}
     if not before_items or not after_items:
         return Section("items", title, [_eval_missing_note(run, "per-item outputs")])
     changes = [
         change
         for item in before_items
-        if item.get("id") in after_items
-        and (change := _item_change(item, after_items[item["id"]])) is not None
+        if item.id in after_items
+        and (change := _item_change(item, after_items[item.id])) is not None
     ]
     order = list(ITEM_TONES)
     changes.sort(key=lambda c: order.index(c.change.text))
@@ -314,7 +316,7 @@ def _items_section(run: RunData) -> Section:
         blocks.append(
             Text(
                 f"... and {len(changes) - MAX_ITEMS} more changed items; see "
-                "eval/before.json and eval/after.json.",
+                f"{run.file('before')} and {run.file('after')}.",
                 note=True,
             )
         )
@@ -336,13 +338,14 @@ def _sections(run: RunData) -> list[Section]:
 
 
 def _header_facts(run: RunData) -> list[tuple[str, str]]:
-    model = get(run.metrics, "model", "name_or_path") or get(run.config, "model", "name_or_path")
-    status = get(run.status, "status")  # 'running' while the pipeline itself writes the report
+    trained = run.metrics.model.name_or_path if run.metrics else None
+    status = run.status.status if run.status else None  # 'running' while the pipeline writes it
+    purpose = run.verdict.purpose if run.verdict else None
     facts = [
         ("folder", run.path.name),
-        ("model", model),
+        ("model", trained or get(run.config, "model", "name_or_path")),
         ("status", status if status != "running" else None),
-        ("purpose", get(run.verdict, "purpose") or get(run.config, "goal", "purpose")),
+        ("purpose", purpose or get(run.config, "goal", "purpose")),
         ("goal", get(run.config, "goal", "description")),
     ]
     return [(key, str(value)) for key, value in facts if value]
@@ -351,4 +354,5 @@ def _header_facts(run: RunData) -> list[tuple[str, str]]:
 def build_report(run: RunData) -> Report:
     """The whole report of one run, in reading order: verdict, task, benchmarks, loss, diagnosis,
     cost, setup, changed items."""
-    return Report(run.name, _header_facts(run), _sections(run), run.path.name)
+    html_name = run.folder.report_html_path.name
+    return Report(run.name, _header_facts(run), _sections(run), run.path.name, html_name)

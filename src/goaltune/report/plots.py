@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
 from goaltune.format import finite
+from goaltune.run_folder import ScoreSummary
 
 BEFORE_COLOR = "#a3acb9"
 AFTER_COLOR = "#2563eb"
@@ -37,14 +38,12 @@ class Score:
     ci_high: float | None = None
 
     @classmethod
-    def from_entry(cls, entry: Mapping[str, Any] | None) -> Score | None:
+    def from_entry(cls, entry: ScoreSummary | None) -> Score | None:
         """A Score from an eval-file metric entry; None when absent or not a finite number."""
-        if not entry or not finite(entry.get("score")):
+        if entry is None or not finite(entry.score):
             return None
-        low, high = (entry.get(key) for key in ("ci_low", "ci_high"))
-        return cls(
-            float(entry["score"]), low if finite(low) else None, high if finite(high) else None
-        )
+        low, high = entry.ci_low, entry.ci_high
+        return cls(entry.score, low if finite(low) else None, high if finite(high) else None)
 
 
 @dataclass(frozen=True)

@@ -112,14 +112,14 @@ class Section:
 
 @dataclass(frozen=True)
 class Report:
-    """A whole report: title, header facts (label, value), sections and the source folder's name."""
+    """A whole report: title, header facts (label, value), sections, source folder, HTML name."""
 
     title: str
     facts: list[tuple[str, str]]
     sections: list[Section]
     source: str
+    html_name: str  # the HTML file beside the Markdown one, where it says the charts are
     generated: str = field(default_factory=utc_now)
-    html_name: str = "report.html"  # where the Markdown version says the charts are
 
     @property
     def footer(self) -> str:

@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
 
 from goaltune.format import (
     count,
@@ -16,9 +16,13 @@ from goaltune.format import (
     throughput_text,
     value_text,
 )
-from goaltune.report.inputs import History, Json, RunData
+from goaltune.report.inputs import Json, RunData
 from goaltune.report.plots import loss_curve_png, series
 from goaltune.report.render import Badge, Block, Cell, Chart, Code, Section, Table, Text
+from goaltune.run_folder import LossRow, TrainingMetrics
+
+T = TypeVar("T")
+History = Sequence[LossRow]
 
 MAX_EVIDENCE_VALUES = 8
 SEVERITY_TONES = {"info": "info", "warning": "warn", "error": "bad"}
@@ -35,9 +39,7 @@ DATA_FIELDS = (
 )
 
 
-def _evidence(evidence: Any) -> str:
-    if not isinstance(evidence, Mapping):
-        return value_text(evidence)
+def _evidence(evidence: Mapping[str, Any]) -> str:
     parts = []
     for key, value in evidence.items():
         if isinstance(value, list) and len(value) > MAX_EVIDENCE_VALUES:
@@ -77,7 +79,7 @@ def loss_section(run: RunData) -> Section:
     title = "Loss curve"
     history = run.history
     if not history:
-        why = run.missing("loss_history.csv") or "loss_history.csv has no rows"
+        why = run.missing("history") or f"{run.file('history')} has no rows"
         return Section("loss", title, [Text(f"No loss curve: {why}.", note=True)])
     blocks: list[Block] = [
         Chart("chart-loss", _loss_alt(history), loss_curve_png({run.name: history})),
@@ -103,9 +105,9 @@ def loss_section(run: RunData) -> Section:
 def diagnosis_section(run: RunData) -> Section:
     title = "Diagnosis"
     if run.verdict is None:
-        why = run.missing("verdict.json")
+        why = run.missing("verdict")
         return Section("diagnosis", title, [Text(f"No diagnosis: {why}.", note=True)])
-    findings = [f for f in run.verdict.get("findings") or [] if isinstance(f, Mapping)]
+    findings = run.verdict.findings
     if not findings:
         return Section(
             "diagnosis",
@@ -114,11 +116,11 @@ def diagnosis_section(run: RunData) -> Section:
         )
     rows: list[tuple[Cell, ...]] = [
         (
-            Badge(str(f.get("severity", "?")), SEVERITY_TONES.get(str(f.get("severity")), "muted")),
-            str(f.get("kind", "-")),
-            str(f.get("message", "-")),
-            _evidence(f.get("evidence")),
-            str(f.get("recommendation") or "-"),
+            Badge(f.severity, SEVERITY_TONES.get(f.severity, "muted")),
+            f.kind,
+            f.message,
+            _evidence(f.evidence),
+            f.recommendation or "-",
         )
         for f in findings
     ]
@@ -129,35 +131,37 @@ def diagnosis_section(run: RunData) -> Section:
     )
 
 
+def _or(value: T | None, fallback: T | None) -> T | None:
+    """The training metrics' figure, else the loss history's."""
+    return value if value is not None else fallback
+
+
 def _cost_rows(run: RunData) -> list[tuple[Cell, ...]]:
-    metrics = run.metrics or {}
-    loss = metrics.get("loss") or {}
-    last = (run.history or [{}])[-1]
-    steps = metrics.get("steps", last.get("step"))
-    epochs = metrics.get("epochs", last.get("epoch"))
-    seen, inputs = metrics.get("tokens_seen", last.get("tokens_seen")), metrics.get("input_tokens")
+    metrics = run.metrics or TrainingMetrics()  # all unknown: figures come from the history
+    last: Mapping[str, Any] = run.history[-1] if run.history else {}
+    steps = _or(metrics.steps, last.get("step"))
+    epochs = _or(metrics.epochs, last.get("epoch"))
+    seen, inputs = _or(metrics.tokens_seen, last.get("tokens_seen")), metrics.input_tokens
+    before, after = (side.elapsed_s if side else None for side in (run.before, run.after))
     rows: list[tuple[Cell, ...]] = [
-        ("train time", duration(metrics.get("train_time_s", last.get("elapsed_s")))),
-        ("wall time (training incl. setup and saving)", duration(metrics.get("wall_time_s"))),
-        (
-            "evaluation time before / after",
-            f"{duration(get(run.before, 'elapsed_s'))} / {duration(get(run.after, 'elapsed_s'))}",
-        ),
-        ("peak memory", memory_text(metrics)),
-        ("throughput", throughput_text(loss)),
+        ("train time", duration(_or(metrics.train_time_s, last.get("elapsed_s")))),
+        ("wall time (training incl. setup and saving)", duration(metrics.wall_time_s)),
+        ("evaluation time before / after", f"{duration(before)} / {duration(after)}"),
+        ("peak memory", memory_text(metrics.memory)),
+        ("throughput", throughput_text(metrics.loss)),
         ("optimizer steps", count(steps) + (f" ({epochs:.2f} epochs)" if finite(epochs) else "")),
         (
             "tokens seen",
             f"{count(seen)} supervised" + (f", {count(inputs)} input" if finite(inputs) else ""),
         ),
-        ("trainable parameters", parameters_text(get(metrics, "model", "parameters") or {})),
+        ("trainable parameters", parameters_text(metrics.model.parameters)),
         (
             "device",
             ", ".join(
                 [
-                    value_text(metrics.get("device")),
-                    f"bf16 autocast: {value_text(metrics.get('bf16_autocast'))}",
-                    f"torch threads: {value_text(metrics.get('torch_threads'))}",
+                    value_text(metrics.device),
+                    f"bf16 autocast: {value_text(metrics.bf16_autocast)}",
+                    f"torch threads: {value_text(metrics.torch_threads)}",
                 ]
             ),
         ),
@@ -172,7 +176,7 @@ def cost_section(run: RunData) -> Section:
             0,
             Text(
                 f"Training metrics unavailable: "
-                f"{run.missing('training_metrics.json')}; steps, tokens and time "
+                f"{run.missing('metrics')}; steps, tokens and time "
                 "come from the loss history where it exists.",
                 note=True,
             ),
@@ -208,30 +212,37 @@ def _data_rows(data: Mapping[str, Any]) -> list[tuple[Cell, ...]]:
 
 
 def _hyperparameters(run: RunData) -> Json:
-    from_metrics = get(run.metrics, "hyperparameters")
-    if isinstance(from_metrics, Mapping):
-        return dict(from_metrics)
+    if run.metrics is not None and run.metrics.hyperparameters:
+        return dict(run.metrics.hyperparameters)
     return {**(get(run.config, "lora") or {}), **(get(run.config, "train") or {})}
 
 
+def _model_rows(run: RunData) -> list[tuple[Cell, ...]]:
+    """The base model as training resolved it, else as config.yaml names it."""
+    values: tuple[Any, ...]
+    if run.metrics is not None:
+        model = run.metrics.model
+        values = (model.name_or_path, model.kind, model.dtype)
+    else:
+        config = get(run.config, "model")
+        values = tuple(get(config, key) for key in ("name_or_path", "kind", "dtype"))
+    return [(label, value_text(value)) for label, value in zip(("model", "kind", "dtype"), values)]
+
+
 def setup_section(run: RunData) -> Section:
-    model = get(run.metrics, "model") or get(run.config, "model") or {}
-    model_rows: list[tuple[Cell, ...]] = [
-        ("model", value_text(model.get("name_or_path"))),
-        ("kind", value_text(model.get("kind"))),
-        ("dtype", value_text(model.get("dtype"))),
-    ]
+    model_rows = _model_rows(run)
     hyper: list[tuple[Cell, ...]] = [
         (key, value_text(value)) for key, value in _hyperparameters(run).items()
     ]
     blocks: list[Block] = [
         Table(("setting", "value"), model_rows + hyper, "Model and hyperparameters")
     ]
-    data = get(run.metrics, "data")
-    if isinstance(data, Mapping):
-        blocks.append(Table(("data", "value"), _data_rows(data), "Data"))
-    settings = get(run.before, "settings") or get(run.after, "settings")
-    if isinstance(settings, Mapping):
+    if run.metrics is not None and run.metrics.data:
+        blocks.append(Table(("data", "value"), _data_rows(run.metrics.data), "Data"))
+    settings = next(
+        (side.settings for side in (run.before, run.after) if side and side.settings), {}
+    )
+    if settings:
         blocks.append(
             Table(
                 ("setting", "value"),
@@ -239,8 +250,8 @@ def setup_section(run: RunData) -> Section:
                 "Evaluation settings",
             )
         )
-    versions = get(run.metrics, "versions")
-    if isinstance(versions, Mapping):
+    versions = run.metrics.versions if run.metrics else None
+    if versions:
         blocks.append(
             Table(
                 ("library", "version"),
@@ -249,6 +260,6 @@ def setup_section(run: RunData) -> Section:
             )
         )
     if run.metrics is None:
-        why = run.missing("training_metrics.json")
+        why = run.missing("metrics")
         blocks.append(Text(f"Data and versions unavailable: {why}.", note=True))
     return Section("setup", "Hyperparameters, data and versions", blocks, columns=True)

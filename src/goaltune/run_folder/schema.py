@@ -108,7 +108,7 @@ class ModelInfo(Part):
     kind: str | None = None
     location: str | None = None
     dtype: str | None = None
-    parameters: dict[str, float] = Field(default_factory=dict)
+    parameters: dict[str, int | float] = Field(default_factory=dict)  # counts int, share float
 
 
 class MemoryInfo(Part):
