@@ -13,11 +13,13 @@ from pathlib import Path
 
 import matplotlib.image
 import pytest
-from tests.conftest import copy_fixture_run
+from typer.testing import CliRunner
 
+from goaltune.cli import app
 from goaltune.errors import RunError
 from goaltune.report import build_reports, content
 from goaltune.report.plots import Score, ScoreRow, before_after_png, loss_curve_png, smooth
+from tests.conftest import copy_fixture_run
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 CHART_IDS = ("chart-task", "chart-benchmarks", "chart-loss")
@@ -199,6 +201,17 @@ def test_unreadable_file_is_named(run_dir: Path) -> None:
     page, _ = _build(run_dir)
     assert "verdict.json is unreadable" in page
     assert 'id="chart-task"' in page
+
+
+def test_a_run_folder_of_the_previous_version_renders_with_goaltune_report(run_dir: Path) -> None:
+    """The fixture's files predate format_version; `goaltune report` still reads every one."""
+    assert all("format_version" not in p.read_text() for p in run_dir.rglob("*.json"))
+    result = CliRunner().invoke(app, ["report", str(run_dir)])
+    assert result.exit_code == 0, result.output
+    page = (run_dir / "report.html").read_text(encoding="utf-8")
+    assert "Not available in the run folder" not in page
+    assert all(f'id="{chart_id}"' in page for chart_id in CHART_IDS)
+    assert "SUCCESS" in (run_dir / "report.md").read_text(encoding="utf-8")
 
 
 def test_missing_run_folder_is_an_error(tmp_path: Path) -> None:

@@ -13,14 +13,15 @@ from typing import Any
 
 import pytest
 import torch
-from tests.conftest import build_tiny_model, write_config
 from typer.testing import CliRunner
 
 import goaltune.pipeline
 from goaltune.cli import app
 from goaltune.errors import ConfigError
 from goaltune.format import score_text
+from goaltune.run_folder import ScoreSummary
 from goaltune.sweep import expand_grid, parse_grid, run_name
+from tests.conftest import build_tiny_model, write_config
 
 GRID = ["--grid", "lora.r=2,4", "--grid", "num_train_epochs=1,2"]
 CHART_IDS = ("chart-task", "chart-benchmarks", "chart-loss")
@@ -165,8 +166,9 @@ def test_sweep_comparison_figures_equal_the_run_files(swept: tuple[Path, Counter
                 "before": before["task"]["metrics"][metric],
                 "after": entry,
             }
-            row = f"| {metric} | {shown['label']} | {score_text(before['task']['metrics'][metric])}"
-            assert f"{row} | {score_text(entry)} |" in markdown
+            old = ScoreSummary.model_validate(before["task"]["metrics"][metric])
+            row = f"| {metric} | {shown['label']} | {score_text(old)}"
+            assert f"{row} | {score_text(ScoreSummary.model_validate(entry))} |" in markdown
         bench = shown["benchmarks"]["builtin:mc-mini"]
         assert bench["after"] == after["benchmarks"]["builtin:mc-mini"]["metrics"]["acc"]
         assert shown["cost"]["train_time_s"] == metrics["train_time_s"]
