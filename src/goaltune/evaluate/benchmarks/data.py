@@ -6,13 +6,13 @@ subfolder per benchmark (`ifeval/ gsm8k/ arc/ hellaswag/ mmlu/`).
 
 from __future__ import annotations
 
-import csv
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
+from goaltune import records
 from goaltune.errors import BenchmarkError
+from goaltune.records import RawRecord
 
 BUILTIN_DATA = Path(__file__).resolve().with_name("builtin_data")
 
@@ -56,47 +56,29 @@ def local_file(data_dir: str | Path, folder: str, filename: str) -> Path:
     )
 
 
+def _rows(records: list[RawRecord]) -> list[Row]:
+    return [Row(record.fields, str(record.location)) for record in records]
+
+
 def read_jsonl(path: Path) -> list[Row]:
     """One JSON object per non-blank line; errors name the file and line."""
     if not path.is_file():
         raise BenchmarkError(f"missing benchmark data file: {path}")
-    rows = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}, line {number}"
-            try:
-                value = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise BenchmarkError(f"{where}: not valid JSON ({error.msg})") from error
-            if not isinstance(value, dict):
-                raise BenchmarkError(f"{where}: expected a JSON object")
-            rows.append(Row(value, where))
-    return rows
+    return _rows(records.read_jsonl(path, BenchmarkError))
 
 
 def read_csv(path: Path, fields: list[str]) -> list[Row]:
     """Header-less CSV records (quoted fields may span lines); errors name the starting line."""
     if not path.is_file():
         raise BenchmarkError(f"missing benchmark data file: {path}")
-    rows = []
-    with path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.reader(handle)
-        start = 1
-        try:
-            for record in reader:
-                where = f"{path}, line {start}"
-                if len(record) != len(fields):
-                    raise BenchmarkError(
-                        f"{where}: expected {len(fields)} fields ({', '.join(fields)}), "
-                        f"got {len(record)}"
-                    )
-                rows.append(Row(dict(zip(fields, record)), where))
-                start = reader.line_num + 1
-        except csv.Error as error:
-            raise BenchmarkError(f"{path}, line {start}: malformed CSV ({error})") from error
-    return rows
+    return _rows(records.read_csv(path, BenchmarkError, fields))
+
+
+def read_file(path: Path) -> list[Row]:
+    """The records of a JSONL, JSON, CSV (with a header) or Parquet file."""
+    if not path.is_file():
+        raise BenchmarkError(f"missing benchmark data file: {path}")
+    return _rows(records.read_file(path, BenchmarkError))
 
 
 def hub_rows(path: str, name: str | None, split: str) -> tuple[list[Row], str]:
