@@ -97,9 +97,8 @@ def _results(folder: RunFolder) -> dict[str, Any]:
     metrics = folder.read_training_metrics() if folder.training_metrics_path.is_file() else None
     has = {side: folder.eval_path(side).is_file() for side in ("before", "after")}
     artifacts = {
-        "report.html": folder.report_html_path,
-        "verdict.json": folder.verdict_path,
-        "adapter": folder.adapter_dir,
+        path.name: path
+        for path in (folder.report_html_path, folder.verdict_path, folder.adapter_dir)
     }
     hyperparameters = (
         {"model": metrics.model.name_or_path, **metrics.hyperparameters} if metrics else {}
