@@ -315,7 +315,7 @@ def test_embedded_model_merged_and_gguf_match(tmp_path: Path) -> None:
     from goaltune.config import LoraConfig, RunConfig
     from goaltune.export import save_merged, write_gguf
     from goaltune.models import load_model_and_tokenizer
-    from goaltune.runs import write_yaml
+    from goaltune.run_folder import write_yaml
 
     started = time.perf_counter()
     config = RunConfig(name="smol-export", lora=LoraConfig(r=8, lora_alpha=16))
