@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from tests.conftest import copy_fixture_run, train_tiny_run
 from typer.testing import CliRunner
 
 from goaltune.cli import app
 from goaltune.errors import GoaltuneError
+from tests.conftest import copy_fixture_run, train_tiny_run
 
 PROMPTS = [
     "Question: 3",
