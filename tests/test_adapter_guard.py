@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 import torch
 
-from conftest import build_tiny_model
 from goaltune.adapters import build_lora_model, require_active_adapter
 from goaltune.config import LoraConfig
 from goaltune.errors import ModelError
+from tests.conftest import build_tiny_model
 
 
 def test_untrained_adapter_is_refused(tiny_model_and_tokenizer: Any) -> None:

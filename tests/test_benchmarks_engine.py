@@ -8,9 +8,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import build_tiny_model
 from goaltune.evaluate.benchmarks import run_benchmarks
 from goaltune.evaluate.loglikelihood import encode_pair, loglikelihoods
+from tests.conftest import build_tiny_model
 
 WORDS = [
     "the",

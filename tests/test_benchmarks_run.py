@@ -174,7 +174,7 @@ def _arc_task_dir(tmp_path: Path) -> Path:
 def test_lm_eval_task_runs_the_model_passed(tmp_path, tiny_model_and_tokenizer):
     from peft import LoraConfig, get_peft_model
 
-    from conftest import build_tiny_model
+    from tests.conftest import build_tiny_model
 
     _, tokenizer = tiny_model_and_tokenizer
     data_dir = str(_arc_task_dir(tmp_path))

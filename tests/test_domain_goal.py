@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import build_tiny_model
 from goaltune.config import anchor_spec, config_from_dict, dump_config, load_config
 from goaltune.evaluate.benchmarks import run_benchmarks
 from goaltune.verdict import build_verdict
+from tests.conftest import build_tiny_model
 
 ITEMS = [
     {

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import torch
 
-from conftest import build_tiny_model
 from goaltune.evaluate.generation import generate_texts, render_prompts
+from tests.conftest import build_tiny_model
 
 PROMPTS = [
     "Which gas do plants take in?",

@@ -282,7 +282,7 @@ def run_pipeline(
             else load_task_items(config.data, data.validation_examples, config.eval.limit)
         )
         # the first step: audit.json; a failing audit is reported and costs nothing else
-        dist.on_main(lambda: audit_run(config, folder, tokenizer, data, items))
+        dist.on_main(lambda: audit_run(config, folder, tokenizer, data, items, show_progress))
         evaluate = functools.partial(
             evaluate_model,
             items=items,

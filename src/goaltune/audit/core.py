@@ -154,8 +154,10 @@ def audit_run(
     tokenizer: Any,
     data: PreparedData,
     items: list[dict[str, Any]] | None,
+    show: bool = True,
 ) -> None:
-    """The run's first step: write audit.json and show it; a failure only costs the audit."""
+    """The run's first step: write audit.json and show it (unless quiet, `show` False); a
+    failure only costs the audit."""
     console = Console(stderr=True)
     if not config.audit.enabled or folder.audit_path.is_file():  # a resumed run keeps its audit
         return
@@ -165,5 +167,5 @@ def audit_run(
     except Exception as error:  # the audit informs the verdict; it must not stop the run
         console.print(f"[yellow]audit failed, the run goes on without it:[/] {error}")
         return
-    for line in summary_lines(record):
+    for line in summary_lines(record) if show else []:
         console.print(line, highlight=False, markup=False)
