@@ -229,6 +229,11 @@ def _model_rows(run: RunData) -> list[tuple[Cell, ...]]:
     return [(label, value_text(value)) for label, value in zip(("model", "kind", "dtype"), values)]
 
 
+def _mapping_table(header: tuple[str, str], values: Mapping[str, Any], title: str) -> Table:
+    """A two-column table of a mapping's keys and their values as text."""
+    return Table(header, [(k, value_text(v)) for k, v in values.items()], title)
+
+
 def setup_section(run: RunData) -> Section:
     model_rows = _model_rows(run)
     hyper: list[tuple[Cell, ...]] = [
@@ -243,22 +248,10 @@ def setup_section(run: RunData) -> Section:
         (side.settings for side in (run.before, run.after) if side and side.settings), {}
     )
     if settings:
-        blocks.append(
-            Table(
-                ("setting", "value"),
-                [(k, value_text(v)) for k, v in settings.items()],
-                "Evaluation settings",
-            )
-        )
+        blocks.append(_mapping_table(("setting", "value"), settings, "Evaluation settings"))
     versions = run.metrics.versions if run.metrics else None
     if versions:
-        blocks.append(
-            Table(
-                ("library", "version"),
-                [(k, value_text(v)) for k, v in versions.items()],
-                "Versions",
-            )
-        )
+        blocks.append(_mapping_table(("library", "version"), versions, "Versions"))
     if run.metrics is None:
         why = run.missing("metrics")
         blocks.append(Text(f"Data and versions unavailable: {why}.", note=True))
