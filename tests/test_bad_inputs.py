@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pytest
-from tests.conftest import build_tiny_model, copy_fixture_run
 from typer.testing import CliRunner
 
 from goaltune.cli import app
 from goaltune.config import load_config
+from tests.conftest import build_tiny_model, copy_fixture_run
 
 TESTS = Path(__file__).resolve().parent
 BAD = TESTS / "data" / "bad"

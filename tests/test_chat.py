@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from tests.conftest import train_tiny_run
 from typer.testing import CliRunner
 
 from goaltune.cli import app
+from tests.conftest import train_tiny_run
 
 PTY_TIMEOUT_S = 180.0
 

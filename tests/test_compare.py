@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 import yaml
 from rich.console import Console
-from tests.conftest import copy_fixture_run
 from typer.testing import CliRunner
 
 import goaltune.cli
 from goaltune.cli import app
 from goaltune.compare import compare_runs, expand_runs, factor_path, find_runs
+from tests.conftest import copy_fixture_run
 
 
 @pytest.fixture(autouse=True)

@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 import torch
 import yaml
-from tests.conftest import copy_fixture_run, write_config
 from typer.testing import CliRunner
 
 from goaltune.checkpoints import (
@@ -24,6 +23,7 @@ from goaltune.checkpoints import (
 from goaltune.cli import app
 from goaltune.errors import RunError
 from goaltune.run_folder import LossHistoryWriter, atomic_write_text, read_loss_history
+from tests.conftest import copy_fixture_run, write_config
 
 FINISHED = "finished-20260101T000000Z"
 

@@ -14,10 +14,10 @@ import pytest
 import torch
 import yaml
 from safetensors.torch import load_file
-from tests.conftest import goaltune, only_run, write_config
 from typer.testing import CliRunner
 
 from goaltune.cli import app
+from tests.conftest import goaltune, only_run, write_config
 
 TOLERANCE = 1e-4
 
@@ -220,12 +220,11 @@ def test_each_process_gets_its_own_rng_state_back(tmp_path: Path) -> None:
 def test_resume_with_another_number_of_processes_is_refused(
     tmp_path: Path, tiny_model_and_tokenizer
 ) -> None:
-    from tests.conftest import build_tiny_model, lora, tiny_examples
-
     from goaltune.config import TrainConfig
     from goaltune.data.encoding import encode_dataset
     from goaltune.errors import RunError
     from goaltune.train import train_adapter
+    from tests.conftest import build_tiny_model, lora, tiny_examples
 
     _, tokenizer = tiny_model_and_tokenizer
     encoded, _ = encode_dataset(tiny_examples(8), tokenizer, max_seq_length=64)

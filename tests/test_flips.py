@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.conftest import copy_fixture_run
 
 from goaltune.config import GoalConfig
 from goaltune.deltas import mcnemar_p_value
@@ -15,6 +14,7 @@ from goaltune.report import build_reports
 from goaltune.report.sections_flips import MAX_ITEMS
 from goaltune.run_folder import RunFolder, read_json
 from goaltune.verdict import build_verdict
+from tests.conftest import copy_fixture_run
 
 GOAL = GoalConfig(
     purpose="behavior", task_metrics=["json_valid", "similarity"], guard_benchmarks=["mc"]

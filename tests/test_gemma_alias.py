@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests.conftest import build_tiny_tokenizer
 
 from goaltune.errors import ModelError
 from goaltune.models import EMBEDDED_MODELS, prepare_tokenizer, resolve_model
+from tests.conftest import build_tiny_tokenizer
 
 FAKE_PACKAGE = """
 from pathlib import Path

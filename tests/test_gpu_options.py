@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from tests.conftest import write_config
 from typer.testing import CliRunner
 
 from goaltune.cli import app
 from goaltune.config import TrainConfig, load_config
 from goaltune.errors import ModelError
+from tests.conftest import write_config
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "benchmarks" / "gpu_check.sh"
@@ -56,10 +56,9 @@ def test_qlora_without_bitsandbytes_names_the_install(monkeypatch: pytest.Monkey
 def test_gradient_checkpointing_changes_memory_not_losses(
     tmp_path: Path, tiny_model_and_tokenizer
 ) -> None:
-    from tests.conftest import build_tiny_model, lora, tiny_examples
-
     from goaltune.data.encoding import encode_dataset
     from goaltune.train import train_adapter
+    from tests.conftest import build_tiny_model, lora, tiny_examples
 
     _, tokenizer = tiny_model_and_tokenizer
     encoded, _ = encode_dataset(tiny_examples(), tokenizer, max_seq_length=64)

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 import torch
 import yaml
-from tests.conftest import write_config
 from typer.testing import CliRunner
 
 from goaltune.cli import app
@@ -18,6 +17,7 @@ from goaltune.config import DataConfig, TrainConfig, load_config
 from goaltune.data import prepare_training_data
 from goaltune.data.mixing import mix_counts
 from goaltune.errors import ConfigError
+from tests.conftest import write_config
 
 
 def write_general(folder: Path, count: int) -> Path:

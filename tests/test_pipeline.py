@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from tests.conftest import write_config
 from typer.testing import CliRunner
 
 from goaltune.cli import app
 from goaltune.run_folder import LOSS_COLUMNS
+from tests.conftest import write_config
 
 pytestmark = pytest.mark.integration  # `goaltune run` end to end, report included
 

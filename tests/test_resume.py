@@ -10,6 +10,7 @@ import pytest
 import torch
 import yaml
 from safetensors.torch import load_file
+
 from tests.conftest import goaltune, only_run, write_config
 
 pytestmark = pytest.mark.integration  # each test trains in goaltune subprocesses

@@ -8,7 +8,6 @@ import re
 from pathlib import Path
 
 import pytest
-from tests.conftest import copy_fixture_run
 
 from goaltune.errors import RunError
 from goaltune.run_folder import (
@@ -20,6 +19,7 @@ from goaltune.run_folder import (
     read_json,
 )
 from goaltune.run_folder import layout as layout_module
+from tests.conftest import copy_fixture_run
 
 PACKAGE = Path(__file__).parents[1] / "src" / "goaltune"
 RUN_FILE_NAMES = (

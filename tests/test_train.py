@@ -5,7 +5,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from tests.conftest import build_tiny_model, lora, tiny_examples
 
 from goaltune.config import TrainConfig
 from goaltune.data.encoding import collate, encode_dataset
@@ -14,6 +13,7 @@ from goaltune.loss import token_loss_sum
 from goaltune.models import parameter_counts
 from goaltune.run_folder import LOSS_COLUMNS
 from goaltune.train import plan_steps, train_adapter
+from tests.conftest import build_tiny_model, lora, tiny_examples
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
