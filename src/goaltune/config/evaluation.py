@@ -1,0 +1,80 @@
+"""The eval section: metrics, benchmarks and style checks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+
+from goaltune.config.base import DEFAULT_EVAL_BATCH_SIZE, _Strict
+
+
+class StyleCheck(_Strict):
+    """One deterministic style check of the `style_pass` metric (docs/BENCHMARK.md lists them)."""
+
+    check: str
+    value: Any = Field(default=None, validate_default=True)
+
+    @field_validator("check")
+    @classmethod
+    def _known_check(cls, value: str) -> str:
+        # The checks have one home, the metric's module; imported here, not at the top, so
+        # reading a config does not import the evaluation package.
+        from goaltune.evaluate.metrics.style import check_name
+
+        return check_name(value)
+
+    @field_validator("value")
+    @classmethod
+    def _valid_argument(cls, value: Any, info: ValidationInfo) -> Any:
+        from goaltune.evaluate.metrics.style import check_argument
+
+        check = info.data.get("check")
+        return value if check is None else check_argument(check, value)
+
+
+def _benchmark_specs(value: Any) -> Any:
+    """Benchmarks given as YAML mappings (`{name: gsm8k, num_fewshot: 5}`) as their string specs."""
+    from goaltune.errors import BenchmarkError
+    from goaltune.evaluate.benchmarks.registry import spec_from_mapping
+
+    if not isinstance(value, list):
+        return value
+    try:
+        return [spec_from_mapping(v) if isinstance(v, dict) else v for v in value]
+    except BenchmarkError as error:
+        raise ValueError(str(error)) from error
+
+
+class EvalConfig(_Strict):
+    """Before/after evaluation settings."""
+
+    metrics: list[str] = Field(default_factory=lambda: ["exact_match"])
+    benchmarks: list[str] = Field(
+        default_factory=list,
+        description="Benchmark specs, strings (`gsm8k:num_fewshot=5`) or mappings "
+        "(`{name: gsm8k, num_fewshot: 5}`).",
+    )
+    max_new_tokens: int = Field(default=256, ge=1)
+    batch_size: int = Field(default=DEFAULT_EVAL_BATCH_SIZE, ge=1)
+    limit: int | None = Field(default=None, ge=1)
+    benchmark_limit: int | None = Field(default=None, ge=1)
+    benchmark_data_dir: str | None = None
+    bootstrap_resamples: int = Field(default=1000, ge=100)
+    shared_context: bool = Field(
+        default=True,
+        description="Score a context's choices in one packed pass (off: one pass "
+        "per choice, log-likelihoods bit-identical to lm-eval's).",
+    )
+
+    _specs = field_validator("benchmarks", mode="before")(_benchmark_specs)
+    style: list[StyleCheck] = Field(
+        default_factory=list,
+        description="Checks of the style_pass metric, which is added to metrics when missing.",
+    )
+
+    @model_validator(mode="after")
+    def _style_is_scored(self) -> EvalConfig:
+        if self.style and "style_pass" not in self.metrics:
+            self.metrics = [*self.metrics, "style_pass"]
+        return self
