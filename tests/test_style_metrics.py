@@ -237,3 +237,22 @@ def test_style_metrics_flow_through_the_task_section_to_the_verdict(
     (delta,) = verdict.deltas
     assert (delta.name, delta.target_reached) == ("style_pass", True)
     assert delta.delta_points == pytest.approx(100.0)
+
+
+def test_the_report_shows_which_checks_failed_before_and_after() -> None:
+    from goaltune.report.content import _item_change
+    from goaltune.run_folder import ScoredItem
+
+    checks = [{"check": "no_exclamation"}, {"check": "ends_with", "value": "- Acme Care"}]
+    item = with_style({"id": "t1", "prompt": "Where is my parcel?"}, checks)
+    sides = []
+    for output in ("On its way!", "On its way.\n- Acme Care"):
+        metrics = dict(score_output(output, item, ["style_pass"]))
+        details = item_details(output, item, ["style_pass"])
+        sides.append(ScoredItem(id="t1", output=output, metrics=metrics, **details))
+    change = _item_change(sides[0], sides[1])
+    assert change is not None and change.change.text == "improved"
+    assert change.metrics.headers[-1] == "failed style checks"
+    before_row, after_row = change.metrics.rows
+    assert "no_exclamation" in str(before_row[-1]) and "ends_with" in str(before_row[-1])
+    assert after_row[-1] == "none"

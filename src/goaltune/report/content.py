@@ -262,6 +262,12 @@ def _benchmark_section(run: RunData) -> Section:
     )
 
 
+def _failed_checks(item: ScoredItem, shown: bool) -> list[str]:
+    if not shown:
+        return []
+    return ["; ".join(item.style_failed) if item.style_failed else "none"]
+
+
 def _item_change(before: ScoredItem, after: ScoredItem) -> ItemChange | None:
     b_metrics, a_metrics = before.metrics, after.metrics
     shared = [m for m in b_metrics if m in a_metrics]
@@ -270,11 +276,13 @@ def _item_change(before: ScoredItem, after: ScoredItem) -> ItemChange | None:
     if not diffs:
         return None
     kind = "improved" if min(diffs) > 0 else "regressed" if max(diffs) < 0 else "mixed"
+    # which style checks failed on each side says why style_pass moved
+    checks = before.style_failed is not None or after.style_failed is not None
     table = Table(
-        ("", *shared),
+        ("", *shared, *(["failed style checks"] if checks else [])),
         [
-            ("before", *(value_text(b_metrics[m]) for m in shared)),
-            ("after", *(value_text(a_metrics[m]) for m in shared)),
+            (label, *(value_text(side.metrics[m]) for m in shared), *_failed_checks(side, checks))
+            for label, side in (("before", before), ("after", after))
         ],
     )
     return ItemChange(

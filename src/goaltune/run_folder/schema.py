@@ -59,6 +59,8 @@ class ScoredItem(Part):
     output: str | None = None
     reference: Any = None
     metrics: dict[str, float | None] = Field(default_factory=dict)
+    # only items scored on style_pass have it; the others' files stay as they were
+    style_failed: list[str] | None = Field(default=None, exclude_if=lambda value: value is None)
 
 
 class ScoredSet(Part):
