@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +19,6 @@ def _sampling(temperature: float) -> dict[str, Any]:
     return {"do_sample": False}
 
 
-@torch.no_grad()
 def generate_reply(
     run: RunModel,
     messages: list[dict[str, str]],
@@ -31,27 +31,65 @@ def generate_reply(
 
     `base` answers with the adapter disabled, i.e. as the base model would.
     """
-    from contextlib import nullcontext
-
     from transformers import TextStreamer
 
-    tokenizer = run.tokenizer
-    prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    encoded = tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
-    encoded = encoded.to(next(run.model.parameters()).device)
     streamer = None
     if stream:
-        streamer = TextStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
+        streamer = TextStreamer(run.tokenizer, skip_prompt=True, skip_special_tokens=True)
     with run.model.disable_adapter() if base else nullcontext():
-        output = run.model.generate(
-            **encoded,
-            max_new_tokens=max_new_tokens,
-            streamer=streamer,
-            pad_token_id=tokenizer.pad_token_id,
-            eos_token_id=tokenizer.eos_token_id,
-            **_sampling(temperature),
+        reply = model_reply(
+            run.model, run.tokenizer, messages, max_new_tokens, temperature, streamer=streamer
         )
-    return tokenizer.decode(output[0, encoded["input_ids"].shape[1] :], skip_special_tokens=True)
+    return reply.text
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A generated reply: its text (cut before any stop sequence) and how generation ended."""
+
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str  # "stop" (EOS or a stop sequence) or "length" (max_new_tokens reached)
+
+
+@torch.no_grad()
+def model_reply(
+    model: Any,
+    tokenizer: Any,
+    messages: list[dict[str, str]],
+    max_new_tokens: int = 256,
+    temperature: float = 0.0,
+    stop: list[str] | None = None,
+    streamer: Any = None,
+) -> Reply:
+    """The next reply of any loaded model to `messages`; `streamer` receives the text as it grows.
+
+    Generation ends at EOS, after `max_new_tokens`, or once the text holds a stop sequence.
+    """
+    prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    encoded = tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
+    encoded = encoded.to(next(model.parameters()).device)
+    stops = [s for s in stop or [] if s]
+    output = model.generate(
+        **encoded,
+        max_new_tokens=max_new_tokens,
+        streamer=streamer,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        **({"stop_strings": stops, "tokenizer": tokenizer} if stops else {}),
+        **_sampling(temperature),
+    )
+    new_tokens = output[0, encoded["input_ids"].shape[1] :]
+    text = tokenizer.decode(new_tokens, skip_special_tokens=True)
+    cut = min((text.find(s) for s in stops if s in text), default=-1)
+    ended = cut >= 0 or len(new_tokens) < max_new_tokens or new_tokens[-1] == tokenizer.eos_token_id
+    return Reply(
+        text if cut < 0 else text[:cut],
+        int(encoded["input_ids"].shape[1]),
+        len(new_tokens),
+        "stop" if ended else "length",
+    )
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""`goaltune generate`, `chat`, `export`: using a trained run."""
+"""`goaltune generate`, `chat`, `serve`, `export`: using a trained run."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from goaltune.cli.base import app, console, quiet_libraries, user_errors
+from goaltune.cli.base import app, console, err_console, quiet_libraries, user_errors
 from goaltune.errors import GoaltuneError
 
 BaseOption = typer.Option(False, "--base", help="Also show the base model's answer.")
@@ -45,6 +45,29 @@ def chat(
 
     quiet_libraries(True)
     chat_loop(ChatSession(load_run_model(run_dir), max_new_tokens, temperature, base))
+
+
+@app.command()
+@user_errors
+def serve(
+    target: str = typer.Argument(..., help="A run folder (or run name), or any model to load."),
+    adapter: Path | None = typer.Option(None, "--adapter", help="A LoRA adapter for a MODEL."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="TCP port."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind."),
+) -> None:
+    """Serve the model behind an OpenAI-compatible API (/v1/models, /v1/chat/completions)."""
+    from goaltune import serve as serving
+
+    serving.require_serve_extra()
+    quiet_libraries(True)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        err_console.print(
+            f"[bold yellow]warning:[/] binding {host}: the API has no authentication, anyone "
+            "who reaches this address can use the model"
+        )
+    served = serving.load_served(target, adapter)
+    console.print(f"serving [bold]{served.name}[/] at http://{host}:{port}/v1 (Ctrl-C stops)")
+    serving.serve(served, host, port)
 
 
 @app.command()
