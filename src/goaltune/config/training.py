@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from goaltune.config.base import _Strict
 
@@ -69,6 +69,19 @@ class LoraConfig(_Strict):
     use_dora: bool = False
 
 
+class EarlyStopping(_Strict):
+    """Stop training on the goal watched during training (train.goal_eval_steps); off by default."""
+
+    patience: int | None = Field(
+        default=None, ge=1, description="Goal evaluations without a new best before stopping."
+    )
+    guard_budget: bool = Field(
+        default=False,
+        description="Stop once a guard's subset score falls more than "
+        "goal.thresholds.investigate_drop_points below its step-0 score.",
+    )
+
+
 class TrainConfig(_Strict):
     """Optimisation hyperparameters (TRL/Transformers names)."""
 
@@ -96,6 +109,22 @@ class TrainConfig(_Strict):
         default_factory=list,
         description="Experiment trackers that also receive the run (TRL's name; 'none' = []).",
     )
+    goal_eval_steps: int | None = Field(
+        default=None, ge=1, description="Evaluate the goal every N steps (and at 0 and the end)."
+    )
+    goal_eval_items: int = Field(default=40, ge=1, description="Seeded subset of task items.")
+    guard_eval_items: int = Field(default=60, ge=1, description="Subset of each guard's items.")
+    keep: Literal["last", "best_goal", "best_val_loss"] = Field(
+        default="last", description="Which step's adapter becomes the run's adapter."
+    )
+    early_stopping: EarlyStopping = Field(default_factory=EarlyStopping)
+
+    @model_validator(mode="after")
+    def _goal_watching_is_on(self) -> TrainConfig:
+        stops = self.early_stopping.patience is not None or self.early_stopping.guard_budget
+        if self.goal_eval_steps is None and (self.keep == "best_goal" or stops):
+            raise ValueError("keep: best_goal and early_stopping need train.goal_eval_steps")
+        return self
 
     @field_validator("report_to", mode="before")
     @classmethod
