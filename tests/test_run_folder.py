@@ -26,6 +26,7 @@ RUN_FILE_NAMES = (
     "config.yaml",
     "status.json",
     "loss_history.csv",
+    "goal_history.csv",
     "training_metrics.json",
     "before.json",
     "after.json",

@@ -31,6 +31,7 @@ from goaltune.distributed import Context, context
 from goaltune.errors import RunError, TrainingFailed, TrainingInterrupted
 from goaltune.evalcache import EvalCache
 from goaltune.evaluate.task import evaluate_task
+from goaltune.goal_watch import goal_watch_for
 from goaltune.hardware import place_model
 from goaltune.models import (
     load_model_and_tokenizer,
@@ -187,6 +188,7 @@ def training_metrics(
             "loss": result.summary(),
             "versions": library_versions(),
             "torch_threads": torch.get_num_threads(),
+            "goal_watch": result.goal_watch,
         }
     )
 
@@ -229,6 +231,7 @@ def train_run(
         run_dir,
         show_progress,
         resume_from=checkpoint,
+        watch=goal_watch_for(config, folder, tokenizer, data.validation_examples),
     )
     adapter = dist.on_main(lambda: save_adapter(lora_model, run_dir, result.gathered_adapter))
     dist.on_main(

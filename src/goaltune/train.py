@@ -35,6 +35,7 @@ from goaltune.data.encoding import Encoded, collate, make_batches
 from goaltune.distributed import Context, context
 from goaltune.engine import StepEngine
 from goaltune.errors import RunError, TrainingFailed, TrainingInterrupted
+from goaltune.goal_watch import GoalWatch
 from goaltune.hardware import (
     autocast,
     enable_gradient_checkpointing,
@@ -140,6 +141,7 @@ class TrainResult:
     train_losses: list[float] = field(default_factory=list)
     val_losses: list[tuple[int, float]] = field(default_factory=list)
     memory: dict[str, Any] = field(default_factory=dict)
+    goal_watch: Any = None  # GoalWatchSummary when the goal was watched or a step kept
 
     def summary(self) -> dict[str, Any]:
         """Loss and throughput figures for training_metrics.json."""
@@ -187,6 +189,7 @@ def _resume_state(
     scheduler: Any,
     result: TrainResult,
     history_path: Path,
+    watch: GoalWatch | None = None,
 ) -> int:
     """Load a checkpoint (if any) into the live objects; returns the step to continue after."""
     if checkpoint is None:
@@ -207,6 +210,8 @@ def _resume_state(
     result.val_losses = [tuple(pair) for pair in state["val_losses"]]
     if dist.is_main:
         truncate_loss_history(history_path, state["step"])
+    if watch is not None:
+        watch.restore(state)
     return state["step"]
 
 
@@ -227,6 +232,7 @@ def train_adapter(
     run_dir: Path,
     show_progress: bool = True,
     resume_from: Path | None = None,
+    watch: GoalWatch | None = None,
 ) -> TrainResult:
     """Train the LoRA parameters of `model` in place and log every step to loss_history.csv.
 
@@ -254,7 +260,9 @@ def train_adapter(
     result = TrainResult(bf16=bf16, device=str(device), processes=dist.world_size)
     folder = RunFolder(run_dir)
     history_path = folder.loss_history_path
-    first_step = _resume_state(resume_from, engine, optimizer, scheduler, result, history_path) + 1
+    first_step = (
+        _resume_state(resume_from, engine, optimizer, scheduler, result, history_path, watch) + 1
+    )
     history = LossHistoryWriter(history_path, append=first_step > 1) if dist.is_main else None
     trackers = open_trackers(config.report_to if dist.is_main else [], folder, first_step)
     accumulation = config.gradient_accumulation_steps
@@ -272,6 +280,7 @@ def train_adapter(
             "val_losses": result.val_losses,
             "train_seconds": result.train_seconds,
             "processes": dist.world_size,
+            **(watch.state() if watch is not None else {}),
         }
         if engine.accelerate_checkpoints:
             return save_accelerate_checkpoint(
@@ -310,10 +319,14 @@ def train_adapter(
         completed=first_step - 1,
         fields={"loss": "loss {}", "tps": "{} tok/s"},
     )
+    if watch is not None and first_step == 1:
+        watch.start(model)  # the base model's row: its time is not training time
     started = time.perf_counter() - result.train_seconds
     bad_batches = 0
     with progress, StopRequested() as stop:
         for step in range(first_step, total_steps + 1):
+            if watch is not None and watch.stop_reason:
+                break  # stopped early (also when resuming a run that had)
             # The step's micro-batches over all processes; the loss is normalised by all their
             # supervised tokens, and this process trains on its consecutive share of them.
             micro = [next(stream) for _ in range(accumulation * dist.world_size)]
@@ -360,6 +373,8 @@ def train_adapter(
                     result.val_losses.append((step, val))
             elapsed = time.perf_counter() - started
             result.train_seconds = elapsed
+            if watch is not None:  # the goal's evaluations are not training time
+                started += watch.after_step(model, step, total_steps, result, val)
             if history is not None and (
                 step % config.logging_steps == 0 or val is not None or step == total_steps
             ):
@@ -386,7 +401,9 @@ def train_adapter(
             if step % config.save_steps == 0 or step % steps_per_epoch == 0:
                 checkpoint(step)
     close_history()
-    result.steps = total_steps
+    result.steps = watch.last_step(total_steps) if watch is not None else total_steps
+    if watch is not None:
+        result.goal_watch = watch.finish(model, result.steps)
     result.memory = gathered_memory(dist, device)
     result.gathered_adapter = engine.gathered_adapter()
     result.sharded_params = engine.sharded_params

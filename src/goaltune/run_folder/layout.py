@@ -19,11 +19,13 @@ from pydantic import BaseModel, ValidationError
 
 from goaltune.errors import RunError
 from goaltune.run_folder.files import atomic_write_text, read_json, utc_now, write_json
+from goaltune.run_folder.goal_history import read_goal_history, write_goal_history
 from goaltune.run_folder.loss_history import LossHistoryWriter, read_loss_history
 from goaltune.run_folder.schema import (
     FORMAT_VERSION,
     AuditRecord,
     EvalResult,
+    GoalRow,
     LossRow,
     Record,
     RunStatus,
@@ -38,9 +40,11 @@ R = TypeVar("R", bound=Record)
 CONFIG = "config.yaml"
 STATUS = "status.json"
 LOSS_HISTORY = "loss_history.csv"
+GOAL_HISTORY = "goal_history.csv"  # train.goal_eval_steps: the goal watched while training
 TRAINING_METRICS = "training_metrics.json"
 ADAPTER = "adapter"
 CHECKPOINTS = "checkpoints"
+KEPT = "kept"  # under checkpoints/: the adapter of the best step so far (train.keep)
 EVAL_DIR = "eval"
 VERDICT = "verdict.json"
 AUDIT = "audit.json"
@@ -127,6 +131,14 @@ class RunFolder:
     @property
     def loss_history_path(self) -> Path:
         return self.path / LOSS_HISTORY
+
+    @property
+    def goal_history_path(self) -> Path:
+        return self.path / GOAL_HISTORY
+
+    @property
+    def kept_dir(self) -> Path:
+        return self.checkpoints_dir / KEPT
 
     @property
     def training_metrics_path(self) -> Path:
@@ -219,6 +231,12 @@ class RunFolder:
 
     def read_loss_history(self) -> list[LossRow]:
         return read_loss_history(self.loss_history_path)
+
+    def read_goal_history(self) -> list[GoalRow]:
+        return read_goal_history(self.goal_history_path)
+
+    def write_goal_history(self, rows: list[GoalRow]) -> None:
+        write_goal_history(self.goal_history_path, rows)
 
     def loss_history_writer(self, append: bool = False) -> LossHistoryWriter:
         return LossHistoryWriter(self.loss_history_path, append=append)

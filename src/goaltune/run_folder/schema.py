@@ -135,6 +135,20 @@ class LossSummary(Part):
     supervised_tokens_per_second: float | None = None
 
 
+class GoalWatchSummary(Part):
+    """The goal watched during training (train.goal_eval_steps) and the adapter the run kept."""
+
+    keep: Literal["last", "best_goal", "best_val_loss"] = "last"
+    kept_step: int | None = None  # the step whose adapter became the run's adapter
+    kept_reason: str = ""
+    evaluations: int = 0  # rows of goal_history.csv, step 0 included
+    eval_time_s: float = 0.0  # spent in these evaluations, not counted in train_time_s
+    task_items: int = 0  # items of the watched task subset
+    guard_items: dict[str, int] = Field(default_factory=dict)  # per guard: its subset's items
+    stopped_early: bool = False
+    stop_reason: str | None = None
+
+
 class TrainingMetrics(Record):
     """training_metrics.json: what was trained, how, and what it cost."""
 
@@ -158,6 +172,10 @@ class TrainingMetrics(Record):
     loss: LossSummary = Field(default_factory=LossSummary)
     versions: dict[str, str | None] = Field(default_factory=dict)
     torch_threads: int | None = None
+    # only with goal watching on or train.keep other than last; other runs' files stay as they were
+    goal_watch: GoalWatchSummary | None = Field(
+        default=None, exclude_if=lambda value: value is None
+    )
 
 
 # ---------------------------------------------------------------- loss_history.csv
@@ -178,6 +196,28 @@ class LossRow(TypedDict):
 
 LOSS_COLUMNS = tuple(LossRow.__annotations__)
 INT_COLUMNS = ("step", "tokens_seen")
+
+
+# ---------------------------------------------------------------- goal_history.csv
+
+
+class GoalRow(Part):
+    """One goal evaluation of goal_history.csv: when it ran and the watched subsets' scores.
+
+    In the file `task` is one `task:<metric>` column per task metric and `guards` one
+    `guard:<benchmark>` column per guard (its primary metric); an empty cell is None.
+    """
+
+    step: int  # 0 is the base model, before the first optimizer step
+    epoch: float
+    tokens_seen: int  # supervised tokens so far, as in loss_history.csv
+    elapsed_s: float  # training wall time so far, the goal evaluations not counted
+    task: dict[str, float | None] = Field(default_factory=dict)
+    guards: dict[str, float | None] = Field(default_factory=dict)
+
+
+GOAL_FIXED_COLUMNS = ("step", "epoch", "tokens_seen", "elapsed_s")
+GOAL_TASK_PREFIX, GOAL_GUARD_PREFIX = "task:", "guard:"
 
 
 # ---------------------------------------------------------------- verdict.json
