@@ -1,4 +1,4 @@
-"""`goaltune runs`, `compare`, `sweep`: many runs side by side."""
+"""`goaltune runs`, `compare`, `ui`, `sweep`: many runs side by side."""
 
 from __future__ import annotations
 
@@ -59,6 +59,28 @@ def compare(
     print_comparison(comparison, console)
     for path in write_comparison(comparison, out or default_out_dir(run_dirs)):
         console.print(f"wrote [bold]{path}[/]")
+
+
+@app.command()
+@user_errors
+def ui(
+    roots: list[Path] = typer.Argument(
+        None, help="Folders holding run folders, sweep folders or single runs (default: runs)."
+    ),
+    port: int = typer.Option(7860, "--port", min=1, max=65535, help="TCP port."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind."),
+) -> None:
+    """A local web dashboard: runs, live loss curves, items before/after, comparisons."""
+    from goaltune import ui as dashboard
+
+    dashboard.require_ui_extra()
+    if host not in dashboard.LOOPBACK:
+        err_console.print(
+            f"[bold yellow]warning:[/] binding {host}: the dashboard has no authentication, "
+            "anyone who reaches this address can read the runs and download their adapters"
+        )
+    console.print(f"dashboard at [bold]{dashboard.url(host, port)}[/] (Ctrl-C stops)")
+    dashboard.serve_ui(roots or [Path("runs")], host, port)
 
 
 @app.command()
