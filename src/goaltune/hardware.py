@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import resource
-from contextlib import nullcontext
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -75,3 +76,68 @@ def enable_gradient_checkpointing(model: Any) -> None:
 def autocast(device: torch.device, bf16: bool) -> Any:
     """bf16 autocast on the device when `bf16`, else a no-op context."""
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
+
+
+def _frozen_fp32_linears(model: Any) -> list[torch.nn.Linear]:
+    """The Linear layers whose fp32 weight is not trained (the base under LoRA adapters)."""
+    return [
+        module
+        for module in causal_lm(model).modules()
+        if isinstance(module, torch.nn.Linear)
+        and module.weight.dtype == torch.float32
+        and not module.weight.requires_grad
+    ]
+
+
+def bf16_base_applies(model: Any, bf16: bool, setting: bool, processes: int) -> bool:
+    """Whether to hold the frozen base in bf16: bf16 autocast on, one process, not DoRA.
+
+    DoRA adds the base weight to the adapter's product to take a norm, which would then run in
+    bf16 instead of fp32; sharded and wrapped models (several processes) manage their own dtypes.
+    """
+    uses_dora = any("lora_magnitude" in name for name, _ in model.named_parameters())
+    return bf16 and setting and processes == 1 and not uses_dora
+
+
+class _Bf16Copy:
+    """A frozen Linear's bf16 weight and bias, swapped in only while bf16 autocast is on."""
+
+    def __init__(self, layer: torch.nn.Linear) -> None:
+        self.fp32 = (layer.weight, layer.bias)
+        weight, bias = self.fp32
+        self.bf16 = (
+            _bf16_parameter(weight),
+            bias if bias is None or bias.requires_grad else _bf16_parameter(bias),
+        )
+
+    def __call__(self, layer: torch.nn.Module, args: Any) -> None:
+        device = self.fp32[0].device.type
+        casting = torch.is_autocast_enabled(device)
+        casting = casting and torch.get_autocast_dtype(device) == torch.bfloat16
+        layer.weight, layer.bias = self.bf16 if casting else self.fp32
+
+
+def _bf16_parameter(tensor: torch.Tensor) -> torch.nn.Parameter:
+    return torch.nn.Parameter(tensor.detach().to(torch.bfloat16), requires_grad=False)
+
+
+@contextmanager
+def bf16_frozen_base(model: Any, enabled: bool) -> Iterator[None]:
+    """Keep a bf16 copy of the frozen Linear weights (and biases) while the block runs.
+
+    Under bf16 autocast a Linear casts its fp32 weight on every forward, and autocast caches
+    only casts of tensors that require grad, so the frozen base is re-cast at every step. A
+    copy made once gives bit-for-bit the same products without the casts; the adapter, the
+    optimizer and the loss stay fp32. Each layer uses its copy only while bf16 autocast is on,
+    so code that evaluates the model without autocast meanwhile sees the fp32 weights, and on
+    exit the fp32 parameters are back in place (tied embeddings tied again).
+    """
+    copies = [(layer, _Bf16Copy(layer)) for layer in _frozen_fp32_linears(model)] if enabled else []
+    hooks = [layer.register_forward_pre_hook(copy) for layer, copy in copies]
+    try:
+        yield
+    finally:
+        for hook in hooks:
+            hook.remove()
+        for layer, copy in copies:
+            layer.weight, layer.bias = copy.fp32

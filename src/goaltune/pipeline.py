@@ -178,6 +178,7 @@ def training_metrics(
                 * result.processes
             ),
             "bf16_autocast": result.bf16,
+            "bf16_base": result.bf16_base,
             "steps": result.steps,
             "epochs": round(result.epochs, 4),
             "tokens_seen": result.tokens_seen,

@@ -38,6 +38,8 @@ from goaltune.errors import RunError, TrainingFailed, TrainingInterrupted
 from goaltune.goal_watch import GoalWatch
 from goaltune.hardware import (
     autocast,
+    bf16_base_applies,
+    bf16_frozen_base,
     enable_gradient_checkpointing,
     gathered_memory,
     place_model,
@@ -134,6 +136,7 @@ class TrainResult:
     input_tokens: int = 0
     train_seconds: float = 0.0
     bf16: bool = False
+    bf16_base: bool = False  # frozen base weights held in bf16 during training
     device: str = "cpu"
     processes: int = 1
     sharded_params: bool = False
@@ -257,7 +260,10 @@ def train_adapter(
     steps_per_epoch, total_steps = plan_steps(len(train_set), config, dist.world_size)
     scheduler = lr_scheduler(optimizer, config, total_steps)
     engine = StepEngine(model, optimizer, dist, config, bf16)
-    result = TrainResult(bf16=bf16, device=str(device), processes=dist.world_size)
+    bf16_base = bf16_base_applies(model, bf16, config.bf16_base, dist.world_size)
+    result = TrainResult(
+        bf16=bf16, bf16_base=bf16_base, device=str(device), processes=dist.world_size
+    )
     folder = RunFolder(run_dir)
     history_path = folder.loss_history_path
     first_step = (
@@ -323,7 +329,7 @@ def train_adapter(
         watch.start(model)  # the base model's row: its time is not training time
     started = time.perf_counter() - result.train_seconds
     bad_batches = 0
-    with progress, StopRequested() as stop:
+    with progress, StopRequested() as stop, bf16_frozen_base(model, bf16_base):
         for step in range(first_step, total_steps + 1):
             if watch is not None and watch.stop_reason:
                 break  # stopped early (also when resuming a run that had)

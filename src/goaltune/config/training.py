@@ -99,6 +99,10 @@ class TrainConfig(_Strict):
     logging_steps: int = Field(default=1, ge=1)
     eval_steps: int = Field(default=20, ge=1)
     bf16: Literal["auto", "true", "false"] | bool = "auto"
+    bf16_base: bool = Field(
+        default=True,
+        description="With bf16 on: frozen base weights held in bf16, cast once, not every step.",
+    )
     save_steps: int = Field(default=50, ge=1)
     save_total_limit: int = Field(default=2, ge=1)
     max_bad_batches: int = Field(default=0, ge=0)

@@ -162,6 +162,7 @@ class TrainingMetrics(Record):
     processes: int = 1
     global_batch_size: int | None = None
     bf16_autocast: bool | None = None
+    bf16_base: bool | None = None  # frozen base weights held in bf16 while training
     steps: int | None = None
     epochs: float | None = None
     tokens_seen: int | None = None  # supervised (loss-bearing) tokens, as in loss_history.csv
