@@ -1,0 +1,255 @@
+"""The goal watched during training: goal_history.csv, the kept adapter, early stopping, resume."""
+
+from __future__ import annotations
+
+import csv
+import json
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from safetensors.torch import load_file
+from typer.testing import CliRunner
+
+from goaltune.cli import app
+from goaltune.config import config_from_dict
+from goaltune.errors import ConfigError
+from goaltune.goal_watch import best_row, goal_rank, seeded_subset
+from goaltune.run_folder import GoalRow, RunFolder
+from tests.conftest import goaltune, only_run, write_config
+
+GUARD = "builtin:mc-mini"
+
+
+def row(step: int, task: float, guard: float) -> GoalRow:
+    return GoalRow(
+        step=step,
+        epoch=step / 10,
+        tokens_seen=step * 100,
+        elapsed_s=float(step),
+        task={"exact_match": task},
+        guards={GUARD: guard},
+    )
+
+
+def goal(target: float | None = None, **thresholds: float) -> Any:
+    return config_from_dict(
+        {
+            "goal": {
+                "task_metrics": [{"name": "exact_match", "target": target}],
+                "guard_benchmarks": [GUARD],
+                "thresholds": thresholds,
+            }
+        }
+    )
+
+
+def test_the_subset_is_seeded_fixed_and_in_item_order() -> None:
+    items = list(range(100))
+    chosen = seeded_subset(items, 10, seed=42)
+    assert chosen == seeded_subset(items, 10, seed=42) and chosen == sorted(chosen)
+    assert len(set(chosen)) == 10 and chosen != seeded_subset(items, 10, seed=43)
+    assert seeded_subset(items[:5], 10, seed=42) == items[:5]
+
+
+def test_the_rule_ranks_targets_then_the_guard_tier_then_the_task_score() -> None:
+    config = goal(target=0.5)
+    base = row(0, 0.1, 0.8)
+    reached_but_guard_collapsed = row(10, 0.9, 0.5)  # 30 points: beyond investigate (20)
+    reached_guard_held = row(20, 0.6, 0.75)  # 5 points: accepted
+    missed_guard_held = row(30, 0.45, 0.8)
+    rows = [base, reached_but_guard_collapsed, reached_guard_held, missed_guard_held]
+    assert best_row(rows, config) == reached_guard_held
+    # without the target, the guard tier decides before the task score
+    assert best_row(rows, goal()) == reached_guard_held
+    # within one tier the task score decides; between equals the earliest wins
+    caution = row(40, 0.7, 0.64)  # 16 points: between caution (15) and investigate (20)
+    assert best_row([base, caution, row(50, 0.8, 0.65)], goal()).step == 50
+    assert best_row([base, row(60, 0.5, 0.8), row(70, 0.5, 0.8)], goal()).step == 60
+    assert goal_rank(reached_guard_held, base, config)[:2] == (1, 0)
+    assert goal_rank(reached_but_guard_collapsed, base, config)[:2] == (1, -2)
+    assert best_row([base], config) is None  # the base model is never a candidate
+
+
+def test_keeping_the_best_goal_or_stopping_early_needs_goal_eval_steps() -> None:
+    with pytest.raises(ConfigError, match="need train.goal_eval_steps"):
+        config_from_dict({"train": {"keep": "best_goal"}})
+    with pytest.raises(ConfigError, match="need train.goal_eval_steps"):
+        config_from_dict({"train": {"early_stopping": {"patience": 2}}})
+
+
+# ---------------------------------------------------------------- runs of the tiny model
+
+
+def watched_config(tmp_path: Path, model_dir: Path, name: str, **train: Any) -> Path:
+    path = write_config(tmp_path, model_dir, name=name)
+    config = yaml.safe_load(path.read_text())
+    watched = {"goal_eval_steps": 2, "goal_eval_items": 4, "guard_eval_items": 40}
+    config["train"].update({**watched, **train})
+    config["goal"]["guard_benchmarks"] = [GUARD]
+    config["output_dir"] = str(tmp_path / name)
+    out = tmp_path / f"{name}.yaml"
+    out.write_text(yaml.safe_dump(config))
+    return out
+
+
+def run(config: Path, command: str = "run") -> RunFolder:
+    result = CliRunner().invoke(app, [command, str(config), "--quiet"])
+    assert result.exit_code == 0, result.output
+    return RunFolder(only_run(config.parent / config.stem))
+
+
+def metrics(folder: RunFolder) -> dict[str, Any]:
+    return json.loads(folder.training_metrics_path.read_text())
+
+
+@pytest.mark.integration
+def test_the_step_0_row_equals_the_same_items_in_before_json(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    folder = run(watched_config(tmp_path, tiny_model_dir, "watched"))
+    rows = folder.read_goal_history()
+    assert [r.step for r in rows] == [0, 2, 4, 6]
+    before = json.loads(folder.eval_path("before").read_text())
+    task_items = seeded_subset(before["task"]["items"], 4, seed=42)
+    guard_items = seeded_subset(before["benchmarks"][GUARD]["items"], 40, seed=42)
+    task = [item["metrics"]["exact_match"] for item in task_items]
+    guard = [item["metrics"]["acc"] for item in guard_items]
+    assert rows[0].task == {"exact_match": pytest.approx(sum(task) / 4, abs=1e-12)}
+    assert rows[0].guards == {GUARD: pytest.approx(sum(guard) / 40, abs=1e-12)}
+    header = next(csv.reader(folder.goal_history_path.open()))
+    assert header == [
+        "step",
+        "epoch",
+        "tokens_seen",
+        "elapsed_s",
+        "task:exact_match",
+        f"guard:{GUARD}",
+    ]
+    watch = metrics(folder)["goal_watch"]
+    assert watch["keep"] == "last" and watch["kept_step"] == 6 and watch["evaluations"] == 4
+    assert watch["task_items"] == 4 and watch["guard_items"] == {GUARD: 40}
+    assert watch["eval_time_s"] > 0 and not watch["stopped_early"]
+
+
+@pytest.mark.integration
+def test_keep_last_trains_exactly_as_without_watching(tmp_path: Path, tiny_model_dir: Path) -> None:
+    plain_config = write_config(tmp_path, tiny_model_dir, name="plain")
+    raw = yaml.safe_load(plain_config.read_text())
+    raw["output_dir"] = str(tmp_path / "plain")
+    (tmp_path / "plain.yaml").write_text(yaml.safe_dump(raw))
+    plain = run(tmp_path / "plain.yaml", "train")
+    watched = run(watched_config(tmp_path, tiny_model_dir, "watched"), "train")
+    assert "goal_watch" not in metrics(plain) and not plain.goal_history_path.exists()
+    assert not plain.kept_dir.exists()
+    without, with_watch = (
+        load_file(str(f.adapter_dir / "adapter_model.safetensors")) for f in (plain, watched)
+    )
+    assert without.keys() == with_watch.keys()
+    assert all(without[k].equal(with_watch[k]) for k in without)
+    strip = [{k: v for k, v in r.items() if k != "elapsed_s"} for r in plain.read_loss_history()]
+    again = [{k: v for k, v in r.items() if k != "elapsed_s"} for r in watched.read_loss_history()]
+    assert strip == again
+
+
+@pytest.mark.integration
+def test_best_goal_keeps_the_best_row_and_it_becomes_the_adapter(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    config = watched_config(tmp_path, tiny_model_dir, "best", keep="best_goal")
+    folder = run(config)
+    rows = folder.read_goal_history()
+    best = best_row(rows, config_from_dict(yaml.safe_load(config.read_text())))
+    assert best is not None
+    watch = metrics(folder)["goal_watch"]
+    assert watch["kept_step"] == best.step
+    assert watch["kept_reason"].startswith(f"the best goal evaluation, step {best.step}")
+    kept = load_file(str(folder.kept_dir / f"step-{best.step:06d}.safetensors"))
+    adapter = load_file(str(folder.adapter_dir / "adapter_model.safetensors"))
+    assert len(adapter) == len(kept)
+    for name, tensor in kept.items():  # PEFT's saved names drop the adapter name
+        saved = name.replace(".default", "").removeprefix("base_model.model.")
+        match = [t for n, t in adapter.items() if n.endswith(saved)]
+        assert len(match) == 1 and match[0].equal(tensor)
+
+
+@pytest.mark.integration
+def test_best_val_loss_keeps_the_lowest_validation_loss(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    folder = run(watched_config(tmp_path, tiny_model_dir, "val", keep="best_val_loss"), "train")
+    recorded = metrics(folder)
+    assert recorded["goal_watch"]["kept_step"] == recorded["loss"]["best_val_step"]
+    assert "lowest validation loss" in recorded["goal_watch"]["kept_reason"]
+
+
+@pytest.mark.integration
+def test_early_stopping_on_patience_and_on_the_guard_budget(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    config = watched_config(
+        tmp_path, tiny_model_dir, "patient", max_steps=12, early_stopping={"patience": 1}
+    )
+    folder = run(config, "train")
+    rows, recorded = folder.read_goal_history(), metrics(folder)
+    watch = recorded["goal_watch"]
+    # the run stopped at the first evaluation that was not a new best by the rule
+    goal_config = config_from_dict(yaml.safe_load(config.read_text()))
+    firsts = [best_row(rows[: i + 1], goal_config) for i in range(1, len(rows))]
+    stalled = next(i for i in range(1, len(firsts)) if firsts[i] == firsts[i - 1])
+    assert rows[-1].step == rows[stalled + 1].step == recorded["steps"] < 12
+    assert watch["stopped_early"] and watch["stop_reason"].startswith("early stopping")
+
+    raw = yaml.safe_load(watched_config(tmp_path, tiny_model_dir, "budget").read_text())
+    raw["train"]["early_stopping"] = {"guard_budget": True}
+    raw["goal"]["thresholds"] = {"investigate_drop_points": -200.0}  # any score is over budget
+    (tmp_path / "budget.yaml").write_text(yaml.safe_dump(raw))
+    folder = run(tmp_path / "budget.yaml", "train")
+    watch = metrics(folder)["goal_watch"]
+    assert [r.step for r in folder.read_goal_history()] == [0, 2]
+    assert metrics(folder)["steps"] == 2 and watch["stop_reason"].startswith("guard budget: ")
+    assert GUARD in watch["stop_reason"]
+
+
+def goal_rows(folder: RunFolder) -> list[dict[str, Any]]:
+    return [r.model_dump(exclude={"elapsed_s"}) for r in folder.read_goal_history()]
+
+
+@pytest.mark.integration
+def test_sigkill_after_a_goal_evaluation_then_resume_matches(
+    tmp_path: Path, tiny_model_dir: Path
+) -> None:
+    # 5 steps an epoch: checkpoints at 5, 7, 10, 14, ..., evaluations at 4, 8, 12, ...
+    settings: dict[str, Any] = {"max_steps": 40, "goal_eval_steps": 4, "save_steps": 7}
+    settings.update(keep="best_goal", learning_rate=3e-2)
+    reference = run(watched_config(tmp_path, tiny_model_dir, "reference", **settings), "train")
+    killed_config = watched_config(tmp_path, tiny_model_dir, "killed", **settings)
+    process = goaltune("train", str(killed_config), "-q")
+    root, deadline = tmp_path / "killed", time.time() + 300
+    while time.time() < deadline and process.poll() is None:
+        found = list(root.glob("killed-*/goal_history.csv")) if root.exists() else []
+        if found and sum(1 for _ in found[0].open()) > 4:  # the header and steps 0, 4, 8, 12
+            process.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.002)
+    process.wait(timeout=60)
+    assert process.returncode == -signal.SIGKILL, "training ended before the kill"
+    killed = RunFolder(only_run(root))
+    rows_at_kill = killed.read_goal_history()
+    assert len(rows_at_kill) < len(reference.read_goal_history())
+    checkpoint = max(
+        int(p.name.removeprefix("step-")) for p in killed.checkpoints_dir.glob("step-*")
+    )
+    assert checkpoint < rows_at_kill[-1].step  # the resume redoes at least one evaluation
+    resumed = goaltune("train", "--resume", str(killed.path), "-q")
+    assert resumed.wait(timeout=300) == 0, resumed.stdout.read() if resumed.stdout else ""
+    assert goal_rows(killed) == goal_rows(reference)
+    kept, expected = metrics(killed)["goal_watch"], metrics(reference)["goal_watch"]
+    assert kept["kept_step"] == expected["kept_step"]
+    assert kept["kept_reason"] == expected["kept_reason"]
+    got = load_file(str(killed.adapter_dir / "adapter_model.safetensors"))
+    want = load_file(str(reference.adapter_dir / "adapter_model.safetensors"))
+    assert all(got[k].allclose(want[k], rtol=0, atol=1e-6) for k in want)
