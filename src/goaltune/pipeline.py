@@ -30,6 +30,7 @@ from goaltune.data import PreparedData, load_task_items, prepare_training_data
 from goaltune.distributed import Context, context
 from goaltune.errors import RunError, TrainingFailed, TrainingInterrupted
 from goaltune.evalcache import EvalCache
+from goaltune.evaluate.judges import Judging, base_outputs, probe_judges
 from goaltune.evaluate.task import evaluate_task
 from goaltune.goal_watch import goal_watch_for
 from goaltune.hardware import place_model
@@ -87,6 +88,7 @@ def evaluate_model(
     task_name: str,
     label: str,
     show_progress: bool = True,
+    baseline: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Task metrics and benchmarks for one model state: the content of eval/before|after.json."""
     if adapter is not None:
@@ -117,6 +119,7 @@ def evaluate_model(
             show_progress,
             f"{label}: task",
             style=[check.model_dump() for check in config.style],
+            judging=Judging(config.judges, baseline, config.batch_size) if config.judges else None,
         )
     if config.benchmarks:
         from goaltune.evaluate.benchmarks import run_benchmarks
@@ -271,6 +274,8 @@ def run_pipeline(
     if config.model.load_in_4bit:
         require_4bit()
     require_trackers(config.train.report_to)
+    if not train_only:  # a dead judge endpoint fails here, before any training
+        probe_judges(config.eval.judges)
     run_dir = resume_dir or dist.on_main(lambda: start_run(config))
     folder = RunFolder(run_dir)
     show_progress = show_progress and dist.is_main
@@ -311,7 +316,8 @@ def run_pipeline(
         if not train_only:
             if not adapter_is_active(lora_model):
                 raise TrainingFailed("the trained adapter is all zeros: after would equal before")
-            after = evaluate(lora_model, tokenizer, adapter=str(folder.adapter_dir), label="after")
+            adapter, base = str(folder.adapter_dir), base_outputs(folder)  # for pairwise judges
+            after = evaluate(lora_model, tokenizer, adapter=adapter, label="after", baseline=base)
             dist.on_main(lambda: folder.write_eval("after", after))
     except (KeyboardInterrupt, TrainingInterrupted) as stop:
         if dist.is_main:

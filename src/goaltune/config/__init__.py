@@ -13,7 +13,7 @@ import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from goaltune.config.base import DEFAULT_EVAL_BATCH_SIZE, _Strict
-from goaltune.config.evaluation import EvalConfig, StyleCheck
+from goaltune.config.evaluation import EvalConfig, JudgeConfig, StyleCheck
 from goaltune.config.goal import AuditConfig, GoalConfig, TaskMetricGoal, Thresholds
 from goaltune.config.training import DataConfig, LoraConfig, MixSource, ModelConfig, TrainConfig
 from goaltune.errors import ConfigError
@@ -24,6 +24,7 @@ __all__ = [
     "DataConfig",
     "EvalConfig",
     "GoalConfig",
+    "JudgeConfig",
     "LoraConfig",
     "MixSource",
     "ModelConfig",

@@ -1,8 +1,8 @@
-"""The eval section: metrics, benchmarks and style checks."""
+"""The eval section: metrics, benchmarks, style checks and judges."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
@@ -31,6 +31,36 @@ class StyleCheck(_Strict):
 
         check = info.data.get("check")
         return value if check is None else check_argument(check, value)
+
+
+class JudgeConfig(_Strict):
+    """One judge of the `judge:NAME` metric: a rubric, a judge model or endpoint, a mode."""
+
+    rubric: str = Field(min_length=1)
+    model: str | None = Field(
+        default=None,
+        description="A model goaltune loads (run in-process), or with base_url the endpoint's "
+        "model name (default: the first it lists).",
+    )
+    base_url: str | None = Field(
+        default=None, description="An OpenAI-compatible API, e.g. http://127.0.0.1:8000/v1."
+    )
+    api_key_env: str | None = Field(
+        default=None, description="Environment variable holding the endpoint's API key."
+    )
+    mode: Literal["pass_fail", "score_1_5", "pairwise"] = "pass_fail"
+    max_tokens: int = Field(default=64, ge=1, description="Longest judge reply.")
+    timeout: float = Field(default=60.0, gt=0, description="Seconds per endpoint request.")
+    max_retries: int = Field(default=3, ge=0, description="Retries (with backoff) per request.")
+    concurrency: int = Field(default=4, ge=1, description="Endpoint requests in flight at once.")
+
+    @model_validator(mode="after")
+    def _has_a_judge(self) -> JudgeConfig:
+        if self.base_url is None and self.model is None:
+            raise ValueError("give the judge a model (run locally) or a base_url (an endpoint)")
+        if self.base_url is None and self.api_key_env is not None:
+            raise ValueError("api_key_env is for a base_url endpoint")
+        return self
 
 
 def _benchmark_specs(value: Any) -> Any:
@@ -73,8 +103,23 @@ class EvalConfig(_Strict):
         description="Checks of the style_pass metric, which is added to metrics when missing.",
     )
 
+    judges: dict[str, JudgeConfig] = Field(
+        default_factory=dict,
+        description="Judges by name; each is the metric judge:NAME, added to metrics when missing.",
+    )
+
     @model_validator(mode="after")
     def _style_is_scored(self) -> EvalConfig:
         if self.style and "style_pass" not in self.metrics:
             self.metrics = [*self.metrics, "style_pass"]
+        return self
+
+    @model_validator(mode="after")
+    def _judges_are_scored(self) -> EvalConfig:
+        unknown = [m for m in self.metrics if m.startswith("judge:") and m[6:] not in self.judges]
+        if unknown:
+            raise ValueError(f"metric {unknown[0]} names no judge in eval.judges")
+        missing = [f"judge:{name}" for name in self.judges if f"judge:{name}" not in self.metrics]
+        if missing:
+            self.metrics = [*self.metrics, *missing]
         return self

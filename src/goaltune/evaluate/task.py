@@ -6,6 +6,7 @@ from typing import Any
 
 from goaltune.config import DEFAULT_EVAL_BATCH_SIZE
 from goaltune.evaluate.generation import generate_texts, render_prompts
+from goaltune.evaluate.judges.core import Judging
 from goaltune.evaluate.metrics import item_details, score_output
 from goaltune.evaluate.stats import score_summary
 
@@ -38,10 +39,12 @@ def evaluate_task(
     show_progress: bool = True,
     label: str = "task eval",
     style: list[dict[str, Any]] | None = None,
+    judging: Judging | None = None,
 ) -> dict[str, Any]:
     """Score the model on the task items; the `task` section of eval/before.json and after.json.
 
-    `style` is eval.style (`{check, value}` dicts), the checks of the `style_pass` metric.
+    `style` is eval.style (`{check, value}` dicts), the checks of the `style_pass` metric;
+    `judging` scores the `judge:NAME` metrics.
     """
     prompts = render_prompts(tokenizer, [item["messages"] for item in items])
     outputs = generate_texts(
@@ -66,11 +69,23 @@ def evaluate_task(
                 **item_details(output, scored, names),
             }
         )
+    judged = judging.score(records, [item_metrics(i, metrics) for i in items]) if judging else {}
     names = sorted({key for record in records for key in record["metrics"]})
-    summary = {
-        metric: score_summary(
-            [r["metrics"][metric] for r in records if metric in r["metrics"]], resamples
+    summary = {  # an unjudged item's judge metric is None: not scored
+        metric: _summary(
+            [r["metrics"][metric] for r in records if r["metrics"].get(metric) is not None],
+            resamples,
         )
         for metric in names
     }
-    return {"name": name, "metrics": summary, "items": records}
+    return {"name": name, "metrics": summary, "items": records, **_judges(judged)}
+
+
+def _summary(values: list[float], resamples: int) -> dict[str, Any]:
+    """score_summary, or no score when no item has a value (a judge could read no reply)."""
+    return score_summary(values, resamples) if values else {"score": None, "n": 0}
+
+
+def _judges(summaries: dict[str, Any]) -> dict[str, Any]:
+    """The task section's `judges` key, only where judges scored it."""
+    return {"judges": summaries} if summaries else {}

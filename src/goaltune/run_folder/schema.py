@@ -51,6 +51,28 @@ class ScoreSummary(Part):
     ci_high: float | None = None
 
 
+class Judgment(Part):
+    """One judge on one item: its raw replies, the verdict read from each, the item's value."""
+
+    mode: str | None = None
+    value: float | None = None  # None: unjudged (no verdict could be read)
+    replies: list[str] = Field(default_factory=list)
+    parsed: list[str | None] = Field(default_factory=list)
+    note: str | None = Field(default=None, exclude_if=lambda value: value is None)
+
+
+class JudgeSummary(Part):
+    """One judge over the task: who judged, how many items it judged, left unjudged, asked."""
+
+    mode: str | None = None
+    judge: str | None = None
+    judged: int = 0
+    unjudged: int = 0
+    unjudged_ids: list[str] = Field(default_factory=list)
+    requests: int = 0  # sent to the judge; the others came from the judgment cache
+    cached: int = 0
+
+
 class ScoredItem(Part):
     """One evaluated item: what the model was asked, what it answered, how that scored."""
 
@@ -61,6 +83,10 @@ class ScoredItem(Part):
     metrics: dict[str, float | None] = Field(default_factory=dict)
     # only items scored on style_pass have it; the others' files stay as they were
     style_failed: list[str] | None = Field(default=None, exclude_if=lambda value: value is None)
+    # only items scored on a judge:NAME metric have it, by judge name
+    judgments: dict[str, Judgment] | None = Field(
+        default=None, exclude_if=lambda value: value is None
+    )
 
 
 class ScoredSet(Part):
@@ -74,6 +100,9 @@ class TaskResult(ScoredSet):
     """The user's task (data.test or held-out examples) scored on its metrics."""
 
     name: str | None = None
+    judges: dict[str, JudgeSummary] | None = Field(
+        default=None, exclude_if=lambda value: value is None
+    )
 
 
 class BenchmarkResult(ScoredSet):

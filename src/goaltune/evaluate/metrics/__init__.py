@@ -156,9 +156,12 @@ DETAILS: dict[str, Details] = {"style_pass": style_failed}
 
 
 def score_output(output: str, item: dict[str, Any], names: list[str]) -> dict[str, float]:
-    """All named metrics' values for one output."""
+    """All named metrics' values for one output (`judge:NAME` metrics are scored by the judges,
+    over all outputs at once, see evaluate/judges)."""
     values: dict[str, float] = {}
     for name in names:
+        if name.startswith("judge:"):
+            continue
         if name not in METRICS:
             raise DataError(f"unknown metric '{name}' (known: {', '.join(METRICS)})")
         values.update(METRICS[name](output, item))
