@@ -23,8 +23,8 @@ from typing import Any
 import pytest
 import yaml
 
-from goaltune.run_folder import RunFolder
-from tests.conftest import copy_fixture_run
+from goaltune.run_folder import GoalRow, RunFolder
+from tests.conftest import copy_fixture_run, goaltune, write_config
 
 CHROMIUM = shutil.which("chromium")
 try:
@@ -37,6 +37,7 @@ needs_browser = pytest.mark.skipif(
     reason="needs Debian's chromium on PATH and the playwright package (pip install playwright)",
 )
 
+LOSS_NAME = RunFolder(Path(".")).loss_history_path.name
 LIVE_ROWS = 5  # loss_history.csv rows the running run has when the test starts
 
 
@@ -78,6 +79,16 @@ def runs_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (first / "report.html").write_text("<html><body>report of alpha</body></html>")
     (first / "adapter").mkdir()
     (first / "adapter" / "adapter_config.json").write_text('{"r": 16}')
+    RunFolder(first).write_goal_history(
+        [
+            GoalRow(step=s, epoch=s / 40, tokens_seen=340 * s, elapsed_s=2.8 * s, task=t, guards=g)
+            for s, t, g in (
+                (0, {"json_valid": 0.2}, {"builtin:mc-mini": 0.58}),
+                (20, {"json_valid": 0.7}, {"builtin:mc-mini": 0.5}),
+                (40, {"json_valid": 0.9}, {"builtin:mc-mini": 0.5}),
+            )
+        ]
+    )
     _variant(root, "beta", "NEEDS TUNING", **{"lora.r": 64, "train.learning_rate": 0.0001})
     _variant(root, "sweep-r/gamma", "PROBLEM", **{"lora.r": 4})
     live = _variant(root, "live", "SUCCESS", **{"train.max_steps": 40})
@@ -170,7 +181,9 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
 def _screenshot(page: Page, shots: list[Path], name: str) -> None:
     for folder in shots:
-        page.screenshot(path=str(folder / f"{name}.png"), full_page=name != "run")
+        # the run page is long: its top (verdict, curves, scores) shows what it is about
+        clip = {"x": 0, "y": 0, "width": 1400, "height": 1350} if name == "run" else None
+        page.screenshot(path=str(folder / f"{name}.png"), full_page=True, clip=clip)
         assert (folder / f"{name}.png").stat().st_size > 10_000
 
 
@@ -274,6 +287,13 @@ def test_run_page_shows_the_evidence_and_downloads(
     scores = page.inner_text("#scores")
     assert "+70.0 [29.8, 100.0]" in scores and "95.0% not reached" in scores
     assert page.locator("#loss-chart path.series").count() == 2
+    goal = page.locator("#goal-chart path.series")
+    assert [
+        (g.get_attribute("data-label"), g.get_attribute("data-points")) for g in goal.all()
+    ] == [
+        ("task: json_valid", "3"),
+        ("guard: builtin:mc-mini", "3"),
+    ]
     assert "loss_spike" not in page.inner_text("#diagnosis")  # the message, not the kind
     assert "Train loss spiked at step 17" in page.inner_text("#diagnosis")
 
@@ -330,6 +350,52 @@ def test_a_corrupted_eval_file_shows_an_error_on_that_run_only(
         response = page.goto(server + other)
         assert response is not None and response.status == 200
         assert page.locator("#run-errors").count() == 0
+
+
+@needs_browser
+@pytest.mark.integration
+def test_the_run_page_follows_a_real_training_run(
+    tmp_path: Path, tiny_model_dir: Path, page: Page, shots: list[Path]
+) -> None:
+    """`goaltune train` on the tiny model while the run page is open: the curve gains points."""
+    steps = 300
+    config = write_config(
+        tmp_path,
+        tiny_model_dir,
+        train={"max_steps": steps, "per_device_train_batch_size": 4, "eval_steps": 100},
+    )
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    port = _free_port()
+    server, _ = _start_ui(str(runs), "--port", str(port))
+    training = goaltune("train", str(config), "--quiet")
+    try:
+        _wait_until_up(port, server)
+        deadline = time.monotonic() + 60
+        while not any(p.joinpath(LOSS_NAME).is_file() for p in runs.glob("*/")):
+            assert time.monotonic() < deadline and training.poll() is None, "training never logged"
+            time.sleep(0.2)
+        (run_dir,) = runs.iterdir()
+        page.goto(f"http://127.0.0.1:{port}/run/0/{run_dir.name}")
+        page.evaluate("window.notReloaded = true")
+        page.wait_for_function("document.querySelector('#loss-chart').dataset.points > 0")
+        first = int(page.get_attribute("#loss-chart", "data-points") or 0)
+        assert first < steps, "training finished before the page could watch it"
+        page.wait_for_function(
+            f"document.querySelector('#loss-chart').dataset.points > {first}", timeout=60_000
+        )
+        assert training.wait(timeout=120) == 0
+        page.wait_for_function(
+            f"document.querySelector('#loss-chart').dataset.points == {steps}", timeout=10_000
+        )
+        assert page.evaluate("window.notReloaded") is True
+        assert page.inner_text("#status") == "finished"
+        _screenshot(page, shots, "run-trained")
+    finally:
+        for process in (training, server):
+            if process.poll() is None:
+                process.terminate()
+                process.wait(timeout=10)
 
 
 # ---------------------------------------------------------------- HTTP only (no browser needed)

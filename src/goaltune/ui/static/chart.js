@@ -69,7 +69,9 @@
         "data-label": s.label, "data-points": points.length});
       if (s.dashed) path.setAttribute("stroke-dasharray", "6 4");
       svg.appendChild(path);
-      if (points.length === 1) svg.appendChild(el("circle", {cx: sx(points[0][0]), cy: sy(points[0][1]), r: 3, fill: color}));
+      if (points.length <= 25) {  // few points (goal evaluations, validation): mark each one
+        points.forEach(function (p) { svg.appendChild(el("circle", {cx: sx(p[0]), cy: sy(p[1]), r: 3, fill: color})); });
+      }
       var key = document.createElement("span");
       key.innerHTML = '<i style="border-color:' + color + (s.dashed ? ';border-top-style:dashed' : '') + '"></i>';
       key.appendChild(document.createTextNode(s.label + " (" + points.length + ")"));

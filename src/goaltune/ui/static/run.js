@@ -9,13 +9,13 @@
     var series = GoaltuneChart.lossSeries(data.rows, "step", "", true);
     series[0].color = GoaltuneChart.COLORS[0];
     if (series[1]) series[1].color = GoaltuneChart.COLORS[1];
-    GoaltuneChart.draw(target, series, {xLabel: "step", yLabel: "loss", empty: "no loss logged yet"});
+    GoaltuneChart.draw(target, series, {xLabel: "step", yLabel: "loss", empty: "no loss logged yet", height: 260});
     target.dataset.points = data.rows.length;
     var goal = document.getElementById("goal-block");
     if (data.goal && data.goal.length) {
       goal.hidden = false;
       data.goal.forEach(function (s) { s.dashed = s.role === "guard"; });
-      GoaltuneChart.draw(document.getElementById("goal-chart"), data.goal, {xLabel: "step", yLabel: "score (%)"});
+      GoaltuneChart.draw(document.getElementById("goal-chart"), data.goal, {xLabel: "step", yLabel: "score (%)", height: 240});
     }
     if (status && data.status_text) status.textContent = data.status_text;
   }
