@@ -16,10 +16,11 @@ from typer.testing import CliRunner
 
 from goaltune.cli import app
 from goaltune.config import config_from_dict
+from goaltune.diagnose import goal_peak
 from goaltune.errors import ConfigError
 from goaltune.goal_watch import best_row, goal_rank, seeded_subset
 from goaltune.run_folder import GoalRow, RunFolder
-from tests.conftest import goaltune, only_run, write_config
+from tests.conftest import copy_fixture_run, goaltune, only_run, write_config
 
 GUARD = "builtin:mc-mini"
 
@@ -79,6 +80,34 @@ def test_keeping_the_best_goal_or_stopping_early_needs_goal_eval_steps() -> None
         config_from_dict({"train": {"keep": "best_goal"}})
     with pytest.raises(ConfigError, match="need train.goal_eval_steps"):
         config_from_dict({"train": {"early_stopping": {"patience": 2}}})
+
+
+def test_the_diagnosis_names_an_early_task_peak_with_a_guard_falling_after_it() -> None:
+    rows = [row(0, 0.2, 0.8), row(60, 0.7, 0.78), row(120, 0.6, 0.7), row(180, 0.65, 0.66)]
+    rows[1] = rows[1].model_copy(update={"epoch": 1.0})
+    (finding,) = goal_peak(rows)
+    assert finding.kind == "goal_peaked_early" and finding.evidence["peak_step"] == 60
+    assert "peaked at step 60" in finding.message and "1 epoch is enough" in finding.message
+    assert finding.evidence["guard_fall_points"] == pytest.approx(12.0)
+    # the task still rising at the end, or the guard holding after the peak: nothing to say
+    assert goal_peak([*rows[:3], row(180, 0.8, 0.66)]) == []
+    assert goal_peak([row(0, 0.2, 0.8), row(60, 0.7, 0.8), row(120, 0.6, 0.795)]) == []
+
+
+def test_the_report_draws_the_goal_curve_with_the_kept_step(tmp_path: Path) -> None:
+    from goaltune.report import build_reports
+    from goaltune.verdict import verdict_for_run
+
+    folder = RunFolder(copy_fixture_run(tmp_path / "run"))
+    folder.write_goal_history([row(0, 0.2, 0.8), row(20, 0.9, 0.78), row(40, 0.6, 0.6)])
+    recorded = folder.read_training_metrics().model_dump(mode="json")
+    recorded["goal_watch"] = {"keep": "best_goal", "kept_step": 20, "kept_reason": "why"}
+    folder.write_training_metrics(recorded)
+    assert [f.kind for f in verdict_for_run(folder.path).findings].count("goal_peaked_early") == 1
+    build_reports(folder.path)
+    html = folder.report_html_path.read_text()
+    assert 'id="chart-goal"' in html and "kept step 20" in html
+    assert "Kept adapter (train.keep: best_goal): why." in folder.report_md_path.read_text()
 
 
 # ---------------------------------------------------------------- runs of the tiny model

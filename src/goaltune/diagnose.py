@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass
 from statistics import median
 from typing import Any, Literal, TypeGuard
 
+from goaltune.run_folder import GoalRow
+
 Severity = Literal["info", "warning", "error"]
 
 MIN_ROWS = 5  # fewer finite train losses than this: no trend analysis
@@ -43,6 +45,7 @@ OVERFIT_RISE = 0.05  # relative rise of validation loss above its best that coun
 OVERFIT_K = 3.0  # ... when it is also this many sigmas of the validation curve's own noise
 VAL_NOISE_FLOOR = 0.005  # smallest log-noise assumed for validation loss (a fixed set of items)
 EPS = 1e-12
+GUARD_FALL_POINTS = 2.0  # a guard's fall on its watched subset after the task's peak that counts
 
 
 @dataclass
@@ -398,3 +401,46 @@ def diagnose(rows: list[dict[str, Any]]) -> list[Finding]:
     instability = _instability(curve)
     diverged = any("rise_to_step" in f.evidence for f in instability)
     return findings + instability + _overfitting(rows, curve) + _trend(finite, curve, diverged)
+
+
+def goal_peak(rows: list[GoalRow]) -> list[Finding]:
+    """goal_history.csv: the task metric (mean of the task columns) peaked before the end and a
+    guard fell after the peak, so fewer epochs would have done."""
+    scored = [(r, [v for v in r.task.values() if v is not None]) for r in rows]
+    means = [(r, sum(v) / len(v)) for r, v in scored if v]
+    if len(means) < 3:
+        return []
+    peak, top = max(means, key=lambda pair: pair[1])  # the earliest of equal maxima
+    last, end = means[-1]
+    falls = {
+        name: (before - after) * 100
+        for name, before in peak.guards.items()
+        if before is not None and (after := last.guards.get(name)) is not None
+    }
+    guard, fall = max(falls.items(), key=lambda kv: kv[1], default=("", 0.0))
+    if peak is last or end >= top or fall < GUARD_FALL_POINTS:
+        return []
+    epochs = math.ceil(peak.epoch) if peak.epoch >= 1 else round(peak.epoch, 1)
+    enough = f"{epochs:g} epoch{'' if epochs == 1 else 's'}"
+    return [
+        Finding(
+            kind="goal_peaked_early",
+            severity="warning",
+            message=(
+                f"The task metric peaked at step {peak.step} (epoch {peak.epoch:g}) and {guard} "
+                f"fell {fall:.1f} points after it: {enough} {'is' if epochs == 1 else 'are'} "
+                "enough."
+            ),
+            evidence={
+                "peak_step": peak.step,
+                "peak_task_score": _num(top),
+                "final_task_score": _num(end),
+                "guard": guard,
+                "guard_fall_points": _num(fall),
+            },
+            recommendation=(
+                f"Train for {enough} (train.num_train_epochs), or let train.keep: best_goal "
+                "keep the best step."
+            ),
+        )
+    ]

@@ -354,11 +354,13 @@ def _best_reason(row: GoalRow, base: GoalRow, config: RunConfig) -> str:
     scores = ", ".join(f"{n} {v:.3g}" for n, v in row.task.items() if v is not None)
     parts.append(f"task {scores}" if scores else "no task score")
     worst = max(guard_drop_points(row, base).items(), key=lambda kv: kv[1], default=None)
-    if worst is not None:
+    if worst is not None and worst[1] > 0:
         state = ("within", "with caution within", "beyond")[-tier]
         parts.append(
             f"worst guard drop {worst[0]} {worst[1]:.1f} points, {state} the verdict's thresholds"
         )
+    elif worst is not None:
+        parts.append(f"no guard below step 0 ({worst[0]} {-worst[1]:+.1f} points)")
     return f"the best goal evaluation, step {row.step}: " + "; ".join(parts)
 
 

@@ -9,10 +9,11 @@ from typing import Any
 
 from goaltune.config import GoalConfig, Thresholds, load_config
 from goaltune.deltas import MetricDelta, MetricFlips, collect_deltas, collect_flips
-from goaltune.diagnose import Finding, diagnose, forgetting_remedies
+from goaltune.diagnose import Finding, diagnose, forgetting_remedies, goal_peak
 from goaltune.format import prose_points
 from goaltune.run_folder import (
     EvalResult,
+    GoalRow,
     LossRow,
     RunFolder,
     VerdictRecord,
@@ -312,13 +313,15 @@ def build_verdict(
     failure_reason: str | None = None,
     loss_rows: Sequence[LossRow] | None = None,
     resamples: int = 1000,
+    goal_rows: list[GoalRow] | None = None,
 ) -> Verdict:
-    """The verdict from the eval results and the loss history; no deltas or flips when training
-    failed.
+    """The verdict from the eval results and the loss history (and the goal history, when the
+    goal was watched during training); no deltas or flips when training failed.
 
     Parsed JSON is accepted as well and checked against the eval file's model.
     """
     findings = diagnose([dict(row) for row in loss_rows]) if loss_rows is not None else []
+    findings += goal_peak(goal_rows or [])
     if training_status in FAILED_STATUSES:
         return decide(goal, [], training_status, failure_reason, findings)
     before_result = _eval_result(before, eval_name("before"))
@@ -347,6 +350,7 @@ def verdict_for_run(run_dir: str | Path) -> Verdict:
         status.reason,
         folder.read_loss_history() if history.is_file() else None,
         config.eval.bootstrap_resamples,
+        folder.read_goal_history() if folder.goal_history_path.is_file() else None,
     )
     if failed or not folder.audit_path.is_file():
         return verdict

@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
 from goaltune.format import finite
-from goaltune.run_folder import ScoreSummary
+from goaltune.run_folder import GoalRow, ScoreSummary
 
 BEFORE_COLOR = "#a3acb9"
 AFTER_COLOR = "#2563eb"
@@ -232,4 +232,43 @@ def loss_curve_png(histories: Mapping[str, History], title: str | None = None) -
         _style(lr_ax)
     if title:
         fig.suptitle(title, fontsize=11, x=0.01, ha="left")
+    return _png(fig)
+
+
+def _goal_lines(ax: Axes, rows: Sequence[GoalRow], role: str) -> None:
+    names = list((rows[0].task if role == "task" else rows[0].guards) if rows else [])
+    offset = 0 if role == "task" else len(rows[0].task)
+    for index, name in enumerate(names):
+        points = [
+            (r.step, 100 * value)
+            for r in rows
+            if finite(value := (r.task if role == "task" else r.guards).get(name))
+        ]
+        if points:
+            ax.plot(
+                *zip(*points),
+                color=RUN_COLORS[(offset + index) % len(RUN_COLORS)],
+                ls="-" if role == "task" else "--",
+                marker="o",
+                ms=4,
+                lw=1.8,
+                label=f"{role}: {name}",
+            )
+
+
+def goal_curve_png(rows: Sequence[GoalRow], kept_step: int | None = None) -> bytes:
+    """The watched task metrics (solid) and guards (dashed) vs step, the kept step marked."""
+    fig = Figure(figsize=(WIDTH_IN, 3.8), layout="constrained")
+    ax = fig.add_subplot()
+    _goal_lines(ax, rows, "task")
+    _goal_lines(ax, rows, "guard")
+    if kept_step is not None:
+        ax.axvline(kept_step, color=TARGET_COLOR, ls=":", lw=2, label=f"kept: step {kept_step}")
+    ax.set_ylim(0, 102)
+    ax.yaxis.set_major_formatter(PercentFormatter(decimals=0))
+    ax.set_ylabel("score on the watched subset", fontsize=9)
+    ax.set_xlabel("optimizer step", fontsize=9)
+    ax.grid(True, color="#e5e7eb")
+    ax.legend(fontsize=8, frameon=False, loc="lower left", bbox_to_anchor=(0, 1.0), ncol=3)
+    _style(ax)
     return _png(fig)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
+from goaltune.errors import GoaltuneError
 from goaltune.format import (
     count,
     duration,
@@ -17,7 +18,7 @@ from goaltune.format import (
     value_text,
 )
 from goaltune.report.inputs import Json, RunData
-from goaltune.report.plots import loss_curve_png, series
+from goaltune.report.plots import goal_curve_png, loss_curve_png, series
 from goaltune.report.render import Badge, Block, Cell, Chart, Code, Section, Table, Text
 from goaltune.run_folder import LossRow, TrainingMetrics
 
@@ -91,6 +92,7 @@ def loss_section(run: RunData) -> Section:
             ],
         ),
     ]
+    blocks += _goal_blocks(run)
     if not series(history, "val_loss")[1]:
         blocks.append(
             Text(
@@ -100,6 +102,35 @@ def loss_section(run: RunData) -> Section:
             )
         )
     return Section("loss", title, blocks)
+
+
+def _goal_blocks(run: RunData) -> list[Block]:
+    """The goal watched during training (goal_history.csv), the kept step marked, and why."""
+    folder = run.folder
+    if not folder.goal_history_path.is_file():
+        return []
+    try:
+        rows = folder.read_goal_history()
+    except GoaltuneError as error:
+        return [Text(f"No goal curve: {error}.", note=True)]
+    watch = run.metrics.goal_watch if run.metrics else None
+    kept = watch.kept_step if watch else None
+    names = ", ".join([*rows[0].task, *rows[0].guards]) if rows else "nothing"
+    alt = f"Goal curve: {names} on the watched subsets at {len(rows)} evaluations"
+    blocks: list[Block] = [
+        Chart(
+            "chart-goal",
+            alt + (f"; kept step {kept}." if kept is not None else "."),
+            goal_curve_png(rows, kept),
+        )
+    ]
+    if watch is not None:
+        stop = f" Training stopped early: {watch.stop_reason}." if watch.stop_reason else ""
+        cost = f" The goal evaluations took {duration(watch.eval_time_s)}."
+        blocks.append(
+            Text(f"Kept adapter (train.keep: {watch.keep}): {watch.kept_reason}.{stop}{cost}")
+        )
+    return blocks
 
 
 def diagnosis_section(run: RunData) -> Section:
