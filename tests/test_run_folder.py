@@ -37,6 +37,7 @@ RUN_FILE_NAMES = (
     "comparison.html",
     "comparison.md",
     "comparison.json",
+    "parity.json",
 )
 
 

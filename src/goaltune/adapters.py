@@ -126,7 +126,11 @@ def require_active_adapter(model: Any, tokenizer: Any, adapter: str) -> None:
 
 def merge_run(run: str | Path) -> RunModel:
     """Load base model + adapter and fold the adapter into the weights (`merge_and_unload`)."""
-    loaded = load_run_model(run)
+    return merge_loaded(load_run_model(run))
+
+
+def merge_loaded(loaded: RunModel) -> RunModel:
+    """Fold a loaded run's adapter into its base weights (in place: `loaded` is used up)."""
     model = loaded.model.merge_and_unload()
     model.eval()
     _drop_quantization_marker(model)

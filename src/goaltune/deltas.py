@@ -131,7 +131,7 @@ class MetricFlips:
 
 
 @dataclass(frozen=True)
-class _Pair:
+class ItemPair:
     """One item's value of a metric before and after."""
 
     id: str
@@ -139,9 +139,9 @@ class _Pair:
     after: float
 
 
-def _pairs(
+def pair_items(
     before_items: list[ScoredItem], after_items: list[ScoredItem], metric: str
-) -> list[_Pair]:
+) -> list[ItemPair]:
     """Items scored on `metric` on both sides, paired by id (an item without an id has no pair)."""
     after_by_id = {item.id: item.metrics for item in after_items if item.id is not None}
     pairs = []
@@ -150,7 +150,7 @@ def _pairs(
             continue
         before, after = item.metrics.get(metric), after_by_id[item.id].get(metric)
         if before is not None and after is not None:
-            pairs.append(_Pair(item.id, float(before), float(after)))
+            pairs.append(ItemPair(item.id, float(before), float(after)))
     return pairs
 
 
@@ -197,7 +197,7 @@ class _Judged:
     role: Role
     target: float | None
     metric: str
-    pairs: list[_Pair]
+    pairs: list[ItemPair]
 
 
 def _judged(goal: GoalConfig, before: EvalResult, after: EvalResult) -> list[_Judged]:
@@ -220,7 +220,7 @@ def _judged(goal: GoalConfig, before: EvalResult, after: EvalResult) -> list[_Ju
     judged = []
     for name, role, target in named:
         source = judged_source(name, role, before, after)
-        pairs = _pairs(source.before.items, source.after.items, source.metric)
+        pairs = pair_items(source.before.items, source.after.items, source.metric)
         if not pairs:
             raise RunError(f"'{name}': no items scored on '{source.metric}' both before and after")
         judged.append(_Judged(name, role, target, source.metric, pairs))

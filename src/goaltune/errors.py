@@ -29,6 +29,12 @@ class RunError(GoaltuneError):
     """A run folder is missing, incomplete or not writable."""
 
 
+class ExportParityFailed(GoaltuneError):
+    """The exported model scores worse than the adapter model beyond noise (`goaltune export`)."""
+
+    exit_code = 3
+
+
 class TrainingFailed(Exception):
     """Training stopped abnormally (non-finite loss); the run is marked failed."""
 

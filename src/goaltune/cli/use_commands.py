@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -83,10 +84,21 @@ def export(
     ),
     private: bool = typer.Option(False, "--private", help="Create the Hub repo as private."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing output."),
+    parity_items: int | None = typer.Option(
+        None, "--parity-items", min=1, help="Parity check on the first N task items only."
+    ),
+    no_parity: bool = typer.Option(
+        False, "--no-parity", help="Skip re-scoring the export against the adapter model."
+    ),
 ) -> None:
-    """Merge the adapter into the base weights and export it (folder, GGUF) or upload it."""
+    """Merge the adapter into the base weights and export it (folder, GGUF) or upload it.
+
+    A merged folder or GGUF file is re-scored on the run's task items against the adapter model
+    (parity.json beside it); an export worse beyond noise exits with code 3.
+    """
     from goaltune import export as exporting
-    from goaltune.adapters import merge_run
+    from goaltune.adapters import load_run_model, merge_loaded
+    from goaltune.export import parity
 
     if not (merged or gguf or hub):
         raise GoaltuneError("give at least one of --merged DIR, --gguf FILE, --hub REPO")
@@ -97,12 +109,37 @@ def export(
     for target in (merged, gguf):
         if target:
             exporting.check_target(target, overwrite)
-    model = merge_run(run_dir) if merged or gguf or merged_upload else None
+    loaded = load_run_model(run_dir) if merged or gguf or merged_upload else None
+    check = None
+    if loaded and (merged or gguf) and not no_parity:  # the adapter model, before merging
+        check = parity.start_check(loaded, parity_items)
+    model = merge_loaded(loaded) if loaded else None
+    written: list[tuple[parity.Kind, Path]] = []
     if merged and model:
-        console.print(f"wrote [bold]{exporting.save_merged(model, merged, overwrite)}[/]")
+        written.append(("merged", exporting.save_merged(model, merged, overwrite)))
+        console.print(f"wrote [bold]{written[-1][1]}[/]")
     if gguf and model:
-        path = exporting.write_gguf(model, gguf, gguf_type, overwrite)
-        console.print(f"wrote [bold]{path}[/] and {path.with_name('Modelfile')}")
+        written.append(("gguf", exporting.write_gguf(model, gguf, gguf_type, overwrite)))
+        console.print(
+            f"wrote [bold]{written[-1][1]}[/] and {written[-1][1].with_name('Modelfile')}"
+        )
+    if check:
+        _parity_gate(check, written)
     if hub:
         url = exporting.push_to_hub(run_dir, hub, model if merged_upload else None, private)
         console.print(f"uploaded to [bold]{url}[/]")
+
+
+def _parity_gate(check: Any, written: list[tuple[Any, Path]]) -> None:
+    """Re-score each export, print one line per reader, fail (exit 3) if one is worse."""
+    from goaltune.export import parity
+
+    results = [parity.check_export(check, kind, path) for kind, path in written]
+    for record, target in results:
+        for reader in record.readers:
+            console.print(parity.parity_line(reader), highlight=False)
+        for reader_name, why in record.skipped.items():
+            console.print(f"[dim]parity ({reader_name}): skipped, {why}[/]", highlight=False)
+        console.print(f"wrote [bold]{target}[/]")
+    for record, target in results:
+        parity.require_parity(record, target)

@@ -56,8 +56,22 @@ def evaluate_task(
         label=label,
         show_progress=show_progress,
     )
+    return score_outputs(items, outputs, metrics, name, resamples, style, judging)
+
+
+def score_outputs(
+    items: list[dict[str, Any]],
+    outputs: list[str],
+    metrics: list[str],
+    name: str,
+    resamples: int = 1000,
+    style: list[dict[str, Any]] | None = None,
+    judging: Judging | None = None,
+) -> dict[str, Any]:
+    """Score each item's output and summarise: the `task` result of `evaluate_task`, also for
+    outputs generated elsewhere (llama.cpp in `goaltune export`'s parity check)."""
     records = []
-    for item, output in zip(items, outputs):
+    for item, output in zip(items, outputs, strict=True):
         scored, names = with_style(item, style or []), item_metrics(item, metrics)
         records.append(
             {

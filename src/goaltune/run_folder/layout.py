@@ -27,6 +27,7 @@ from goaltune.run_folder.schema import (
     EvalResult,
     GoalRow,
     LossRow,
+    ParityRecord,
     Record,
     RunStatus,
     Status,
@@ -54,6 +55,7 @@ MLFLOW_DIR = "mlflow"  # report_to: mlflow, the local store (unless MLFLOW_TRACK
 REPORT_MD = "report.md"
 SWEEP_STATE = "sweep.json"
 COMPARISON = "comparison"  # comparison.html, comparison.md, comparison.json
+PARITY = "parity.json"  # beside an export: inside a merged folder, FILE.parity.json for a GGUF
 
 
 def eval_name(side: Side) -> str:
@@ -61,7 +63,8 @@ def eval_name(side: Side) -> str:
     return f"{EVAL_DIR}/{side}.json"
 
 
-# the JSON files of a run folder and the model of each (docs/RUN_FOLDER.md is tested against it)
+# the JSON files of a run folder (and of an export) and the model of each (docs/RUN_FOLDER.md
+# is tested against it)
 RECORD_MODELS: dict[str, type[Record]] = {
     STATUS: RunStatus,
     TRAINING_METRICS: TrainingMetrics,
@@ -69,6 +72,7 @@ RECORD_MODELS: dict[str, type[Record]] = {
     eval_name("after"): EvalResult,
     VERDICT: VerdictRecord,
     AUDIT: AuditRecord,
+    PARITY: ParityRecord,
 }
 
 
@@ -261,6 +265,21 @@ class SweepFolder:
 
     def is_sweep(self) -> bool:
         return self.state_path.is_file()
+
+
+def parity_path(export: Path, kind: Literal["merged", "gguf"]) -> Path:
+    """Where `goaltune export` writes parity.json: inside a merged folder, beside a GGUF file
+    (FILE.gguf -> FILE.parity.json)."""
+    export = Path(export)
+    return export / PARITY if kind == "merged" else export.with_name(f"{export.stem}.{PARITY}")
+
+
+def read_parity(path: Path) -> ParityRecord:
+    return read_record(ParityRecord, path)
+
+
+def write_parity(path: Path, record: ParityRecord) -> None:
+    write_record(path, record)
 
 
 # ---------------------------------------------------------------- naming and finding

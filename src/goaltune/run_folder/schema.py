@@ -395,3 +395,49 @@ class AuditRecord(Record):
     references: CompletionStats | None = None
     labels: dict[str, dict[str, int]] = Field(default_factory=dict)  # categorical fields
     warnings: list[str] = Field(default_factory=list)  # one sentence per problem found
+
+
+# ---------------------------------------------------------------- parity.json (beside an export)
+
+
+class ParityMetric(Part):
+    """One task metric on the same items: the adapter model, the export, their paired difference.
+
+    `diff_points` is export minus adapter in percentage points, with its 95% paired bootstrap
+    interval; `worse` is true when the whole interval lies below -tolerance_points.
+    """
+
+    name: str
+    adapter: float
+    export: float
+    n: int
+    diff_points: float
+    ci_low_points: float
+    ci_high_points: float
+    worse: bool
+    differing_ids: list[str] = Field(default_factory=list)  # items scored differently
+
+
+class ParityReader(Part):
+    """The export as one reader loaded it (Transformers, or llama.cpp for a GGUF file)."""
+
+    reader: Literal["transformers", "llama.cpp"]
+    passed: bool
+    metrics: list[ParityMetric] = Field(default_factory=list)
+    output_differs_ids: list[str] = Field(default_factory=list)  # items answered differently
+
+
+class ParityRecord(Record):
+    """parity.json: the exported model re-scored on the run's task items against the adapter."""
+
+    created: str | None = None
+    run: str  # the run folder
+    export: str  # the merged folder or the GGUF file
+    kind: Literal["merged", "gguf"]
+    items: int  # task items scored
+    selection: str  # "all" or "first N"
+    settings: dict[str, Any] = Field(default_factory=dict)  # metrics, max_new_tokens, ...
+    passed: bool  # no reader found the export worse beyond noise
+    readers: list[ParityReader] = Field(default_factory=list)
+    skipped: dict[str, str] = Field(default_factory=dict)  # reader -> why it did not run
+    elapsed_s: float | None = None  # loading and scoring the export, every reader
