@@ -213,7 +213,7 @@ def test_local_judge_through_evaluate_task(
     )  # fmt: skip
     parsed = TaskResult.model_validate(task)
     assert parsed.judges is not None and parsed.judges["voice"].unjudged == 3
-    assert parsed.judges["voice"].judge == f"local:{model_dir}|max_tokens=6"
+    assert parsed.judges["voice"].judge == f"local {model_dir}, max_tokens 6"
     assert task["metrics"]["judge:voice"] == {"score": None, "n": 0}
     assert task["metrics"]["contains"]["n"] == 3
     item = parsed.items[0]
@@ -270,3 +270,8 @@ def test_a_run_with_a_pairwise_endpoint_judge_and_a_local_judge(
     saved = json.loads(folder.eval_path("after").read_text())
     assert "replies" in saved["task"]["items"][0]["judgments"]["voice"]
     assert folder.read_status().status == "finished"
+    report = folder.report_md_path.read_text()
+    assert (
+        f"judge:voice after (pass_fail, local {model_dir}, max_tokens 6): 0 judged, 6 unjudged"
+        in report
+    )

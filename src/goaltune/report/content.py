@@ -192,9 +192,28 @@ def _task_section(run: RunData) -> Section:
             table_rows,
         ),
     ]
+    blocks += _judge_notes(before, after)
     if before is None or after is None:
         blocks.append(_eval_missing_note(run, "before/after comparison"))
     return Section("task", "Task metrics", blocks)
+
+
+def _judge_notes(before: TaskResult | None, after: TaskResult | None) -> list[Block]:
+    """One line per judge and side: who judged, and the items left unjudged (unparsable)."""
+    notes: list[Block] = []
+    for side, task in (("before", before), ("after", after)):
+        for name, judge in ((task.judges or {}) if task else {}).items():
+            ids = ", ".join(judge.unjudged_ids[:10]) + (" ..." if judge.unjudged > 10 else "")
+            unjudged = f"{judge.unjudged} unjudged ({ids}): no verdict could be read" if ids else ""
+            notes.append(
+                Text(
+                    f"judge:{name} {side} ({judge.mode}, {judge.judge}): {judge.judged} judged"
+                    + (f", {unjudged}; left out of the score" if unjudged else "")
+                    + f"; {judge.requests} requests, {judge.cached} from the cache.",
+                    note=True,
+                )
+            )
+    return notes
 
 
 def _benchmark_rows(run: RunData) -> tuple[list[ScoreRow], list[tuple[Cell, ...]]]:

@@ -49,7 +49,7 @@ class LocalJudge:
             config.max_tokens,
             batch_size,
         )
-        self.identity = f"local:{config.model}|max_tokens={config.max_tokens}"
+        self.identity = f"local {config.model}, max_tokens {config.max_tokens}"
         self.requests = 0
 
     def ask(self, requests: list[Messages]) -> list[str]:
@@ -76,7 +76,8 @@ class EndpointJudge:
         from openai import OpenAI
 
         self.name, self.config, self.url = name, config, config.base_url.rstrip("/")
-        self.identity = f"{self.url}|{config.model or ''}|max_tokens={config.max_tokens}"
+        named = config.model or "first listed"
+        self.identity = f"{self.url}, model {named}, max_tokens {config.max_tokens}"
         self.requests = 0
         self.model: str | None = config.model
         self.client = OpenAI(
@@ -120,6 +121,23 @@ class EndpointJudge:
         return names
 
     def ask(self, requests: list[Messages]) -> list[str]:
+        """The replies, asked by the main process only (each request is sent once, whatever the
+        number of processes) and shared with the others, errors included."""
+        from goaltune.distributed import context
+
+        dist = context()
+        answer: tuple[list[str], GoaltuneError | None] = ([], None)
+        if dist.is_main:
+            try:
+                answer = (self._ask_all(requests), None)
+            except GoaltuneError as failure:
+                answer = ([], failure)
+        replies, problem = dist.broadcast(answer)
+        if problem is not None:
+            raise problem
+        return replies
+
+    def _ask_all(self, requests: list[Messages]) -> list[str]:
         if self.model is None:
             self.model = self.probe()[0]
         self.requests += len(requests)  # judge requests; the client's retries are not counted
