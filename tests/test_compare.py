@@ -180,3 +180,43 @@ def test_runs_lists_statuses_and_skips_other_folders(tmp_path: Path) -> None:
 def test_runs_on_a_missing_folder_is_an_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["runs", str(tmp_path / "nope")])
     assert result.exit_code == 2 and "no such runs folder" in result.output
+
+
+def test_compare_shows_each_runs_flips_from_its_verdict(tmp_path: Path) -> None:
+    from goaltune.pipeline import judge_and_report
+    from goaltune.run_folder import RunFolder
+
+    small = make_run(tmp_path, "r16-20261128T100000Z", **{"lora.r": 16})
+    large = make_run(tmp_path, "r64-20261128T110000Z", **{"lora.r": 64})
+
+    def all_wrong(after: Any) -> None:  # every json_valid item of r64 wrong after training
+        for item in after["task"]["items"]:
+            item["metrics"]["json_valid"] = 0.0
+
+    edit_json(large / "eval" / "after.json", all_wrong)
+    for run in (small, large):
+        judge_and_report(run)  # verdict.json with flips, recounted from the eval files
+    verdicts = {run.name.split("-")[0]: RunFolder(run).read_verdict() for run in (small, large)}
+    counts = {
+        label: {f.name: (f.right_to_wrong, f.wrong_to_right, f.p_value) for f in v.flips}
+        for label, v in verdicts.items()
+    }
+    assert counts["r16"]["json_valid"] != counts["r64"]["json_valid"]
+    assert counts["r64"]["json_valid"][1] == 0  # nothing can go wrong -> right
+    result = compare(str(small), str(large), "--out", str(tmp_path / "cmp"))
+    assert result.exit_code == 0, result.output
+    data = json.loads((tmp_path / "cmp" / "comparison.json").read_text())
+    for run in data["runs"]:
+        shown = {
+            f["name"]: (f["right_to_wrong"], f["wrong_to_right"], f["p_value"])
+            for f in run["flips"]
+        }
+        assert shown == counts[run["label"]]
+        assert [f["name"] for f in run["flips"]] == [d["name"] for d in run["deltas"]]
+    markdown = (tmp_path / "cmp" / "comparison.md").read_text()
+    terminal = " ".join(result.output.split())
+    for label, by_name in counts.items():
+        for name, (r2w, w2r, p) in by_name.items():
+            role = "task" if name.startswith("json") else "guard"
+            assert f"| {name} | {role} | {label} | {r2w} | {w2r} | {p:.2g} |" in markdown
+            assert f"{r2w} / {w2r} (p {p:.2g})" in terminal

@@ -17,7 +17,7 @@ from goaltune.config import resolve_key_path
 from goaltune.errors import ConfigError, RunError
 from goaltune.format import get, value_text
 from goaltune.report.inputs import Json, RunData, entry, load_run
-from goaltune.run_folder import DeltaRecord, RunFolder, TrainingMetrics
+from goaltune.run_folder import DeltaRecord, FlipRecord, RunFolder, TrainingMetrics
 
 IGNORED_KEYS = ("name", "output_dir")
 
@@ -198,6 +198,23 @@ def worst_guard(run: RunData) -> str:
     """'-4.0 builtin:ifeval-mini': the guard benchmark with the lowest delta in points."""
     guards = [d for d in run.deltas.values() if d.role == "guard"]
     return _delta_text(min(guards, key=lambda d: d.delta_points) if guards else None)
+
+
+def flips(run: RunData) -> dict[str, FlipRecord]:
+    """The verdict's flips by metric (or benchmark) name; none without verdict.json or flips."""
+    return {flip.name: flip for flip in run.verdict.flips} if run.verdict else {}
+
+
+def flipped_names(runs: list[ComparedRun]) -> list[str]:
+    """Judged metrics with flips in some run, in order of appearance (task metrics first)."""
+    return list(dict.fromkeys(name for run in runs for name in flips(run.data)))
+
+
+def flip_text(flip: FlipRecord | None) -> str:
+    """'1 / 8 (p 0.039)': right -> wrong / wrong -> right and McNemar's exact p."""
+    if flip is None:
+        return "-"
+    return f"{flip.right_to_wrong} / {flip.wrong_to_right} (p {flip.p_value:.2g})"
 
 
 def cost(run: RunData) -> Json:

@@ -15,6 +15,8 @@ from goaltune.compare.core import (
     Comparison,
     benchmarks,
     cost,
+    flipped_names,
+    flips,
     goal_task_metrics,
     status_name,
     task_metrics,
@@ -184,6 +186,39 @@ def _scores_section(c: Comparison, bench: bool) -> Section:
     )
 
 
+def _flips_section(c: Comparison) -> Section:
+    """Per judged metric and run: the items that went right -> wrong and wrong -> right."""
+    rows: list[tuple[Cell, ...]] = []
+    for name in flipped_names(c.runs):
+        for run in c.runs:
+            flip = flips(run.data).get(name)
+            if flip is not None:
+                p_value = f"{flip.p_value:.2g}"
+                rows.append(
+                    (
+                        name,
+                        flip.role,
+                        run.label,
+                        count(flip.right_to_wrong),
+                        count(flip.wrong_to_right),
+                        p_value,
+                    )
+                )
+    if not rows:
+        return Section("flips", "Flips", [Text("No run's verdict.json lists flips.", note=True)])
+    return Section(
+        "flips",
+        "Flips",
+        [
+            Text(
+                "Items of each judged metric whose right/wrong status changed from before to "
+                "after (right at 0.5 or above), with McNemar's exact two-sided p-value."
+            ),
+            Table(("metric", "role", "run", "right → wrong", "wrong → right", "McNemar p"), rows),
+        ],
+    )
+
+
 def _loss_section(c: Comparison) -> Section:
     histories = {run.label: run.data.history for run in c.runs if run.data.history}
     if not histories:
@@ -256,6 +291,7 @@ def comparison_report(c: Comparison, source: str) -> Report:
         _runs_section(c),
         _scores_section(c, bench=False),
         _scores_section(c, bench=True),
+        _flips_section(c),
         _loss_section(c),
         _cost_section(c),
     ]
@@ -295,6 +331,7 @@ def _run_json(run: ComparedRun, c: Comparison) -> Json:
         "task": task,
         "benchmarks": bench,
         "deltas": [_as_read(d) for d in data.verdict.deltas] if data.verdict else [],
+        "flips": [_as_read(flip) for flip in flips(data).values()],
         "cost": cost(data),
     }
 

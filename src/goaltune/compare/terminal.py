@@ -13,6 +13,9 @@ from goaltune.compare.core import (
     cost,
     find_runs,
     first_task_delta,
+    flip_text,
+    flipped_names,
+    flips,
     status_name,
     verdict_name,
     worst_guard,
@@ -46,6 +49,7 @@ def print_comparison(c: Comparison, console: Console) -> None:
             duration(cost(run.data)["train_time_s"]),
         )
     console.print(table)
+    _print_flips(c, console)
     for pair in c.pairs:
         console.print(f"  {pair.text()}", highlight=False)
     for pair in c.confounded:
@@ -56,6 +60,19 @@ def print_comparison(c: Comparison, console: Console) -> None:
         )
     for note in c.notes:
         console.print(f"[dim]{note}[/]", highlight=False)
+
+
+def _print_flips(c: Comparison, console: Console) -> None:
+    """Each run's flips per judged metric, from its verdict.json (nothing when none has any)."""
+    names = flipped_names(c.runs)
+    if not names:
+        return
+    table = RichTable(title="flips: right → wrong / wrong → right (McNemar p)")
+    for column in ("run", *names):
+        table.add_column(column, overflow="fold")
+    for run in c.runs:
+        table.add_row(run.label, *(flip_text(flips(run.data).get(name)) for name in names))
+    console.print(table)
 
 
 def _short(value: Any) -> str:
