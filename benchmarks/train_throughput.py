@@ -77,7 +77,8 @@ TRL_VARIANTS: dict[str, dict[str, Any]] = {
 SAME_BATCHES = "trl-fp32-nogc-goaltune-batches"
 QUICK_TRL = ["trl-fp32-nogc-grouped", "trl-fp32-nogc", SAME_BATCHES, "trl-defaults"]
 
-# goaltune levers: name -> (TrainConfig overrides, worker options). Each turns one default off.
+# goaltune levers: name -> (TrainConfig overrides, worker options). Each turns one default off
+# (or, for packing, an opt-in on). The bf16 base acts only where bf16 autocast is on.
 LEVERS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "defaults": ({}, {}),
     "no supervised-only logits": ({"supervised_logits_only": False}, {}),
@@ -87,6 +88,9 @@ LEVERS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "batch 8 (half the steps)": ({"per_device_train_batch_size": 8}, {"steps_divisor": 2}),
     "gradient checkpointing on": ({"gradient_checkpointing": True}, {}),
     "torch.compile (decoder)": ({}, {"compile": True}),
+    "no bf16-resident base": ({"bf16_base": False}, {}),
+    "packing on": ({"packing": True}, {}),
+    "packing on, no length bucketing": ({"packing": True, "length_bucketing": False}, {}),
 }
 
 
@@ -190,6 +194,7 @@ def worker_goaltune(job: dict[str, Any]) -> dict[str, Any]:
     return {
         "tool": "goaltune",
         "precision": "bf16" if result.bf16 else "fp32",
+        "bf16_base": result.bf16_base,
         "steps": result.steps,
         "gradient_checkpointing": config.gradient_checkpointing,
         "sampler": "length buckets" if config.length_bucketing else "random",

@@ -35,9 +35,17 @@ class SupervisedLoss(torch.nn.Module):
         self._no_split_modules = getattr(causal_lm(model), "_no_split_modules", None)
 
     def forward(
-        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, labels: torch.Tensor
+        self,
+        input_ids: torch.Tensor,
+        labels: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, int]:
-        batch = {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
+        batch = {"input_ids": input_ids, "labels": labels}
+        if attention_mask is not None:
+            batch["attention_mask"] = attention_mask
+        if position_ids is not None:  # packed rows (data.encoding.collate_packed)
+            batch["position_ids"] = position_ids
         return token_loss_sum(self.model, batch, self.supervised_only)
 
 

@@ -12,6 +12,11 @@ import torch
 import torch.nn.functional as F
 
 from goaltune.data.encoding import IGNORE_INDEX, Encoded
+from goaltune.errors import ConfigError
+
+# Attention implementations for which Transformers turns packed position ids into a mask that
+# keeps a row's examples apart; its flash-attention path detects packing only in one-row batches.
+PACKED_ATTENTION = ("sdpa", "eager", "flex_attention")
 
 
 def causal_lm(model: Any) -> Any:
@@ -32,16 +37,26 @@ def token_loss_sum(
     count = int(mask.sum())
     lm = causal_lm(model)
     decoder = getattr(lm, "model", None)
+    # a packed batch has position ids and no attention mask (see data.encoding.collate_packed)
+    inputs = {k: batch[k] for k in ("input_ids", "attention_mask", "position_ids") if k in batch}
     if supervised_only and decoder is not None and hasattr(lm, "lm_head"):
-        hidden = decoder(
-            input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
-        ).last_hidden_state
+        hidden = decoder(**inputs, use_cache=False).last_hidden_state
         logits = lm.lm_head(hidden[:, :-1][mask])
     else:
-        full = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        full = model(**inputs, use_cache=False).logits
         logits = full[:, :-1][mask]
     loss = F.cross_entropy(logits.float(), labels[mask], reduction="sum")
     return loss, count
+
+
+def require_packed_attention(model: Any) -> None:
+    """ConfigError unless the model's attention keeps packed examples apart (train.packing)."""
+    kind = getattr(causal_lm(model).config, "_attn_implementation", None)
+    if kind not in PACKED_ATTENTION:
+        raise ConfigError(
+            f"train.packing: the model's attention implementation ({kind}) cannot keep packed "
+            f"examples apart (supported: {', '.join(PACKED_ATTENTION)}); set train.packing: false"
+        )
 
 
 def supervised_targets(item: Encoded) -> int:

@@ -45,7 +45,7 @@ from goaltune.hardware import (
     place_model,
     use_bf16,
 )
-from goaltune.loss import supervised_targets
+from goaltune.loss import require_packed_attention, supervised_targets
 from goaltune.progress import ProgressBar
 from goaltune.run_folder import LossHistoryWriter, RunFolder, truncate_loss_history
 from goaltune.trackers import open_trackers
@@ -251,6 +251,8 @@ def train_adapter(
     model.train()
     if config.gradient_checkpointing:
         enable_gradient_checkpointing(model)
+    if config.packing:
+        require_packed_attention(model)
     bf16 = use_bf16(config.bf16, device)
     pad_id = tokenizer.pad_token_id
     params = [p for p in model.parameters() if p.requires_grad]
@@ -339,7 +341,9 @@ def train_adapter(
             epoch = micro[-1][0]
             step_tokens = sum(supervised_targets(train_set[i]) for _, ids in micro for i in ids)
             own = micro[dist.rank * accumulation : (dist.rank + 1) * accumulation]
-            batches = [collate([train_set[i] for i in ids], pad_id) for _, ids in own]
+            batches = [
+                collate([train_set[i] for i in ids], pad_id, config.packing) for _, ids in own
+            ]
             step_loss, input_tokens = 0.0, 0
             for index, batch in enumerate(batches):
                 batch = {k: v.to(device) for k, v in batch.items()}
@@ -348,7 +352,7 @@ def train_adapter(
                         loss_sum, _ = engine.loss(batch)
                     engine.backward(loss_sum / step_tokens)
                 step_loss += float(loss_sum.detach()) / step_tokens
-                input_tokens += int(batch["attention_mask"].sum())
+                input_tokens += sum(len(train_set[i].input_ids) for i in own[index][1])
             stopping = False
             if dist.active:  # one collective: every process takes the same decisions below
                 step_loss, input_tokens, stopping = _reduce_step(

@@ -107,6 +107,10 @@ class TrainConfig(_Strict):
     save_total_limit: int = Field(default=2, ge=1)
     max_bad_batches: int = Field(default=0, ge=0)
     length_bucketing: bool = True
+    packing: bool = Field(
+        default=False,
+        description="Pack a batch's examples into fewer rows, kept apart by position ids.",
+    )
     supervised_logits_only: bool = True
     gradient_checkpointing: bool = False
     report_to: list[Literal["tensorboard", "mlflow"]] = Field(

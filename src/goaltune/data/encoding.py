@@ -183,8 +183,55 @@ def make_batches(
     return batches
 
 
-def collate(items: list[Encoded], pad_token_id: int) -> dict[str, torch.Tensor]:
-    """Right-pad a training batch into input_ids, attention_mask and labels tensors."""
+def pack_rows(items: list[Encoded]) -> list[list[int]]:
+    """Indices of `items` per row: first fit by decreasing length into rows as wide as the
+    longest item, so no row is wider, and there are no more rows, than in the padded batch."""
+    width = max(len(item.input_ids) for item in items)
+    rows: list[list[int]] = []
+    room: list[int] = []
+    for index in sorted(range(len(items)), key=lambda i: -len(items[i].input_ids)):
+        length = len(items[index].input_ids)
+        row = next((r for r, free in enumerate(room) if free >= length), len(rows))
+        if row == len(rows):
+            rows.append([])
+            room.append(width)
+        rows[row].append(index)
+        room[row] -= length
+    return rows
+
+
+def collate_packed(items: list[Encoded], pad_token_id: int) -> dict[str, torch.Tensor]:
+    """Pack a training batch into few rows: input_ids, labels and position_ids, no attention mask.
+
+    Position ids restart at 0 with every example; from them Transformers builds an attention
+    mask that keeps the examples of a row apart (attention_mask must be absent for that). An
+    example's first token gets no label, as in its own row, where nothing predicts it. The
+    padding that is left at a row's end is a sequence of its own, with no labels.
+    """
+    rows = pack_rows(items)
+    width = max(len(item.input_ids) for item in items)
+    input_ids = torch.full((len(rows), width), pad_token_id, dtype=torch.long)
+    labels = torch.full((len(rows), width), IGNORE_INDEX, dtype=torch.long)
+    positions = torch.zeros((len(rows), width), dtype=torch.long)
+    for row, members in enumerate(rows):
+        start = 0
+        for index in members:
+            item, end = items[index], start + len(items[index].input_ids)
+            input_ids[row, start:end] = torch.tensor(item.input_ids)
+            labels[row, start + 1 : end] = torch.tensor(item.labels[1:])
+            positions[row, start:end] = torch.arange(end - start)
+            start = end
+        positions[row, start:] = torch.arange(width - start)
+    return {"input_ids": input_ids, "labels": labels, "position_ids": positions}
+
+
+def collate(
+    items: list[Encoded], pad_token_id: int, packed: bool = False
+) -> dict[str, torch.Tensor]:
+    """Right-pad a training batch into input_ids, attention_mask and labels tensors
+    (with `packed`, `collate_packed`'s rows instead)."""
+    if packed:
+        return collate_packed(items, pad_token_id)
     width = max(len(item.input_ids) for item in items)
     input_ids = torch.full((len(items), width), pad_token_id, dtype=torch.long)
     labels = torch.full((len(items), width), IGNORE_INDEX, dtype=torch.long)
