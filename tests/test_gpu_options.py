@@ -47,8 +47,7 @@ def test_qlora_without_bitsandbytes_names_the_install(monkeypatch: pytest.Monkey
     )
     with pytest.raises(
         ModelError,
-        match=r"needs the bitsandbytes package; install it with: "
-        r"pip install 'goaltune\[gpu\]'",
+        match=r"needs bitsandbytes: pip install 'goaltune\[gpu\]'",
     ):
         models.require_4bit()
 

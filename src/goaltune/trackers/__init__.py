@@ -7,12 +7,12 @@ library's own API; one that fails is dropped with a warning and never fails the 
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from goaltune.errors import ConfigError
+from goaltune.extras import require
 from goaltune.run_folder import EvalResult, RunFolder
 from goaltune.trackers.base import Tracker, TrackerSet
 
@@ -36,11 +36,7 @@ def require_trackers(names: Sequence[str]) -> None:
     """ConfigError naming the pip extra when a tracker's library is not installed."""
     for name in names:
         module, extra = REQUIREMENTS[name]
-        if importlib.util.find_spec(module) is None:
-            raise ConfigError(
-                f"train.report_to: {name} needs the package '{module}'; install it with: "
-                f"pip install 'goaltune[{extra}]'"
-            )
+        require(f"train.report_to: {name}", [module], extra, error=ConfigError)
 
 
 def open_trackers(names: Sequence[str], folder: RunFolder, first_step: int = 1) -> TrackerSet:

@@ -8,11 +8,10 @@ the downloads. Templates and the small SVG chart script ship in the package (no 
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Sequence
 from pathlib import Path
 
-from goaltune.errors import GoaltuneError
+from goaltune.extras import require
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
@@ -21,11 +20,7 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 def require_ui_extra() -> None:
     """GoaltuneError naming the pip extra when FastAPI, uvicorn or Jinja2 is missing."""
-    missing = [m for m in ("fastapi", "uvicorn", "jinja2") if importlib.util.find_spec(m) is None]
-    if missing:
-        raise GoaltuneError(
-            f"goaltune ui needs {' and '.join(missing)}: pip install 'goaltune[ui]'"
-        )
+    require("goaltune ui", ["fastapi", "uvicorn", "jinja2"], "ui")
 
 
 def url(host: str, port: int) -> str:

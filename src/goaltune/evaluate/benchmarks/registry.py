@@ -82,12 +82,10 @@ def _discover() -> None:
 
 
 def require(module: str, purpose: str) -> None:
-    """BenchmarkError naming the install command when an optional package is missing."""
-    if importlib.util.find_spec(module) is None:
-        raise BenchmarkError(
-            f"{purpose} needs the Python package '{module}'; install it with: "
-            "pip install 'goaltune[eval]'"
-        )
+    """BenchmarkError naming the install command when a package a benchmark needs is missing."""
+    from goaltune.extras import require as require_packages
+
+    require_packages(purpose, [module], error=BenchmarkError)
 
 
 def benchmark_names() -> list[str]:
