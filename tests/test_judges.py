@@ -144,6 +144,7 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory, tiny_model_and_tokenizer
     return folder
 
 
+@pytest.mark.integration  # a goaltune serve process
 def test_endpoint_judge_caches_counts_unjudged_and_names_a_dead_url(
     model_dir: Path, tmp_path: Path
 ) -> None:

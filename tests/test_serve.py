@@ -118,6 +118,7 @@ def post(url: str, body: dict[str, Any]) -> dict[str, Any]:
         return dict(json.loads(response.read()))
 
 
+@pytest.mark.integration  # a server process
 def test_models_lists_the_run(server: str, tiny_run: Path) -> None:
     with urllib.request.urlopen(f"{server}/models", timeout=10) as response:
         listing = json.loads(response.read())
@@ -126,6 +127,7 @@ def test_models_lists_the_run(server: str, tiny_run: Path) -> None:
     assert [m.id for m in client(server).models.list().data] == [tiny_run.name]
 
 
+@pytest.mark.integration  # a server process
 def test_openai_client_gets_the_generate_text(server: str, reply: str, generated: str) -> None:
     assert reply.strip() and generated.strip() == reply.strip()
     answer = client(server).chat.completions.create(
@@ -136,6 +138,7 @@ def test_openai_client_gets_the_generate_text(server: str, reply: str, generated
     assert answer.usage is not None and 0 < answer.usage.completion_tokens <= MAX_TOKENS
 
 
+@pytest.mark.integration  # a server process
 def test_plain_http_and_curl_get_the_same_text(server: str, reply: str) -> None:
     body = {"messages": [{"role": "user", "content": PROMPT}], "max_tokens": MAX_TOKENS}
     answer = post(server, body)
@@ -150,6 +153,7 @@ def test_plain_http_and_curl_get_the_same_text(server: str, reply: str) -> None:
     assert json.loads(out.stdout)["choices"][0]["message"]["content"] == reply
 
 
+@pytest.mark.integration  # a server process
 def test_stream_chunks_concatenate_to_the_reply(server: str, reply: str) -> None:
     chunks = list(
         client(server).chat.completions.create(
@@ -165,6 +169,7 @@ def test_stream_chunks_concatenate_to_the_reply(server: str, reply: str) -> None
     assert chunks[-1].choices[0].finish_reason in ("stop", "length")
 
 
+@pytest.mark.integration  # a server process
 def test_stop_sequence_cuts_both_ways(server: str, reply: str) -> None:
     assert len(reply) >= 6, reply
     stop = reply[4:6]
@@ -213,6 +218,7 @@ def test_missing_extra_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
         require_serve_extra()
 
 
+@pytest.mark.integration  # a server process
 def test_a_model_with_an_adapter_serves_the_same_reply(tiny_run: Path, reply: str) -> None:
     from goaltune.run_folder import RunFolder
 
