@@ -399,14 +399,21 @@ def evaluate_standalone(
     out: Path | None,
     show_progress: bool = True,
 ) -> dict[str, Any]:
-    """`goaltune eval`: one model (plus adapter) on task items and/or benchmarks."""
+    """`goaltune eval`: one model (plus adapter) on task items and/or benchmarks.
+
+    Under several processes each runs its share of the batches and gets every result; only the
+    main process shows progress and writes `out`.
+    """
     from goaltune.config import DataConfig, ModelConfig
     from goaltune.errors import ConfigError
 
     if not benchmarks and not task:
         raise ConfigError("nothing to evaluate: pass --benchmarks and/or --task")
-    base, tokenizer = load_model_and_tokenizer(ModelConfig(name_or_path=model))
-    place_model(base, context().device)
+    dist = context()
+    show_progress = show_progress and dist.is_main
+    with dist.main_first():  # the main process fills the model cache
+        base, tokenizer = load_model_and_tokenizer(ModelConfig(name_or_path=model))
+    place_model(base, dist.device)
     evaluated = load_adapter(base, adapter) if adapter else base
     items = None
     if task:
@@ -432,6 +439,6 @@ def evaluate_standalone(
         "eval",
         show_progress,
     )
-    if out and context().is_main:
+    if out and dist.is_main:
         write_json(out, dump_record(parse_record(EvalResult, result, out)))
     return result

@@ -114,12 +114,42 @@ def eval_(
     out: Path | None = typer.Option(None, help="Write the results JSON here."),
     quiet: bool = QuietOption,
     allow_code: bool = AllowCodeOption,
+    num_processes: int | None = typer.Option(
+        None,
+        "--num-processes",
+        min=1,
+        help="Evaluate in N processes through accelerate launch (one per GPU; gloo on CPU), each "
+        "on its share of the batches; per-item results are those of one process.",
+    ),
+    accelerate_config: Path | None = AccelerateConfigOption,
 ) -> None:
     """Evaluate a model (optionally with an adapter) on task items and/or benchmarks."""
     from goaltune.config import DEFAULT_EVAL_BATCH_SIZE
+    from goaltune.distributed import launch
     from goaltune.pipeline import evaluate_standalone
     from goaltune.summary import print_eval_table
 
+    if should_launch(num_processes, accelerate_config):  # the same command in each process
+        args = [
+            arg
+            for name, value in [
+                ("--model", model),
+                ("--adapter", adapter),
+                ("--benchmarks", benchmarks),
+                ("--task", task),
+                ("--metrics", metrics),
+                ("--limit", limit),
+                ("--data-dir", data_dir),
+                ("--batch-size", batch_size),
+                ("--max-new-tokens", max_new_tokens),
+                ("--out", out),
+            ]
+            if value is not None
+            for arg in (name, str(value))
+        ]
+        flags = [("--quiet", quiet), ("--allow-code-execution", allow_code)]
+        args += [flag for flag, wanted in flags if wanted]
+        raise typer.Exit(launch(["eval", *args], num_processes, accelerate_config))
     permit_code_execution(allow_code)
     quiet_libraries(quiet)
     result = evaluate_standalone(
