@@ -276,3 +276,17 @@ def test_a_run_with_a_pairwise_endpoint_judge_and_a_local_judge(
         f"judge:voice after (pass_fail, local {model_dir}, max_tokens 6): 0 judged, 6 unjudged"
         in report
     )
+
+
+def test_an_endpoint_judge_without_openai_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    from goaltune import extras
+
+    installed = extras._installed
+    monkeypatch.setattr(
+        extras, "_installed", lambda module: module != "openai" and installed(module)
+    )
+    judges = {"voice": JudgeConfig(rubric=RUBRIC, base_url="http://127.0.0.1:9/v1")}
+    with pytest.raises(
+        ConfigError, match=r"eval\.judges\.voice .*openai: pip install 'goaltune\[serve\]'"
+    ):
+        probe_judges(judges)

@@ -8,7 +8,6 @@ off exponentially between tries); requests run on a thread pool of `concurrency`
 from __future__ import annotations
 
 import functools
-import importlib.util
 import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
@@ -16,6 +15,7 @@ from typing import Any, Protocol
 from goaltune.config import JudgeConfig, ModelConfig
 from goaltune.errors import ConfigError, GoaltuneError
 from goaltune.evaluate.judges.prompts import Messages
+from goaltune.extras import require
 
 
 class Backend(Protocol):
@@ -68,11 +68,7 @@ class EndpointJudge:
 
     def __init__(self, name: str, config: JudgeConfig) -> None:
         assert config.base_url is not None
-        if importlib.util.find_spec("openai") is None:
-            raise ConfigError(
-                f"eval.judges.{name}: a base_url judge needs the package 'openai'; install it "
-                "with: pip install 'goaltune[serve]'"
-            )
+        require(f"eval.judges.{name} (a base_url judge)", ["openai"], "serve", ConfigError)
         from openai import OpenAI
 
         self.name, self.config, self.url = name, config, config.base_url.rstrip("/")
