@@ -110,6 +110,25 @@ def test_the_report_draws_the_goal_curve_with_the_kept_step(tmp_path: Path) -> N
     assert "Kept adapter (train.keep: best_goal): why." in folder.report_md_path.read_text()
 
 
+def test_compare_draws_the_goal_curves_of_several_runs_on_one_chart(tmp_path: Path) -> None:
+    runs = []
+    for name, r in (("r8-20261128T100000Z", 8), ("r32-20261128T110000Z", 32)):
+        folder = RunFolder(copy_fixture_run(tmp_path / name))
+        raw = yaml.safe_load(folder.config_path.read_text())
+        raw["lora"]["r"] = r
+        folder.config_path.write_text(yaml.safe_dump(raw))
+        folder.write_goal_history([row(0, 0.2, 0.8), row(20, 0.9 * r / 32, 0.78)])
+        runs.append(str(folder.path))
+    plain = copy_fixture_run(tmp_path / "plain-20261128T120000Z")
+    result = CliRunner().invoke(app, ["compare", *runs, "--out", str(tmp_path / "cmp")])
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "cmp" / "comparison.html").read_text()
+    assert page.count('<img id="chart-goal"') == 1 and "Goal curves of the 2 of 2 runs" in page
+    result = CliRunner().invoke(app, ["compare", runs[0], str(plain), "--out", str(tmp_path / "b")])
+    assert result.exit_code == 0, result.output
+    assert "Goal curves of the 1 of 2 runs" in (tmp_path / "b" / "comparison.html").read_text()
+
+
 # ---------------------------------------------------------------- runs of the tiny model
 
 

@@ -22,6 +22,7 @@ from goaltune.compare.core import (
     task_metrics,
     verdict_name,
 )
+from goaltune.errors import GoaltuneError
 from goaltune.format import (
     count,
     duration,
@@ -33,7 +34,14 @@ from goaltune.format import (
 )
 from goaltune.report.content import change_cells, item_count
 from goaltune.report.inputs import Json, RunData, entry, primary_metric
-from goaltune.report.plots import Score, ScoreRow, before_after_png, loss_curve_png, series
+from goaltune.report.plots import (
+    Score,
+    ScoreRow,
+    before_after_png,
+    goal_curves_png,
+    loss_curve_png,
+    series,
+)
 from goaltune.report.render import (
     VERDICT_TONES,
     Badge,
@@ -242,8 +250,28 @@ def _loss_section(c: Comparison) -> Section:
         [
             Chart("chart-loss", alt, loss_curve_png(histories)),
             Table(("run", "final train loss", "best validation loss", "logged steps"), rows),
+            *_goal_blocks(c),
         ],
     )
+
+
+def _goal_blocks(c: Comparison) -> list[Block]:
+    """The runs that watched their goal while training: their goal curves on one chart."""
+    goals = {}
+    for run in c.runs:
+        folder = run.data.folder
+        if folder.goal_history_path.is_file():
+            try:
+                goals[run.label] = folder.read_goal_history()
+            except GoaltuneError:
+                continue  # the run's own report names the problem
+    if not goals:
+        return []
+    alt = (
+        f"Goal curves of the {len(goals)} of {len(c.runs)} runs that watched their goal "
+        "(task metrics solid, guards dashed), by supervised tokens seen."
+    )
+    return [Chart("chart-goal", alt, goal_curves_png(goals))]
 
 
 def _cost_section(c: Comparison) -> Section:

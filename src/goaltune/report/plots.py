@@ -235,25 +235,44 @@ def loss_curve_png(histories: Mapping[str, History], title: str | None = None) -
     return _png(fig)
 
 
-def _goal_lines(ax: Axes, rows: Sequence[GoalRow], role: str) -> None:
+def _goal_lines(
+    ax: Axes,
+    rows: Sequence[GoalRow],
+    role: str,
+    x: str = "step",
+    run: tuple[str, str] | None = None,
+) -> None:
+    """One line per task metric (solid) or guard (dashed); `run` = (label, color) of one of
+    several runs, else each metric has its own color."""
     names = list((rows[0].task if role == "task" else rows[0].guards) if rows else [])
     offset = 0 if role == "task" else len(rows[0].task)
     for index, name in enumerate(names):
         points = [
-            (r.step, 100 * value)
+            (getattr(r, x), 100 * value)
             for r in rows
             if finite(value := (r.task if role == "task" else r.guards).get(name))
         ]
         if points:
+            color = run[1] if run else RUN_COLORS[(offset + index) % len(RUN_COLORS)]
             ax.plot(
                 *zip(*points),
-                color=RUN_COLORS[(offset + index) % len(RUN_COLORS)],
+                color=color,
                 ls="-" if role == "task" else "--",
-                marker="o",
+                marker="o" if role == "task" else "s",
                 ms=4,
                 lw=1.8,
-                label=f"{role}: {name}",
+                label=(f"{run[0]}: " if run else "") + f"{role}: {name}",
             )
+
+
+def _goal_axes(ax: Axes, xlabel: str) -> None:
+    ax.set_ylim(0, 102)
+    ax.yaxis.set_major_formatter(PercentFormatter(decimals=0))
+    ax.set_ylabel("score on the watched subset", fontsize=9)
+    ax.set_xlabel(xlabel, fontsize=9)
+    ax.grid(True, color="#e5e7eb")
+    ax.legend(fontsize=8, frameon=False, loc="lower left", bbox_to_anchor=(0, 1.0), ncol=3)
+    _style(ax)
 
 
 def goal_curve_png(rows: Sequence[GoalRow], kept_step: int | None = None) -> bytes:
@@ -264,11 +283,17 @@ def goal_curve_png(rows: Sequence[GoalRow], kept_step: int | None = None) -> byt
     _goal_lines(ax, rows, "guard")
     if kept_step is not None:
         ax.axvline(kept_step, color=TARGET_COLOR, ls=":", lw=2, label=f"kept: step {kept_step}")
-    ax.set_ylim(0, 102)
-    ax.yaxis.set_major_formatter(PercentFormatter(decimals=0))
-    ax.set_ylabel("score on the watched subset", fontsize=9)
-    ax.set_xlabel("optimizer step", fontsize=9)
-    ax.grid(True, color="#e5e7eb")
-    ax.legend(fontsize=8, frameon=False, loc="lower left", bbox_to_anchor=(0, 1.0), ncol=3)
-    _style(ax)
+    _goal_axes(ax, "optimizer step")
+    return _png(fig)
+
+
+def goal_curves_png(histories: Mapping[str, Sequence[GoalRow]]) -> bytes:
+    """Several runs' goal curves on one chart, aligned by supervised tokens seen."""
+    fig = Figure(figsize=(WIDTH_IN, 4.2), layout="constrained")
+    ax = fig.add_subplot()
+    for index, (label, rows) in enumerate(histories.items()):
+        run = (label, RUN_COLORS[index % len(RUN_COLORS)])
+        _goal_lines(ax, rows, "task", "tokens_seen", run)
+        _goal_lines(ax, rows, "guard", "tokens_seen", run)
+    _goal_axes(ax, "supervised tokens seen")
     return _png(fig)
