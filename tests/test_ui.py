@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import importlib.util
 import json
 import os
 import shutil
@@ -23,6 +24,7 @@ from typing import Any
 import pytest
 import yaml
 
+from goaltune.errors import GoaltuneError
 from goaltune.run_folder import GoalRow, RunFolder
 from tests.conftest import copy_fixture_run, goaltune, write_config
 
@@ -50,9 +52,21 @@ def _edit_json(path: Path, change: Any) -> None:
     path.write_text(json.dumps(value))
 
 
-def _variant(root: Path, folder: str, verdict: str, **config: Any) -> Path:
-    """A copy of the fixture run with another verdict and some config keys (dotted) changed."""
+def _variant(root: Path, folder: str, verdict: str, loss_scale: float = 1.0, **config: Any) -> Path:
+    """A copy of the fixture run with another verdict, its losses scaled and some config keys
+    (dotted) changed."""
     run = copy_fixture_run(root / folder)
+    history = run / LOSS_NAME
+    header, *rows = history.read_text().splitlines()
+    columns = header.split(",")
+    scaled = []
+    for row in rows:
+        cells = row.split(",")
+        for name in ("train_loss", "val_loss"):
+            at = columns.index(name)
+            cells[at] = f"{float(cells[at]) * loss_scale:.4f}" if cells[at] else ""
+        scaled.append(",".join(cells))
+    history.write_text("\n".join([header, *scaled]) + "\n")
     raw = yaml.safe_load((run / "config.yaml").read_text())
     raw["name"] = Path(folder).name
     for key, value in config.items():
@@ -89,8 +103,12 @@ def runs_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
             )
         ]
     )
-    _variant(root, "beta", "NEEDS TUNING", **{"lora.r": 64, "train.learning_rate": 0.0001})
-    _variant(root, "sweep-r/gamma", "PROBLEM", **{"lora.r": 4})
+    _variant(root, "beta", "NEEDS TUNING", 1.3, **{"lora.r": 64, "train.learning_rate": 0.0001})
+    _edit_json(
+        root / "beta" / "eval" / "after.json",
+        lambda a: a["task"]["metrics"]["json_valid"].update(score=0.7),
+    )
+    _variant(root, "sweep-r/gamma", "PROBLEM", 0.8, **{"lora.r": 4})
     live = _variant(root, "live", "SUCCESS", **{"train.max_steps": 40})
     for name in ("verdict.json", "eval/after.json", "training_metrics.json"):
         (live / name).unlink()
@@ -286,6 +304,7 @@ def test_run_page_shows_the_evidence_and_downloads(
     assert verdict.headline in page.inner_text("#verdict")
     scores = page.inner_text("#scores")
     assert "+70.0 [29.8, 100.0]" in scores and "95.0% not reached" in scores
+    page.locator("#loss-chart path.series").first.wait_for()  # drawn from the JSON it fetches
     assert page.locator("#loss-chart path.series").count() == 2
     goal = page.locator("#goal-chart path.series")
     assert [
@@ -311,6 +330,7 @@ def test_run_page_shows_the_evidence_and_downloads(
         link.click()
     assert "report of alpha" in page.content()
     page.goto(server + "/run/0/alpha")
+    page.locator("#goal-chart path.series").first.wait_for()
     _screenshot(page, shots, "run")
 
 
@@ -345,6 +365,7 @@ def test_a_corrupted_eval_file_shows_an_error_on_that_run_only(
     error = page.inner_text("#run-errors")
     assert "eval/after.json" in error and "not valid JSON" in error
     assert page.inner_text("#verdict .badge") == "SUCCESS"  # what could be read is shown
+    page.locator("#loss-chart svg").wait_for()
     _screenshot(page, shots, "run-broken")
     for other in ("/run/0/beta", "/run/0/sweep-r/gamma", "/compare?run=0/alpha&run=0/beta"):
         response = page.goto(server + other)
@@ -475,14 +496,29 @@ def test_the_dashboard_writes_nothing_into_the_run_folders(
     assert changed <= {"live/loss_history.csv"}
 
 
-def test_a_host_other_than_loopback_warns_that_there_is_no_authentication(
-    runs_root: Path,
-) -> None:
+def test_one_run_folder_on_another_host_warns_and_is_served(runs_root: Path) -> None:
     port = _free_port()
-    process, first_line = _start_ui(str(runs_root), "--host", "0.0.0.0", "--port", str(port))
+    run = runs_root / "sweep-r" / "gamma"
+    process, first_line = _start_ui(str(run), "--host", "0.0.0.0", "--port", str(port))
     try:
         assert "no authentication" in first_line
         _wait_until_up(port, process)
+        server = f"http://127.0.0.1:{port}"
+        status, body = _get(server, "/")
+        assert status == 200 and body.count(b'class="run"') == 1 and b"gamma" in body
+        assert _get(server, "/run/0")[0] == 200
+        assert _get(server, "/run/0/..")[0] == 404
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_a_missing_web_package_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    from goaltune import ui
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name: None if name == "uvicorn" else real(name)
+    )
+    with pytest.raises(GoaltuneError, match=r"needs uvicorn: pip install 'goaltune\[ui\]'"):
+        ui.require_ui_extra()

@@ -19,7 +19,7 @@ from goaltune.compare.core import (
     verdict_name,
 )
 from goaltune.errors import GoaltuneError
-from goaltune.format import finite, get, points, short_duration, value_text
+from goaltune.format import finite, get, memory_text, points, short_duration, value_text
 from goaltune.report.inputs import Json, RunData, load_run
 from goaltune.run_folder import DeltaRecord, RunFolder
 
@@ -111,6 +111,7 @@ def run_row(run_id: str, run_dir: Path) -> Json:
         "time_s": cost(run)["wall_time_s"],
         "time": short_duration(cost(run)["wall_time_s"]),
         "peak_memory_mib": cost(run)["peak_memory_mib"],
+        "memory": memory_text(run.metrics.memory).split(" (")[0] if run.metrics else "-",
         "started": started.stat().st_mtime,
         "errors": errors(run),
     }
