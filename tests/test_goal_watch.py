@@ -266,32 +266,45 @@ def goal_rows(folder: RunFolder) -> list[dict[str, Any]]:
     return [r.model_dump(exclude={"elapsed_s"}) for r in folder.read_goal_history()]
 
 
-@pytest.mark.integration
-def test_sigkill_after_a_goal_evaluation_then_resume_matches(
-    tmp_path: Path, tiny_model_dir: Path
-) -> None:
-    # 5 steps an epoch: checkpoints at 5, 7, 10, 14, ..., evaluations at 4, 8, 12, ...
-    settings: dict[str, Any] = {"max_steps": 40, "goal_eval_steps": 4, "save_steps": 7}
-    settings.update(keep="best_goal", learning_rate=3e-2)
-    reference = run(watched_config(tmp_path, tiny_model_dir, "reference", **settings), "train")
-    killed_config = watched_config(tmp_path, tiny_model_dir, "killed", **settings)
-    process = goaltune("train", str(killed_config), "-q")
-    root, deadline = tmp_path / "killed", time.time() + 300
+def kill_when(process: Any, ready: Any) -> None:
+    """SIGKILL `process` as soon as `ready()` holds (polled every 2 ms)."""
+    deadline = time.time() + 300
     while time.time() < deadline and process.poll() is None:
-        found = list(root.glob("killed-*/goal_history.csv")) if root.exists() else []
-        if found and sum(1 for _ in found[0].open()) > 4:  # the header and steps 0, 4, 8, 12
+        if ready():
             process.send_signal(signal.SIGKILL)
             break
         time.sleep(0.002)
     process.wait(timeout=60)
     assert process.returncode == -signal.SIGKILL, "training ended before the kill"
+
+
+def lines(root: Path, name: str) -> int:
+    found = list(root.glob(f"killed-*/{name}")) if root.exists() else []
+    return sum(1 for _ in found[0].open()) if found else 0
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("moment", ["during", "after"])
+def test_sigkill_during_or_after_a_goal_evaluation_then_resume_matches(
+    tmp_path: Path, tiny_model_dir: Path, moment: str
+) -> None:
+    # 5 steps an epoch: checkpoints at 5, 7, 10, 14, 15, 20, ...; evaluations at 0, 8, 16, ...
+    settings: dict[str, Any] = {"max_steps": 40, "goal_eval_steps": 8, "save_steps": 7}
+    settings.update(keep="best_goal", learning_rate=3e-2)
+    reference = run(watched_config(tmp_path, tiny_model_dir, "reference", **settings), "train")
+    process = goaltune("train", str(watched_config(tmp_path, tiny_model_dir, "killed", **settings)))
+    root = tmp_path / "killed"
+    if moment == "during":  # checkpoint 15 written: step 16 and its evaluation (most of it) run
+        kill_when(process, lambda: any(root.glob("killed-*/checkpoints/step-000015")))
+    else:  # the evaluation of step 16 written, the checkpoint of step 20 not yet
+        kill_when(process, lambda: lines(root, "goal_history.csv") > 3)
     killed = RunFolder(only_run(root))
-    rows_at_kill = killed.read_goal_history()
-    assert len(rows_at_kill) < len(reference.read_goal_history())
+    rows_at_kill = [r.step for r in killed.read_goal_history()]
+    assert rows_at_kill in (([0, 8], [0, 8, 16]) if moment == "during" else ([0, 8, 16],))
     checkpoint = max(
         int(p.name.removeprefix("step-")) for p in killed.checkpoints_dir.glob("step-*")
     )
-    assert checkpoint < rows_at_kill[-1].step  # the resume redoes at least one evaluation
+    assert checkpoint == 15  # the resume redoes step 16 and its evaluation
     resumed = goaltune("train", "--resume", str(killed.path), "-q")
     assert resumed.wait(timeout=300) == 0, resumed.stdout.read() if resumed.stdout else ""
     assert goal_rows(killed) == goal_rows(reference)
