@@ -28,6 +28,7 @@ PACKAGES: dict[str, tuple[str, str | None]] = {
     "jinja2": ("jinja2", "ui"),
     "bitsandbytes": ("bitsandbytes", "gpu"),
     "trl": ("trl", "bench"),
+    "ray": ("ray", "ray"),
     "llama_cpp": ("llama-cpp-python", None),  # not an extra: it builds llama.cpp from source
     # the built-in guards' scoring (IFEval) is core: a bare install runs the demo's guards
     "lm_eval": ("lm-eval[ifeval]", None),

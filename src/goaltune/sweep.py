@@ -155,7 +155,7 @@ def create_sweep(config_path: Path, grid: Grid, out: Path | None = None) -> Swee
     return sweep
 
 
-def _prepare_run_dir(sweep: Sweep, entry: dict[str, Any]) -> RunConfig:
+def prepare_run_dir(sweep: Sweep, entry: dict[str, Any]) -> RunConfig:
     """The entry's config, pointed at the sweep folder; its run folder is created if missing."""
     from goaltune.pipeline import start_run
 
@@ -173,7 +173,7 @@ def _prepare_run_dir(sweep: Sweep, entry: dict[str, Any]) -> RunConfig:
 def _run_one(sweep: Sweep, entry: dict[str, Any], cache: EvalCache, show_progress: bool) -> None:
     from goaltune.pipeline import run_pipeline
 
-    config = _prepare_run_dir(sweep, entry)
+    config = prepare_run_dir(sweep, entry)
     run_pipeline(config, show_progress, resume_dir=sweep.run_dir(entry), before_cache=cache)
 
 
@@ -183,7 +183,15 @@ def _record(sweep: Sweep, entry: dict[str, Any]) -> None:
     sweep.save()
 
 
-def _finish(sweep: Sweep, cache_counts: tuple[int, int], log: Log) -> list[Path]:
+def settle(sweep: Sweep, index: int, entry: dict[str, Any], error: str | None, log: Log) -> bool:
+    """Log and record a run that a worker ended; True when the worker was interrupted."""
+    outcome = f"failed ({error})" if error else sweep.status(entry)
+    log(f"[{index}/{len(sweep.runs)}] {entry['name']}: {outcome}")
+    _record(sweep, entry)
+    return bool(error and error.startswith("interrupted"))
+
+
+def finish(sweep: Sweep, cache_counts: tuple[int, int], log: Log) -> list[Path]:
     finished = [e for e in sweep.runs if sweep.status(e) == "finished"]
     sweep.state["status"] = "finished" if len(finished) == len(sweep.runs) else "incomplete"
     sweep.save()
@@ -194,12 +202,12 @@ def _finish(sweep: Sweep, cache_counts: tuple[int, int], log: Log) -> list[Path]
     return [sweep.folder / e["run_dir"] for e in finished]
 
 
-def _interrupted(sweep: Sweep) -> None:
+def mark_interrupted(sweep: Sweep) -> None:
     sweep.state["status"] = "interrupted"
     sweep.save()
 
 
-def _pending(sweep: Sweep, log: Log) -> list[tuple[int, dict[str, Any]]]:
+def pending_runs(sweep: Sweep, log: Log) -> list[tuple[int, dict[str, Any]]]:
     """(position, entry) of every unfinished run; finished ones are logged as skipped."""
     pending = []
     for index, entry in enumerate(sweep.runs, start=1):
@@ -213,7 +221,7 @@ def _pending(sweep: Sweep, log: Log) -> list[tuple[int, dict[str, Any]]]:
 def run_sweep(sweep: Sweep, log: Log, show_progress: bool = True, jobs: int = 1) -> list[Path]:
     """Run every unfinished run in grid order (`jobs` at a time); a failed run does not stop the
     others, an interrupt does (resume later). Returns the finished run folders."""
-    pending = _pending(sweep, log)
+    pending = pending_runs(sweep, log)
     if jobs > 1 and len(pending) > 1:
         return _run_parallel(sweep, pending, log, jobs)
     cache = EvalCache(sweep.folder / CACHE_FOLDER)
@@ -223,12 +231,12 @@ def run_sweep(sweep: Sweep, log: Log, show_progress: bool = True, jobs: int = 1)
         try:
             _run_one(sweep, entry, cache, show_progress)
         except (KeyboardInterrupt, TrainingInterrupted):
-            _interrupted(sweep)
+            mark_interrupted(sweep)
             raise
         except Exception as error:  # noqa: BLE001  (a failed grid point spares the rest)
             log(f"{prefix}: failed ({type(error).__name__}: {error})")
         _record(sweep, entry)
-    return _finish(sweep, (cache.hits, cache.misses), log)
+    return finish(sweep, (cache.hits, cache.misses), log)
 
 
 def _evaluation_identity(entry: dict[str, Any]) -> str:
@@ -246,13 +254,27 @@ def waves(pending: list[tuple[int, dict[str, Any]]]) -> list[list[tuple[int, dic
     return [wave for wave in (first, [item for item in pending if item not in first]) if wave]
 
 
-def _worker_init(threads: int) -> None:
+def visible_gpus() -> list[str]:
+    """The GPUs this process may use, as CUDA_VISIBLE_DEVICES names them (none without CUDA)."""
+    import torch
+
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    listed = [g for g in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if g.strip()]
+    return listed[:count] if listed else [str(index) for index in range(count)]
+
+
+def _worker_init(threads: int, started: Any, gpus: list[str]) -> None:
+    """Set the worker's threads; with GPUs, pin the i-th worker started to GPU i mod n."""
+    if gpus:
+        with started.get_lock():
+            index, started.value = started.value, started.value + 1
+        os.environ["CUDA_VISIBLE_DEVICES"] = gpus[index % len(gpus)]  # before CUDA starts
     import torch
 
     torch.set_num_threads(threads)
 
 
-def _run_in_worker(folder: str, position: int) -> tuple[int, int, str | None]:
+def run_in_worker(folder: str, position: int) -> tuple[int, int, str | None]:
     """One run of a sweep in a worker process: (cache hits, misses, error or None)."""
     sweep = open_sweep(Path(folder))
     cache = EvalCache(sweep.folder / CACHE_FOLDER)
@@ -269,37 +291,37 @@ def _run_parallel(
     sweep: Sweep, pending: list[tuple[int, dict[str, Any]]], log: Log, jobs: int
 ) -> list[Path]:
     for _, entry in pending:  # run folders are made here, so only this process writes sweep.json
-        _prepare_run_dir(sweep, entry)
+        prepare_run_dir(sweep, entry)
     threads = max(1, (os.cpu_count() or 1) // jobs)
     hits = misses = 0
     interrupted = False
     context = multiprocessing.get_context("spawn")
+    gpus = visible_gpus()
     try:
         for wave in waves(pending):
+            started = context.Value("i", 0)
             with ProcessPoolExecutor(
-                jobs, mp_context=context, initializer=_worker_init, initargs=(threads,)
+                jobs,
+                mp_context=context,
+                initializer=_worker_init,
+                initargs=(threads, started, gpus),
             ) as pool:
                 futures = []
                 for index, entry in wave:
                     log(f"[{index}/{len(sweep.runs)}] {entry['name']}: started in a worker")
                     futures.append(
-                        (index, entry, pool.submit(_run_in_worker, str(sweep.folder), index))
+                        (index, entry, pool.submit(run_in_worker, str(sweep.folder), index))
                     )
                 for index, entry, future in futures:
                     run_hits, run_misses, error = future.result()
                     hits, misses = hits + run_hits, misses + run_misses
-                    interrupted = interrupted or bool(error and error.startswith("interrupted"))
-                    log(
-                        f"[{index}/{len(sweep.runs)}] {entry['name']}: "
-                        f"{f'failed ({error})' if error else sweep.status(entry)}"
-                    )
-                    _record(sweep, entry)
+                    interrupted = settle(sweep, index, entry, error, log) or interrupted
             if interrupted:
                 raise KeyboardInterrupt
     except KeyboardInterrupt:
-        _interrupted(sweep)
+        mark_interrupted(sweep)
         raise
-    return _finish(sweep, (hits, misses), log)
+    return finish(sweep, (hits, misses), log)
 
 
 def _before_source(sweep: Sweep, entry: dict[str, Any]) -> str | None:

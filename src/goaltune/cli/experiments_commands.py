@@ -100,7 +100,16 @@ def sweep(
         1,
         "--jobs",
         min=1,
-        help="Runs at a time, each in its own process with its share of the CPU threads.",
+        help="Runs at a time, each in its own process with its share of the CPU threads "
+        "(with GPUs, worker i uses GPU i mod the number of GPUs).",
+    ),
+    backend: str = typer.Option(
+        "local",
+        "--backend",
+        help="local (this machine's processes) or ray (Ray tasks: a local instance, or --address).",
+    ),
+    address: str | None = typer.Option(
+        None, "--address", help="With --backend ray: a running Ray cluster (auto or HOST:PORT)."
     ),
     quiet: bool = QuietOption,
     allow_code: bool = AllowCodeOption,
@@ -111,6 +120,12 @@ def sweep(
     from goaltune.sweep import compare_sweep, create_sweep, open_sweep, parse_grid, run_sweep
 
     permit_code_execution(allow_code)
+    if backend not in ("local", "ray") or (address and backend != "ray"):
+        raise GoaltuneError("--backend is local or ray; --address needs --backend ray")
+    if backend == "ray":
+        from goaltune.sweep_ray import require_ray
+
+        require_ray()  # before any sweep folder is made
     if (config is None) == (resume is None) or (resume and (grid or out)):
         raise GoaltuneError(
             "give a CONFIG with --grid (and optionally --out), or --resume SWEEP_FOLDER alone"
@@ -121,13 +136,17 @@ def sweep(
         assert config is not None  # checked above: exactly one of CONFIG and --resume
         planned = create_sweep(config, parse_grid(grid), out)
     console.print(f"sweep folder: [bold]{planned.folder}[/] ({len(planned.runs)} runs)")
+
+    def log(line: str) -> None:
+        console.print(line, markup=False)
+
     try:
-        finished = run_sweep(
-            planned,
-            lambda line: console.print(line, markup=False),
-            show_progress=not quiet,
-            jobs=jobs,
-        )
+        if backend == "ray":
+            from goaltune.sweep_ray import run_sweep_on_ray
+
+            finished = run_sweep_on_ray(planned, log, address, jobs)
+        else:
+            finished = run_sweep(planned, log, show_progress=not quiet, jobs=jobs)
     except (KeyboardInterrupt, TrainingInterrupted):
         err_console.print(
             f"[bold yellow]interrupted:[/] continue with: goaltune sweep --resume {planned.folder}",
