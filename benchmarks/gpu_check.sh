@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Device check for a CUDA machine: train and evaluate the embedded SmolLM2-135M-Instruct for a
 # few steps (benchmarks/gpu-check.yaml) with bf16, then with QLoRA (4-bit base, gradient
-# checkpointing), and on two or more GPUs also data-parallel in two processes; print tokens/s,
-# peak VRAM and the verdict of each. Installs nothing beyond `make install`.
+# checkpointing), and on two or more GPUs also data-parallel in two processes; where ray is
+# installed, also a two-run sweep on Ray (one GPU per run); print tokens/s, peak VRAM and the
+# verdict of each. Installs nothing beyond `make install`.
 #
 #   benchmarks/gpu_check.sh            # from any folder; runs go to runs/gpu-check/
 #
@@ -52,4 +53,20 @@ fi
 
 # shellcheck disable=SC2086  # CASES is a list of words
 "$PY" benchmarks/gpu_check_report.py "$OUT" $CASES || fail "a run did not use the GPU"
+
+# Ray: a two-run sweep (lora.r 8, 16) as Ray tasks of one GPU each on a local Ray instance; the
+# base model is evaluated once. Skipped where ray is not installed (it is not in make install).
+if "$PY" -c 'import ray' 2>/dev/null; then
+  SWEEP="$OUT/ray-sweep-$(date +%s)"
+  echo "gpu_check: ray sweep ..."
+  if ! timeout 600 "$GOALTUNE" sweep "$CONFIG" --grid lora.r=8,16 --backend ray --out "$SWEEP" \
+      --quiet >"$SWEEP.log" 2>&1; then
+    tail -n 40 "$SWEEP.log" >&2
+    fail "the ray sweep failed (log: $SWEEP.log)"
+  fi
+  grep -q "1 computed, 1 reused" "$SWEEP.log" || fail "the ray sweep evaluated the base model more than once"
+  "$PY" benchmarks/gpu_check_report.py "$SWEEP" r8 r16 || fail "a ray run did not use the GPU"
+else
+  echo "gpu_check: ray case skipped: ray is not installed (pip install 'goaltune[ray]')"
+fi
 echo "gpu_check: done in $((SECONDS - STARTED)) s (runs in $OUT)"
