@@ -24,9 +24,9 @@ from safetensors.torch import load_file, save_file
 
 from goaltune.checkpoints import STATE_FILE, list_checkpoints, trainable_state
 from goaltune.config import RunConfig
-from goaltune.errors import ConfigError
+from goaltune.errors import ConfigError, RunError
 from goaltune.evaluate.task import evaluate_task
-from goaltune.run_folder import GoalRow, GoalWatchSummary, RunFolder
+from goaltune.run_folder import GoalRow, GoalWatchSummary, RunFolder, write_failure
 
 _STATE_KEY = "goal_watch"  # the bookkeeping's key in a checkpoint's state
 
@@ -286,8 +286,12 @@ class GoalWatch:
         target = self._snapshot_path(step)
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = target.with_suffix(".tmp")
-        save_file(trainable_state(model), str(staging))
-        os.replace(staging, target)
+        try:
+            save_file(trainable_state(model), str(staging))
+            os.replace(staging, target)
+        except OSError as error:
+            staging.unlink(missing_ok=True)
+            raise write_failure(target, error) from error
         keep = {target.name} | {self._snapshot_path(s).name for s in self._referenced_steps()}
         for old in self.folder.kept_dir.glob("step-*.safetensors"):
             if old.name not in keep:
@@ -317,7 +321,11 @@ class GoalWatch:
         """Put the kept step's adapter into `model`; what training_metrics.json records."""
         kept = self.kept_step(last_step)
         if kept != last_step:
-            weights = load_file(str(self._snapshot_path(kept)))
+            path = self._snapshot_path(kept)
+            try:
+                weights = load_file(str(path))
+            except OSError as error:
+                raise RunError(f"{path}: the kept adapter cannot be read ({error})") from error
             parameters = dict(model.named_parameters())
             with torch.no_grad():
                 for name, tensor in weights.items():
