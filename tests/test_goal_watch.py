@@ -101,13 +101,24 @@ def test_the_report_draws_the_goal_curve_with_the_kept_step(tmp_path: Path) -> N
     folder = RunFolder(copy_fixture_run(tmp_path / "run"))
     folder.write_goal_history([row(0, 0.2, 0.8), row(20, 0.9, 0.78), row(40, 0.6, 0.6)])
     recorded = folder.read_training_metrics().model_dump(mode="json")
-    recorded["goal_watch"] = {"keep": "best_goal", "kept_step": 20, "kept_reason": "why"}
+    recorded["goal_watch"] = {
+        "keep": "best_goal",
+        "kept_step": 20,
+        "kept_reason": "why",
+        "evaluations": 3,
+        "eval_time_s": 12.5,
+    }
     folder.write_training_metrics(recorded)
     assert [f.kind for f in verdict_for_run(folder.path).findings].count("goal_peaked_early") == 1
     build_reports(folder.path)
     html = folder.report_html_path.read_text()
     assert 'id="chart-goal"' in html and "kept step 20" in html
-    assert "Kept adapter (train.keep: best_goal): why." in folder.report_md_path.read_text()
+    markdown = folder.report_md_path.read_text()
+    assert "Kept adapter (train.keep: best_goal): why." in markdown
+    assert (
+        "| goal evaluations during training | 12.5 s (3 evaluations, not in the train time) |"
+        in (markdown)
+    )
 
 
 def test_compare_draws_the_goal_curves_of_several_runs_on_one_chart(tmp_path: Path) -> None:

@@ -178,6 +178,7 @@ def _cost_rows(run: RunData) -> list[tuple[Cell, ...]]:
         ("train time", duration(_or(metrics.train_time_s, last.get("elapsed_s")))),
         ("wall time (training incl. setup and saving)", duration(metrics.wall_time_s)),
         ("evaluation time before / after", f"{duration(before)} / {duration(after)}"),
+        *_goal_cost(metrics),
         ("peak memory", memory_text(metrics.memory)),
         ("throughput", throughput_text(metrics.loss)),
         ("optimizer steps", count(steps) + (f" ({epochs:.2f} epochs)" if finite(epochs) else "")),
@@ -198,6 +199,20 @@ def _cost_rows(run: RunData) -> list[tuple[Cell, ...]]:
         ),
     ]
     return rows
+
+
+def _goal_cost(metrics: TrainingMetrics) -> list[tuple[Cell, ...]]:
+    """The goal evaluations during training, not part of the train time."""
+    watch = metrics.goal_watch
+    if watch is None or not watch.evaluations:
+        return []
+    return [
+        (
+            "goal evaluations during training",
+            f"{duration(watch.eval_time_s)} "
+            f"({count(watch.evaluations)} evaluations, not in the train time)",
+        )
+    ]
 
 
 def cost_section(run: RunData) -> Section:
