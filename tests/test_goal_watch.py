@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import signal
 import time
 from pathlib import Path
@@ -263,7 +264,7 @@ def test_early_stopping_on_patience_and_on_the_guard_budget(
     assert watch["stopped_early"] and watch["stop_reason"].startswith("early stopping")
 
     raw = yaml.safe_load(watched_config(tmp_path, tiny_model_dir, "budget").read_text())
-    raw["train"]["early_stopping"] = {"guard_budget": True}
+    raw["train"].update(early_stopping={"guard_budget": True}, save_steps=2)
     raw["goal"]["thresholds"] = {"investigate_drop_points": -200.0}  # any score is over budget
     (tmp_path / "budget.yaml").write_text(yaml.safe_dump(raw))
     folder = run(tmp_path / "budget.yaml", "train")
@@ -271,6 +272,14 @@ def test_early_stopping_on_patience_and_on_the_guard_budget(
     assert [r.step for r in folder.read_goal_history()] == [0, 2]
     assert metrics(folder)["steps"] == 2 and watch["stop_reason"].startswith("guard budget: ")
     assert GUARD in watch["stop_reason"]
+    # resumed from the checkpoint of the stopping step, the run stays stopped there
+    rows = goal_rows(folder)
+    folder.set_status("interrupted")
+    shutil.rmtree(folder.adapter_dir)
+    result = CliRunner().invoke(app, ["train", "--resume", str(folder.path), "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert goal_rows(folder) == rows and metrics(folder)["goal_watch"] == watch
+    assert metrics(folder)["steps"] == 2
 
 
 def goal_rows(folder: RunFolder) -> list[dict[str, Any]]:
