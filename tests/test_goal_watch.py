@@ -76,6 +76,20 @@ def test_the_rule_ranks_targets_then_the_guard_tier_then_the_task_score() -> Non
     assert best_row([base], config) is None  # the base model is never a candidate
 
 
+def test_guards_are_subset_and_a_generating_guard_is_capped() -> None:
+    from goaltune.evaluate.benchmarks import load_benchmark
+    from goaltune.goal_watch import _watched_benches
+
+    guards = ["builtin:ifeval-mini", GUARD]
+    config = config_from_dict({"goal": {"guard_benchmarks": guards}})
+    benches = {b.spec: b for b in _watched_benches(config, ["exact_match"])}
+    assert {s: len(b.loaded.items) for s, b in benches.items()} == {guards[0]: 16, GUARD: 60}
+    for spec, bench in benches.items():
+        everything = load_benchmark(spec).items
+        assert bench.loaded.items == seeded_subset(everything, len(bench.loaded.items), 42)
+        assert bench.role == "guard"
+
+
 def test_keeping_the_best_goal_or_stopping_early_needs_goal_eval_steps() -> None:
     with pytest.raises(ConfigError, match="need train.goal_eval_steps"):
         config_from_dict({"train": {"keep": "best_goal"}})

@@ -389,6 +389,8 @@ def _watched_benches(config: RunConfig, task_names: list[str]) -> list[_Bench]:
     ]:
         benchmark, options = resolve(spec)
         loaded = benchmark.load(options, ev.benchmark_data_dir, ev.benchmark_limit)
+        if role == "guard" and "max_gen_toks" in loaded.settings:  # generation is the cost
+            size = min(size, train.guard_generation_items)
         subset = seeded_subset(loaded.items, size, train.seed)
         benches.append(
             _Bench(spec, role, benchmark, Loaded(subset, loaded.source, loaded.settings))

@@ -122,6 +122,9 @@ class TrainConfig(_Strict):
     )
     goal_eval_items: int = Field(default=40, ge=1, description="Seeded subset of task items.")
     guard_eval_items: int = Field(default=60, ge=1, description="Subset of each guard's items.")
+    guard_generation_items: int = Field(
+        default=16, ge=1, description="At most this many items of a guard that generates."
+    )
     keep: Literal["last", "best_goal", "best_val_loss"] = Field(
         default="last", description="Which step's adapter becomes the run's adapter."
     )
