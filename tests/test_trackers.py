@@ -194,7 +194,7 @@ def test_report_to_takes_trl_spellings() -> None:
     assert TrainConfig(report_to="none").report_to == []  # type: ignore[arg-type]
     assert TrainConfig(report_to="mlflow").report_to == ["mlflow"]  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="tensorboard"):
-        TrainConfig(report_to=["wandb"])  # type: ignore[list-item]
+        TrainConfig(report_to=["comet"])  # type: ignore[list-item]
 
 
 @needs_tensorboard

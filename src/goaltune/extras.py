@@ -22,6 +22,8 @@ class MissingPackage(GoaltuneError):
 PACKAGES: dict[str, tuple[str, str | None]] = {
     "tensorboard": ("tensorboard", "tensorboard"),
     "mlflow": ("mlflow", "mlflow"),
+    "wandb": ("wandb", "wandb"),
+    "trackio": ("trackio", "trackio"),
     "fastapi": ("fastapi", "serve"),
     "uvicorn": ("uvicorn", "serve"),
     "openai": ("openai", "serve"),

@@ -113,7 +113,7 @@ class TrainConfig(_Strict):
     )
     supervised_logits_only: bool = True
     gradient_checkpointing: bool = False
-    report_to: list[Literal["tensorboard", "mlflow"]] = Field(
+    report_to: list[Literal["tensorboard", "mlflow", "wandb", "trackio"]] = Field(
         default_factory=list,
         description="Experiment trackers that also receive the run (TRL's name; 'none' = []).",
     )

@@ -52,6 +52,7 @@ AUDIT = "audit.json"
 REPORT_HTML = "report.html"
 TENSORBOARD_DIR = "tensorboard"  # report_to: tensorboard event files
 MLFLOW_DIR = "mlflow"  # report_to: mlflow, the local store (unless MLFLOW_TRACKING_URI)
+WANDB_DIR = "wandb"  # report_to: wandb, its offline-run-* folders (unless WANDB_MODE=online)
 REPORT_MD = "report.md"
 SWEEP_STATE = "sweep.json"
 COMPARISON = "comparison"  # comparison.html, comparison.md, comparison.json
@@ -167,6 +168,10 @@ class RunFolder:
     @property
     def mlflow_dir(self) -> Path:
         return self.path / MLFLOW_DIR
+
+    @property
+    def wandb_dir(self) -> Path:
+        return self.path / WANDB_DIR
 
     @property
     def audit_path(self) -> Path:

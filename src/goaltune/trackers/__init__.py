@@ -1,4 +1,4 @@
-"""Experiment trackers (`train.report_to`, TRL's name): TensorBoard and MLflow.
+"""Experiment trackers (`train.report_to`, TRL's name): TensorBoard, MLflow, W&B, Trackio.
 
 `open_trackers` gives the training loop a `TrackerSet` for per-step rows; `log_run_results`
 reads the finished run folder and sends the results. Each tracker is one module using its
@@ -17,7 +17,12 @@ from goaltune.run_folder import EvalResult, RunFolder
 from goaltune.trackers.base import Tracker, TrackerSet
 
 # tracker name -> (module it needs, pip extra)
-REQUIREMENTS = {"tensorboard": ("tensorboard", "tensorboard"), "mlflow": ("mlflow", "mlflow")}
+REQUIREMENTS = {
+    "tensorboard": ("tensorboard", "tensorboard"),
+    "mlflow": ("mlflow", "mlflow"),
+    "wandb": ("wandb", "wandb"),
+    "trackio": ("trackio", "trackio"),
+}
 
 _DROPPED: dict[Path, set[str]] = {}  # per run folder: trackers that failed in this process
 
@@ -27,6 +32,14 @@ def _factory(name: str) -> Callable[[RunFolder, int], Tracker]:
         from goaltune.trackers.tensorboard_tracker import TensorBoardTracker
 
         return TensorBoardTracker
+    if name == "wandb":
+        from goaltune.trackers.wandb_tracker import WandbTracker
+
+        return WandbTracker
+    if name == "trackio":
+        from goaltune.trackers.trackio_tracker import TrackioTracker
+
+        return TrackioTracker
     from goaltune.trackers.mlflow_tracker import MlflowTracker
 
     return MlflowTracker
