@@ -30,6 +30,7 @@ from goaltune.data import PreparedData, load_task_items, prepare_training_data
 from goaltune.distributed import Context, context
 from goaltune.errors import RunError, TrainingFailed, TrainingInterrupted
 from goaltune.evalcache import EvalCache
+from goaltune.evaluate.generation import prompt_lookup
 from goaltune.evaluate.judges import Judging, base_outputs, probe_judges
 from goaltune.evaluate.task import evaluate_task
 from goaltune.goal_watch import goal_watch_for
@@ -106,36 +107,39 @@ def evaluate_model(
             "benchmark_limit": config.benchmark_limit,
         },
     }
-    if items:
-        result["task"] = evaluate_task(
-            model,
-            tokenizer,
-            items,
-            config.metrics,
-            task_name,
-            config.max_new_tokens,
-            config.batch_size,
-            config.bootstrap_resamples,
-            show_progress,
-            f"{label}: task",
-            style=[check.model_dump() for check in config.style],
-            judging=Judging(config.judges, baseline, config.batch_size) if config.judges else None,
-        )
-    if config.benchmarks:
-        from goaltune.evaluate.benchmarks import run_benchmarks
+    with prompt_lookup(config.prompt_lookup):  # every generation of this evaluation
+        if items:
+            result["task"] = evaluate_task(
+                model,
+                tokenizer,
+                items,
+                config.metrics,
+                task_name,
+                config.max_new_tokens,
+                config.batch_size,
+                config.bootstrap_resamples,
+                show_progress,
+                f"{label}: task",
+                style=[check.model_dump() for check in config.style],
+                judging=Judging(config.judges, baseline, config.batch_size)
+                if config.judges
+                else None,
+            )
+        if config.benchmarks:
+            from goaltune.evaluate.benchmarks import run_benchmarks
 
-        result["benchmarks"] = run_benchmarks(
-            model,
-            tokenizer,
-            config.benchmarks,
-            data_dir=config.benchmark_data_dir,
-            limit=config.benchmark_limit,
-            batch_size=config.batch_size,
-            resamples=config.bootstrap_resamples,
-            show_progress=show_progress,
-            label=label,
-            shared_context=config.shared_context,
-        )
+            result["benchmarks"] = run_benchmarks(
+                model,
+                tokenizer,
+                config.benchmarks,
+                data_dir=config.benchmark_data_dir,
+                limit=config.benchmark_limit,
+                batch_size=config.batch_size,
+                resamples=config.bootstrap_resamples,
+                show_progress=show_progress,
+                label=label,
+                shared_context=config.shared_context,
+            )
     result["elapsed_s"] = round(time.perf_counter() - started, 2)
     return result
 

@@ -96,6 +96,12 @@ class EvalConfig(_Strict):
         description="Score a context's choices in one packed pass (off: one pass "
         "per choice, log-likelihoods bit-identical to lm-eval's).",
     )
+    prompt_lookup: int = Field(
+        default=0,
+        ge=0,
+        description="Draft tokens copied from the prompt and verified per generation step "
+        "(prompt-lookup decoding; greedy's outputs); 0: off.",
+    )
 
     _specs = field_validator("benchmarks", mode="before")(_benchmark_specs)
     style: list[StyleCheck] = Field(
