@@ -84,6 +84,18 @@ def test_ray_backend_without_ray_names_the_extra(
     assert not (tmp_path / "sweep").exists()  # refused before the sweep folder was made
 
 
+@pytest.mark.integration
+def test_ray_address_without_a_cluster_is_one_line(
+    tmp_path: Path, tiny_model_and_tokenizer: Any
+) -> None:
+    pytest.importorskip("ray")
+    config = tiny_setup(tmp_path, tiny_model_and_tokenizer)
+    args = [*GRID, "--out", str(tmp_path / "sweep"), "--backend", "ray", "--address", "auto"]
+    result = CliRunner().invoke(app, ["sweep", str(config), *args])
+    assert result.exit_code == 2, result.output
+    assert "error: --address auto: Could not find any running Ray instance" in result.output
+
+
 @pytest.mark.slow  # starts a local Ray instance (two workers) after a local sweep
 def test_ray_backend_gives_the_runs_of_the_local_backend(
     tmp_path: Path, tiny_model_and_tokenizer: Any
@@ -155,6 +167,7 @@ def test_a_killed_ray_worker_is_retried_and_every_run_finishes(
     output, _ = process.communicate(timeout=600)
     assert killed_at is not None and killed_at < steps, f"no worker killed mid-run:\n{output}"
     assert process.returncode == 0, output
+    assert "1 computed, 1 reused" in output  # the killed run's evaluation counted once
 
     state = read(out / "sweep.json")
     assert (

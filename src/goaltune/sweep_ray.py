@@ -18,6 +18,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from goaltune.errors import GoaltuneError
 from goaltune.extras import require
 from goaltune.sweep import (
     Log,
@@ -35,12 +36,12 @@ RETRIES = 3
 OBJECT_STORE_BYTES = 200 * 1024**2  # runs pass only small tuples: keep Ray's shared memory small
 
 
-def run_point(folder: str, position: int, threads: int) -> tuple[int, int, str | None]:
-    """One run of the sweep in a Ray worker: (cache hits, misses, error or None)."""
+def run_point(folder: str, position: int, threads: int) -> str | None:
+    """One run of the sweep in a Ray worker: its error, or None."""
     import torch
 
     torch.set_num_threads(threads)
-    return run_in_worker(folder, position)
+    return run_in_worker(folder, position)[2]
 
 
 def start_ray(address: str | None, cpus: int) -> bool:
@@ -51,7 +52,10 @@ def start_ray(address: str | None, cpus: int) -> bool:
         return False
     quiet: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": False}
     if address:
-        ray.init(address=address, **quiet)
+        try:
+            ray.init(address=address, **quiet)
+        except ConnectionError as error:  # no cluster there ("auto" with none running)
+            raise GoaltuneError(f"--address {address}: {error}") from None
     else:
         ray.init(
             num_cpus=cpus,
@@ -107,7 +111,11 @@ def _run_wave(
     log: Log,
     counts: tuple[int, int],
 ) -> tuple[int, int]:
-    """Submit a wave's runs, wait for all of them; returns the cache counts so far."""
+    """Submit a wave's runs, wait for all of them; returns the cache counts so far.
+
+    The counts come from each run's before.json (reused or computed), so the evaluation of a run
+    whose worker died after its before-evaluation is still counted, once.
+    """
     hits, misses = counts
     folder = str(sweep.folder.resolve())
     refs = []
@@ -118,11 +126,13 @@ def _run_wave(
     try:
         for index, entry, ref in refs:
             try:
-                run_hits, run_misses, error = ray.get(ref)
+                error = ray.get(ref)
             except ray.exceptions.RayError as lost:  # its worker died more than RETRIES times
-                run_hits, run_misses, error = 0, 0, f"lost: {type(lost).__name__}: {lost}"
-            hits, misses = hits + run_hits, misses + run_misses
+                error = f"lost: {type(lost).__name__}: {lost}"
             interrupted = settle(sweep, index, entry, error, log) or interrupted
+            source = entry.get("before_eval") or ""
+            hits += source.startswith("reused")
+            misses += source.startswith("computed")
     except KeyboardInterrupt:
         for _, _, ref in refs:
             ray.cancel(ref, force=True)
