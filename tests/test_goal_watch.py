@@ -83,7 +83,12 @@ def test_guards_are_subset_and_a_generating_guard_is_capped() -> None:
     guards = ["builtin:ifeval-mini", GUARD]
     config = config_from_dict({"goal": {"guard_benchmarks": guards}})
     benches = {b.spec: b for b in _watched_benches(config, ["exact_match"])}
-    assert {s: len(b.loaded.items) for s, b in benches.items()} == {guards[0]: 16, GUARD: 60}
+    train = config.train
+    assert {s: len(b.loaded.items) for s, b in benches.items()} == {
+        guards[0]: train.guard_generation_items,
+        GUARD: train.guard_eval_items,
+    }
+    assert train.guard_generation_items < train.guard_eval_items
     for spec, bench in benches.items():
         everything = load_benchmark(spec).items
         assert bench.loaded.items == seeded_subset(everything, len(bench.loaded.items), 42)
