@@ -199,6 +199,7 @@ def _load_model(job: dict[str, Any]) -> tuple[Any, Any]:
 def worker_goaltune(job: dict[str, Any]) -> dict[str, Any]:
     """Each task through goaltune's benchmark registry (load untimed, run timed)."""
     from goaltune.evaluate.benchmarks import RunContext, load_benchmark, resolve
+    from goaltune.evaluate.generation import prompt_lookup
 
     model, tokenizer = _load_model(job)
     options = job.get("engine_options", {})
@@ -212,7 +213,8 @@ def worker_goaltune(job: dict[str, Any]) -> dict[str, Any]:
             model, tokenizer, job["batch_size"], show_progress=False, label=task["spec"], **options
         )
         started = time.perf_counter()
-        result = benchmark.run(context, loaded)
+        with prompt_lookup(job.get("prompt_lookup", 0)):
+            result = benchmark.run(context, loaded)
         seconds = time.perf_counter() - started
         tasks[task["name"]] = {
             "seconds": round(seconds, 3),
@@ -423,6 +425,12 @@ def main() -> int:
         default=SHARED,
         help=f"benchmark files (default {SHARED}; builtin:mc-mini without it)",
     )
+    parser.add_argument(
+        "--prompt-lookup",
+        type=int,
+        default=0,
+        help="goaltune's eval.prompt_lookup draft tokens for generation (default 0: off)",
+    )
     add_shared_options(parser)
     args = parser.parse_args()
     if served_without_measuring(args, WORKERS):
@@ -451,6 +459,7 @@ def main() -> int:
             "harness_tasks": str(folder / "tasks"),
             "tasks": plan,
             "kinds": ["generation", "loglikelihood"],
+            "prompt_lookup": args.prompt_lookup,
         }
         runs = [
             ("goaltune", "goaltune", {}),
@@ -495,6 +504,7 @@ def main() -> int:
             "batch_size": args.batch_size,
             "data_dir": str(args.data_dir),
             "greedy": True,
+            "prompt_lookup": args.prompt_lookup,
             "tasks": plan,
         },
         "summary": summary,
