@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.goaltune-installed
 
-.PHONY: install demo test test-fast lint clean
+.PHONY: install demo test test-fast test-extended lint clean
 
 install: $(STAMP)
 
@@ -21,7 +21,11 @@ demo: install
 	$(VENV)/bin/goaltune run examples/json-api.yaml
 
 test: install
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -m "not extended"
+
+# What make test leaves out to stay under 15 minutes: the fresh-venv install and the Ray sweeps.
+test-extended: install
+	$(PY) -m pytest -q -m extended
 
 test-fast: install
 	$(PY) -m pytest -q -m "not slow and not integration"

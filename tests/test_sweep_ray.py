@@ -96,7 +96,7 @@ def test_ray_address_without_a_cluster_is_one_line(
     assert "error: --address auto: Could not find any running Ray instance" in result.output
 
 
-@pytest.mark.slow  # starts a local Ray instance (two workers) after a local sweep
+@pytest.mark.extended  # starts a local Ray instance (two workers) after a local sweep
 def test_ray_backend_gives_the_runs_of_the_local_backend(
     tmp_path: Path, tiny_model_and_tokenizer: Any
 ) -> None:
@@ -141,7 +141,7 @@ def run_workers() -> list[psutil.Process]:
     return found
 
 
-@pytest.mark.slow
+@pytest.mark.extended
 def test_a_killed_ray_worker_is_retried_and_every_run_finishes(
     tmp_path: Path, tiny_model_and_tokenizer: Any
 ) -> None:
