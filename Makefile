@@ -25,6 +25,7 @@ test: install
 
 # What make test leaves out to stay under 15 minutes: the fresh-venv install and the Ray sweeps.
 test-extended: install
+	$(PY) -m pip install -q -e '.[ray]'
 	$(PY) -m pytest -q -m extended
 
 test-fast: install
