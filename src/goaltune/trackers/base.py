@@ -57,6 +57,22 @@ def metric_name(name: str) -> str:
     return re.sub(r"[^\w./\- ]", "_", name)
 
 
+def final_metrics(
+    before: Mapping[str, float], after: Mapping[str, float], verdict: VerdictRecord | None
+) -> dict[str, float]:
+    """The scores before and after, and each judged change with its CI, under tracker names."""
+    values = {
+        **{f"before/{metric_name(k)}": v for k, v in before.items()},
+        **{f"after/{metric_name(k)}": v for k, v in after.items()},
+    }
+    for delta in verdict.deltas if verdict is not None else []:
+        key = f"delta/{metric_name(delta.name)}"
+        values[key] = delta.delta_points
+        values[f"{key}/ci_low"] = delta.ci_low_points
+        values[f"{key}/ci_high"] = delta.ci_high_points
+    return values
+
+
 def step_metrics(row: Mapping[str, Any]) -> dict[str, float]:
     """A step row's finite values under the tracker metric names."""
     values = {tag: row.get(key) for key, tag in STEP_METRICS.items()}

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from goaltune.run_folder import RunFolder, VerdictRecord
-from goaltune.trackers.base import metric_name, step_metrics, verdict_markdown
+from goaltune.trackers.base import final_metrics, step_metrics, verdict_markdown
 
 RUN_FOLDER_TAG = "goaltune.run_folder"
 _BATCH = 100  # MLflow's log_batch takes at most 100 params (and 1000 metrics) per call
@@ -91,17 +91,9 @@ class MlflowTracker:
         from mlflow.entities import Metric, Param, RunTag
 
         stamp = _now_ms()
-        values = {
-            **{f"before/{metric_name(k)}": v for k, v in before.items()},
-            **{f"after/{metric_name(k)}": v for k, v in after.items()},
-        }
+        values = final_metrics(before, after, verdict)
         tags = {}
         if verdict is not None:
-            for delta in verdict.deltas:
-                key = f"delta/{metric_name(delta.name)}"
-                values[key] = delta.delta_points
-                values[f"{key}/ci_low"] = delta.ci_low_points
-                values[f"{key}/ci_high"] = delta.ci_high_points
             tags = {
                 "goaltune.verdict": verdict.verdict,
                 "goaltune.caution": str(verdict.caution).lower(),

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from goaltune.run_folder import RunFolder, VerdictRecord
-from goaltune.trackers.base import metric_name, step_metrics, verdict_markdown
+from goaltune.trackers.base import final_metrics, step_metrics, verdict_markdown
 
 
 class TensorBoardTracker:
@@ -42,15 +42,9 @@ class TensorBoardTracker:
         artifacts: Mapping[str, Path],
         step: int,
     ) -> None:
-        for side, values in (("before", before), ("after", after)):
-            for name, value in values.items():
-                self._writer.add_scalar(f"{side}/{metric_name(name)}", value, step)
+        for tag, value in final_metrics(before, after, verdict).items():
+            self._writer.add_scalar(tag, value, step)
         if verdict is not None:
-            for delta in verdict.deltas:
-                tag = f"delta/{metric_name(delta.name)}"
-                self._writer.add_scalar(tag, delta.delta_points, step)
-                self._writer.add_scalar(f"{tag}/ci_low", delta.ci_low_points, step)
-                self._writer.add_scalar(f"{tag}/ci_high", delta.ci_high_points, step)
             self._writer.add_text("verdict", verdict_markdown(verdict), step)
         if hyperparameters:
             table = ["| hyperparameter | value |", "| --- | --- |"]

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from goaltune.run_folder import RunFolder, VerdictRecord
-from goaltune.trackers.base import metric_name, step_metrics
+from goaltune.trackers.base import final_metrics, metric_name, step_metrics
 
 
 def project() -> str:
@@ -46,16 +46,8 @@ class TrackioTracker:
         artifacts: Mapping[str, Path],
         step: int,
     ) -> None:
-        values: dict[str, Any] = {
-            **{f"before/{metric_name(k)}": v for k, v in before.items()},
-            **{f"after/{metric_name(k)}": v for k, v in after.items()},
-        }
+        values: dict[str, Any] = final_metrics(before, after, verdict)
         if verdict is not None:
-            for delta in verdict.deltas:
-                key = f"delta/{metric_name(delta.name)}"
-                values[key] = delta.delta_points
-                values[f"{key}/ci_low"] = delta.ci_low_points
-                values[f"{key}/ci_high"] = delta.ci_high_points
             values["verdict"] = verdict.verdict
             values["verdict/reasons"] = " ".join(verdict.reasons)
         values.update({f"hyperparameters/{k}": v for k, v in hyperparameters.items()})

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from goaltune.run_folder import RunFolder, VerdictRecord
-from goaltune.trackers.base import metric_name, step_metrics, verdict_markdown
+from goaltune.trackers.base import final_metrics, metric_name, step_metrics, verdict_markdown
 
 
 def run_id(folder: RunFolder) -> str:
@@ -58,16 +58,8 @@ class WandbTracker:
     ) -> None:
         import wandb
 
-        values: dict[str, Any] = {
-            **{f"before/{metric_name(k)}": v for k, v in before.items()},
-            **{f"after/{metric_name(k)}": v for k, v in after.items()},
-        }
+        values: dict[str, Any] = final_metrics(before, after, verdict)
         if verdict is not None:
-            for delta in verdict.deltas:
-                key = f"delta/{metric_name(delta.name)}"
-                values[key] = delta.delta_points
-                values[f"{key}/ci_low"] = delta.ci_low_points
-                values[f"{key}/ci_high"] = delta.ci_high_points
             columns: list[str | int] = [
                 "metric",
                 "role",
