@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.extended  # a venv, a wheel and its dependencies, the embedded model (minutes)
+# a venv, a wheel and its dependencies, the embedded model: minutes
+pytestmark = pytest.mark.extended
 
 ROOT = Path(__file__).resolve().parents[1]
 TORCH = "torch==2.13.0"  # the CPU build the Makefile installs
