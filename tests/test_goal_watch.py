@@ -19,7 +19,7 @@ from goaltune.cli import app
 from goaltune.config import config_from_dict
 from goaltune.diagnose import goal_peak
 from goaltune.errors import ConfigError
-from goaltune.goal_watch import best_row, goal_rank, seeded_subset
+from goaltune.goal_rule import best_row, goal_rank, seeded_subset
 from goaltune.run_folder import GoalRow, RunFolder
 from tests.conftest import copy_fixture_run, goaltune, only_run, write_config
 
@@ -212,6 +212,16 @@ def test_the_step_0_row_equals_the_same_items_in_before_json(
     assert watch["keep"] == "last" and watch["kept_step"] == 6 and watch["evaluations"] == 4
     assert watch["task_items"] == 4 and watch["guard_items"] == {GUARD: 40}
     assert watch["eval_time_s"] > 0 and not watch["stopped_early"]
+    # goaltune train writes no before.json: it evaluates step 0 itself, to the same scores
+    trained = run(watched_config(tmp_path, tiny_model_dir, "trained"), command="train")
+    assert not trained.eval_path("before").exists()
+    evaluated = trained.read_goal_history()[0]
+    assert evaluated.task == pytest.approx(rows[0].task, abs=1e-12)
+    assert evaluated.guards == pytest.approx(rows[0].guards, abs=1e-12)
+    assert (
+        metrics(trained)["goal_watch"]["evaluations"]
+        == metrics(folder)["goal_watch"]["evaluations"]
+    )
 
 
 @pytest.mark.integration

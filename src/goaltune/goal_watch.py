@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,17 +25,10 @@ from goaltune.checkpoints import STATE_FILE, list_checkpoints, trainable_state
 from goaltune.config import RunConfig
 from goaltune.errors import ConfigError, RunError
 from goaltune.evaluate.task import evaluate_task
+from goaltune.goal_rule import best_reason, goal_rank, guard_drop_points, seeded_subset
 from goaltune.run_folder import GoalRow, GoalWatchSummary, RunFolder, write_failure
 
 _STATE_KEY = "goal_watch"  # the bookkeeping's key in a checkpoint's state
-
-
-def seeded_subset(items: list[Any], size: int, seed: int) -> list[Any]:
-    """`size` items drawn with `seed`, in their original order (all of them when fewer)."""
-    if len(items) <= size:
-        return list(items)
-    chosen = sorted(random.Random(seed).sample(range(len(items)), size))
-    return [items[i] for i in chosen]
 
 
 @dataclass(frozen=True)
@@ -47,47 +39,7 @@ class _Bench:
     role: str  # "task" or "guard"
     benchmark: Any
     loaded: Any
-
-
-def guard_drop_points(row: GoalRow, base: GoalRow) -> dict[str, float]:
-    """How far each guard fell below its step-0 score, in points (negative: it rose)."""
-    return {
-        name: (base_value - value) * 100
-        for name, value in row.guards.items()
-        if value is not None and (base_value := base.guards.get(name)) is not None
-    }
-
-
-def goal_rank(row: GoalRow, base: GoalRow, config: RunConfig) -> tuple[int, int, float, float]:
-    """Sort key of the keep/early-stopping rule; larger is better.
-
-    First the number of task targets reached, then the guards' tier by the verdict's thresholds
-    (worst drop at most caution_drop_points: accepted; at most investigate_drop_points: accepted
-    with caution; beyond: investigate), then the mean task score, then the smaller worst drop.
-    """
-    t = config.goal.thresholds
-    reached = sum(
-        1
-        for metric in config.goal.task_metrics
-        if metric.target is not None
-        and (value := row.task.get(metric.name)) is not None
-        and value >= metric.target
-    )
-    worst = max(guard_drop_points(row, base).values(), default=0.0)
-    tier = 0 if worst <= t.caution_drop_points else 1 if worst <= t.investigate_drop_points else 2
-    scores = [v for v in row.task.values() if v is not None]
-    return reached, -tier, sum(scores) / len(scores) if scores else 0.0, -worst
-
-
-def best_row(rows: list[GoalRow], config: RunConfig) -> GoalRow | None:
-    """The trained row (step > 0) the rule ranks first; the earliest among equals."""
-    if not rows:
-        return None
-    best: GoalRow | None = None
-    for row in rows[1:]:
-        if best is None or goal_rank(row, rows[0], config) > goal_rank(best, rows[0], config):
-            best = row
-    return best
+    pool: int  # how many items the subset was drawn from (the final evaluation's count)
 
 
 @dataclass
@@ -135,9 +87,11 @@ class GoalWatch:
         items: list[dict[str, Any]],
         benches: list[_Bench],
         task_names: list[str],
+        task_pool: int = 0,
     ) -> None:
         self.config, self.folder, self.tokenizer = config, folder, tokenizer
         self.items, self.benches, self.task_names = items, benches, task_names
+        self.task_pool = task_pool
         self.book = _Book()
 
     # ---------------------------------------------------------------- evaluation
@@ -240,7 +194,44 @@ class GoalWatch:
         """The step-0 row: the base model before the first optimizer step (when watching)."""
         if self.config.train.goal_eval_steps is None:
             return 0.0
-        return self.evaluate(model, 0, 0.0, 0, 0.0)
+        row = self._base_row()
+        if row is None:
+            return self.evaluate(model, 0, 0.0, 0, 0.0)
+        self.book.rows.append(row)
+        self.folder.write_goal_history(self.book.rows)
+        return 0.0
+
+    def _base_row(self) -> GoalRow | None:
+        """Step 0 read from eval/before.json, when a run has just scored the base model there on
+        every item of the pools (same code, same items): a third of the watch's cost saved.
+        None when there is no such file or it does not cover the pools (`goaltune train`)."""
+        try:
+            before = self.folder.read_eval("before")
+        except RunError:
+            return None
+        seed = self.config.train.seed
+        task: dict[str, float | None] = {}
+        guards: dict[str, float | None] = {}
+        if self.items:
+            if before.task is None or len(before.task.items) != self.task_pool:
+                return None
+            picked = seeded_subset(before.task.items, len(self.items), seed)
+            if [i.id for i in picked] != [str(item.get("id")) for item in self.items]:
+                return None
+            task = {n: _mean(picked, n) for n in self.task_names}
+        for bench in self.benches:
+            section = before.benchmarks.get(bench.spec)
+            if (
+                section is None
+                or section.primary_metric is None
+                or len(section.items) != bench.pool
+            ):
+                return None
+            picked = seeded_subset(section.items, len(bench.loaded.items), seed)
+            score = _mean(picked, section.primary_metric)
+            (task if bench.role == "task" else guards)[bench.spec] = score
+        ordered = {n: task.get(n) for n in self._task_columns()}
+        return GoalRow(step=0, epoch=0.0, tokens_seen=0, elapsed_s=0.0, task=ordered, guards=guards)
 
     def due(self, step: int, total_steps: int) -> bool:
         """Whether the goal is evaluated after `step`."""
@@ -351,29 +342,17 @@ class GoalWatch:
         if keep == "last":
             return f"the last step, {last_step} (train.keep: last)"
         row = next(r for r in self.book.rows if r.step == kept)
-        return _best_reason(row, self.book.rows[0], self.config)
-
-
-def _best_reason(row: GoalRow, base: GoalRow, config: RunConfig) -> str:
-    """Why the rule ranks `row` first, in words."""
-    reached, tier, _, _ = goal_rank(row, base, config)
-    targets = sum(1 for m in config.goal.task_metrics if m.target is not None)
-    parts = [f"{reached} of {targets} task targets reached"] if targets else []
-    scores = ", ".join(f"{n} {v:.3g}" for n, v in row.task.items() if v is not None)
-    parts.append(f"task {scores}" if scores else "no task score")
-    worst = max(guard_drop_points(row, base).items(), key=lambda kv: kv[1], default=None)
-    if worst is not None and worst[1] > 0:
-        state = ("within", "with caution within", "beyond")[-tier]
-        parts.append(
-            f"worst guard drop {worst[0]} {worst[1]:.1f} points, {state} the verdict's thresholds"
-        )
-    elif worst is not None:
-        parts.append(f"no guard below step 0 ({worst[0]} {-worst[1]:+.1f} points)")
-    return f"the best goal evaluation, step {row.step}: " + "; ".join(parts)
+        return best_reason(row, self.book.rows[0], self.config)
 
 
 def _score(summary: dict[str, Any] | None) -> float | None:
     return None if summary is None else float(summary["score"])
+
+
+def _mean(items: list[Any], metric: str) -> float | None:
+    """The summary score of `metric` over scored items: the mean of the items that have it."""
+    values = [v for item in items if (v := item.metrics.get(metric)) is not None]
+    return sum(values) / len(values) if values else None
 
 
 def _watched_benches(config: RunConfig, task_names: list[str]) -> list[_Bench]:
@@ -393,7 +372,13 @@ def _watched_benches(config: RunConfig, task_names: list[str]) -> list[_Bench]:
             size = min(size, train.guard_generation_items)
         subset = seeded_subset(loaded.items, size, train.seed)
         benches.append(
-            _Bench(spec, role, benchmark, Loaded(subset, loaded.source, loaded.settings))
+            _Bench(
+                spec,
+                role,
+                benchmark,
+                Loaded(subset, loaded.source, loaded.settings),
+                len(loaded.items),
+            )
         )
     return benches
 
@@ -419,4 +404,4 @@ def goal_watch_for(
     benches = _watched_benches(config, task_names)
     in_task = [n for n in task_names if n not in {b.spec for b in benches}]
     subset = seeded_subset(items, train.goal_eval_items, train.seed) if in_task else []
-    return GoalWatch(config, folder, tokenizer, subset, benches, in_task)
+    return GoalWatch(config, folder, tokenizer, subset, benches, in_task, len(items))
