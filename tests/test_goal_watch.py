@@ -61,7 +61,7 @@ def test_the_rule_ranks_targets_then_the_guard_tier_then_the_task_score() -> Non
     config = goal(target=0.5)
     base = row(0, 0.1, 0.8)
     reached_but_guard_collapsed = row(10, 0.9, 0.5)  # 30 points: beyond investigate (20)
-    reached_guard_held = row(20, 0.6, 0.75)  # 5 points: accepted
+    reached_guard_held = row(20, 0.6, 0.76)  # 4 points: below tradeoff (5), unchanged
     missed_guard_held = row(30, 0.45, 0.8)
     rows = [base, reached_but_guard_collapsed, reached_guard_held, missed_guard_held]
     assert best_row(rows, config) == reached_guard_held
@@ -72,7 +72,12 @@ def test_the_rule_ranks_targets_then_the_guard_tier_then_the_task_score() -> Non
     assert best_row([base, caution, row(50, 0.8, 0.65)], goal()).step == 50
     assert best_row([base, row(60, 0.5, 0.8), row(70, 0.5, 0.8)], goal()).step == 60
     assert goal_rank(reached_guard_held, base, config)[:2] == (1, 0)
-    assert goal_rank(reached_but_guard_collapsed, base, config)[:2] == (1, -2)
+    assert goal_rank(reached_but_guard_collapsed, base, config)[:2] == (1, -3)
+    # the target reached with the guard unchanged beats a higher task score with a trade-off
+    # (12.5 points: between tradeoff 5 and caution 15), as the brand-voice run's steps 20 and 40
+    tradeoff = row(40, 1.0, 0.675)
+    assert best_row([base, row(20, 0.9, 0.8), tradeoff], goal(target=0.8)).step == 20
+    assert goal_rank(tradeoff, base, config)[:2] == (1, -1)
     assert best_row([base], config) is None  # the base model is never a candidate
 
 

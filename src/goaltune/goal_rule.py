@@ -33,9 +33,11 @@ def guard_drop_points(row: GoalRow, base: GoalRow) -> dict[str, float]:
 def goal_rank(row: GoalRow, base: GoalRow, config: RunConfig) -> tuple[int, int, float, float]:
     """Sort key of the keep/early-stopping rule; larger is better.
 
-    First the number of task targets reached, then the guards' tier by the verdict's thresholds
-    (worst drop at most caution_drop_points: accepted; at most investigate_drop_points: accepted
-    with caution; beyond: investigate), then the mean task score, then the smaller worst drop.
+    First the number of task targets reached, then the guards' tier by the verdict's four bands
+    (worst drop below tradeoff_drop_points: unchanged; at most caution_drop_points: a trade-off;
+    at most investigate_drop_points: caution; beyond: investigate), then the mean task score,
+    then the smaller worst drop. A row that reaches the targets with the guards unchanged beats
+    one that scores higher on the task at the price of a trade-off, as the verdict would judge.
     """
     t = config.goal.thresholds
     reached = sum(
@@ -46,7 +48,8 @@ def goal_rank(row: GoalRow, base: GoalRow, config: RunConfig) -> tuple[int, int,
         and value >= metric.target
     )
     worst = max(guard_drop_points(row, base).values(), default=0.0)
-    tier = 0 if worst <= t.caution_drop_points else 1 if worst <= t.investigate_drop_points else 2
+    bands = (t.caution_drop_points, t.investigate_drop_points)
+    tier = 0 if worst < t.tradeoff_drop_points else 1 + sum(worst > limit for limit in bands)
     scores = [v for v in row.task.values() if v is not None]
     return reached, -tier, sum(scores) / len(scores) if scores else 0.0, -worst
 
@@ -71,9 +74,9 @@ def best_reason(row: GoalRow, base: GoalRow, config: RunConfig) -> str:
     parts.append(f"task {scores}" if scores else "no task score")
     worst = max(guard_drop_points(row, base).items(), key=lambda kv: kv[1], default=None)
     if worst is not None and worst[1] > 0:
-        state = ("within", "with caution within", "beyond")[-tier]
+        band = ("unchanged", "a trade-off", "accept with caution", "investigate")[-tier]
         parts.append(
-            f"worst guard drop {worst[0]} {worst[1]:.1f} points, {state} the verdict's thresholds"
+            f"worst guard drop {worst[0]} {worst[1]:.1f} points ({band} by the verdict's bands)"
         )
     elif worst is not None:
         parts.append(f"no guard below step 0 ({worst[0]} {-worst[1]:+.1f} points)")
