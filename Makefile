@@ -29,7 +29,7 @@ test-extended: install
 	$(PY) -m pytest -q -m extended
 
 test-fast: install
-	$(PY) -m pytest -q -m "not slow and not integration"
+	$(PY) -m pytest -q -m "not slow and not integration and not extended"
 
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks scripts
