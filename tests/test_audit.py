@@ -157,6 +157,17 @@ def test_identical_long_references_count_but_short_labels_do_not(
     ]
     leak = audit_files(tmp_path, tokenizer, train, test).test_in_train
     assert leak is not None and leak.items == ["long"] and leak.reference == 1
+    # a domain goal asks training's facts again in other words: the same answer is not a leak,
+    # unless audit.reference_leaks says it is; the same prompt always is
+    test.append({"id": "asked", "prompt": train[0]["prompt"], "completion": "The harbour."})
+    for settings, expected in (
+        ({"goal": {"purpose": "domain"}}, ["asked"]),
+        ({"goal": {"purpose": "domain"}, "audit": {"reference_leaks": True}}, ["long", "asked"]),
+        ({"audit": {"reference_leaks": False}}, ["asked"]),
+    ):
+        record = audit_files(tmp_path, tokenizer, train, test, **settings)
+        assert record.test_in_train is not None and record.test_in_train.items == expected
+        assert record.settings["reference_leaks"] == ("long" in expected)
 
 
 def test_planted_benchmark_items_are_contamination_of_that_benchmark(

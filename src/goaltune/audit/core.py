@@ -33,11 +33,14 @@ def audit_data(
     validation = [
         example_entry(e, i, "validation") for i, e in enumerate(data.validation_examples, 1)
     ]
-    index = TrainIndex(train, settings.near_duplicate_threshold, settings.min_reference_chars)
+    references = counts_references(config)
+    index = TrainIndex(
+        train, settings.near_duplicate_threshold, settings.min_reference_chars, references
+    )
     tests = [item_entry(item) for item in items] if items else []
     record = AuditRecord(
         created=utc_now(),
-        settings=settings.model_dump(mode="json"),
+        settings={**settings.model_dump(mode="json"), "reference_leaks": references},
         train_examples=len(train),
         test_in_train=leaks(tests, index) if items else None,
         validation_in_train=leaks(validation, index) if validation else None,
@@ -55,6 +58,14 @@ def audit_data(
     )
     record.warnings = warnings(record)
     return record
+
+
+def counts_references(config: RunConfig) -> bool:
+    """Whether a repeated reference answer is a leak: audit.reference_leaks, else not for a
+    domain goal (its test asks training's facts in other words, so the answers repeat)."""
+    if config.audit.reference_leaks is not None:
+        return config.audit.reference_leaks
+    return config.goal.purpose != "domain"
 
 
 def _leak_text(leak: LeakCounts, what: str) -> str:

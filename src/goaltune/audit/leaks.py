@@ -30,6 +30,7 @@ class TrainIndex:
     entries: list[Entry]
     threshold: float
     min_reference_chars: int
+    references: bool = True  # whether a repeated long reference answer counts as a leak
 
     def __post_init__(self) -> None:
         self.prompts: dict[str, int] = {}
@@ -74,7 +75,7 @@ class TrainIndex:
             return LeakMatch(
                 id=entry.id, kind="near", similarity=round(score, 3), train=self.entries[index].id
             )
-        if entry.answer is not None and self._long_enough(entry.answer):
+        if self.references and entry.answer is not None and self._long_enough(entry.answer):
             same = self.answers.get(exact_key(entry.answer))
             if same is not None:
                 return LeakMatch(

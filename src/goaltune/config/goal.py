@@ -70,3 +70,9 @@ class AuditConfig(_Strict):
         description="Shortest reference (normalised) whose repeat in training counts as a leak; "
         "short answers such as labels repeat by nature.",
     )
+    reference_leaks: bool | None = Field(
+        default=None,
+        description="Whether a held-out item whose reference answer is repeated in training under "
+        "another prompt counts as leaked. Default: yes, except for goal.purpose domain, whose "
+        "facts are learned from training and asked again in other words.",
+    )
