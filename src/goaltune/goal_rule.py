@@ -48,8 +48,7 @@ def goal_rank(row: GoalRow, base: GoalRow, config: RunConfig) -> tuple[int, int,
         and value >= metric.target
     )
     worst = max(guard_drop_points(row, base).values(), default=0.0)
-    bands = (t.caution_drop_points, t.investigate_drop_points)
-    tier = 0 if worst < t.tradeoff_drop_points else 1 + sum(worst > limit for limit in bands)
+    tier = t.band(worst)
     scores = [v for v in row.task.values() if v is not None]
     return reached, -tier, sum(scores) / len(scores) if scores else 0.0, -worst
 

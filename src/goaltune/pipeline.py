@@ -20,7 +20,6 @@ from goaltune.adapters import (
     adapter_is_active,
     build_lora_model,
     load_adapter,
-    require_active_adapter,
     save_adapter,
 )
 from goaltune.audit import audit_run
@@ -30,9 +29,9 @@ from goaltune.data import PreparedData, load_task_items, prepare_training_data
 from goaltune.distributed import Context, context
 from goaltune.errors import RunError, TrainingFailed, TrainingInterrupted
 from goaltune.evalcache import EvalCache
-from goaltune.evaluate.generation import prompt_lookup
-from goaltune.evaluate.judges import Judging, base_outputs, probe_judges
-from goaltune.evaluate.task import evaluate_task
+from goaltune.evaluate.judges import base_outputs, probe_judges
+from goaltune.evaluate.run import evaluate_model
+from goaltune.evaluate.sequential import sequential_guards
 from goaltune.goal_watch import goal_watch_for
 from goaltune.hardware import place_model
 from goaltune.models import (
@@ -77,71 +76,6 @@ def library_versions(extra: tuple[str, ...] = ()) -> dict[str, str | None]:
         except metadata.PackageNotFoundError:
             versions[name] = None
     return versions
-
-
-def evaluate_model(
-    model: Any,
-    tokenizer: Any,
-    items: list[dict[str, Any]] | None,
-    config: EvalConfig,
-    model_name: str,
-    adapter: str | None,
-    task_name: str,
-    label: str,
-    show_progress: bool = True,
-    baseline: dict[str, str] | None = None,
-) -> dict[str, Any]:
-    """Task metrics and benchmarks for one model state: the content of eval/before|after.json."""
-    if adapter is not None:
-        require_active_adapter(model, tokenizer, adapter)
-    started = time.perf_counter()
-    result: dict[str, Any] = {
-        "model": model_name,
-        "adapter": adapter,
-        "created": utc_now(),
-        "settings": {
-            "max_new_tokens": config.max_new_tokens,
-            "batch_size": config.batch_size,
-            "greedy": True,
-            "limit": config.limit,
-            "benchmark_limit": config.benchmark_limit,
-        },
-    }
-    with prompt_lookup(config.prompt_lookup):  # every generation of this evaluation
-        if items:
-            result["task"] = evaluate_task(
-                model,
-                tokenizer,
-                items,
-                config.metrics,
-                task_name,
-                config.max_new_tokens,
-                config.batch_size,
-                config.bootstrap_resamples,
-                show_progress,
-                f"{label}: task",
-                style=[check.model_dump() for check in config.style],
-                judging=Judging(config.judges, baseline, config.batch_size)
-                if config.judges
-                else None,
-            )
-        if config.benchmarks:
-            from goaltune.evaluate.benchmarks import run_benchmarks
-
-            result["benchmarks"] = run_benchmarks(
-                model,
-                tokenizer,
-                config.benchmarks,
-                data_dir=config.benchmark_data_dir,
-                limit=config.benchmark_limit,
-                batch_size=config.batch_size,
-                resamples=config.bootstrap_resamples,
-                show_progress=show_progress,
-                label=label,
-                shared_context=config.shared_context,
-            )
-    result["elapsed_s"] = round(time.perf_counter() - started, 2)
-    return result
 
 
 def training_metrics(
@@ -321,7 +255,19 @@ def run_pipeline(
             if not adapter_is_active(lora_model):
                 raise TrainingFailed("the trained adapter is all zeros: after would equal before")
             adapter, base = str(folder.adapter_dir), base_outputs(folder)  # for pairwise judges
-            after = evaluate(lora_model, tokenizer, adapter=adapter, label="after", baseline=base)
+            stops = (
+                sequential_guards(config.goal, folder.read_eval("before"))
+                if config.eval.sequential
+                else None
+            )
+            after = evaluate(
+                lora_model,
+                tokenizer,
+                adapter=adapter,
+                label="after",
+                baseline=base,
+                sequential=stops,
+            )
             dist.on_main(lambda: folder.write_eval("after", after))
     except (KeyboardInterrupt, TrainingInterrupted) as stop:
         if dist.is_main:

@@ -171,15 +171,16 @@ def _with_gain(worst: MetricDelta | None, t: Thresholds) -> _Outcome:
         return _Outcome(SUCCESS, reasons=["No guard benchmark dropped beyond noise."])
     drop = -worst.delta_points
     name = f"{worst.name} ({prose_points(drop)} points)"
-    if drop < t.tradeoff_drop_points:
+    band = t.band(drop)
+    if band == 0:
         return _Outcome(SUCCESS, reasons=[f"The worst guard drop, {name}, is small."])
-    if drop <= t.caution_drop_points:
+    if band == 1:
         reason = (
             f"The worst guard drop, {name}, is at most {t.caution_drop_points:g} points: "
             "a trade-off, not a failure."
         )
         return _Outcome(SUCCESS, tail="a trade-off, not a failure", reasons=[reason])
-    if drop <= t.investigate_drop_points:
+    if band == 2:
         reason = (
             f"The worst guard drop, {name}, is between {t.caution_drop_points:g} and "
             f"{t.investigate_drop_points:g} points: the gain is real, accept it with caution."

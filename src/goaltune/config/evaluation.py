@@ -102,6 +102,11 @@ class EvalConfig(_Strict):
         description="Draft tokens copied from the prompt and verified per generation step "
         "(prompt-lookup decoding; greedy's outputs); 0: off.",
     )
+    sequential: bool = Field(
+        default=False,
+        description="After training, stop scoring a guard benchmark once an anytime-valid "
+        "confidence sequence for its paired change decides its verdict band.",
+    )
 
     _specs = field_validator("benchmarks", mode="before")(_benchmark_specs)
     style: list[StyleCheck] = Field(

@@ -25,6 +25,18 @@ class Thresholds(_Strict):
     caution_drop_points: float = 15.0
     investigate_drop_points: float = 20.0
 
+    def band(self, drop_points: float) -> int:
+        """The guard rule's band of a drop (negative: a gain): 0 below tradeoff_drop_points,
+        1 up to caution_drop_points (a trade-off), 2 up to investigate_drop_points (caution),
+        3 beyond (investigate)."""
+        if drop_points < self.tradeoff_drop_points:
+            return 0
+        return (
+            1
+            + (drop_points > self.caution_drop_points)
+            + (drop_points > self.investigate_drop_points)
+        )
+
 
 class GoalConfig(_Strict):
     """What the fine-tune is for and how success is measured."""

@@ -18,6 +18,9 @@ Status = Literal["running", "finished", "failed", "interrupted", "unknown"]
 Change = Literal["gain", "drop", "within noise"]
 
 
+OMITTED_WHEN_NONE: Any = Field(default=None, exclude_if=lambda value: value is None)
+
+
 class Part(BaseModel):
     """A nested part of a run file: typed fields, unknown ones kept."""
 
@@ -58,7 +61,7 @@ class Judgment(Part):
     value: float | None = None  # None: unjudged (no verdict could be read)
     replies: list[str] = Field(default_factory=list)
     parsed: list[str | None] = Field(default_factory=list)
-    note: str | None = Field(default=None, exclude_if=lambda value: value is None)
+    note: str | None = OMITTED_WHEN_NONE
 
 
 class JudgeSummary(Part):
@@ -82,11 +85,9 @@ class ScoredItem(Part):
     reference: Any = None
     metrics: dict[str, float | None] = Field(default_factory=dict)
     # only items scored on style_pass have it; the others' files stay as they were
-    style_failed: list[str] | None = Field(default=None, exclude_if=lambda value: value is None)
+    style_failed: list[str] | None = OMITTED_WHEN_NONE
     # only items scored on a judge:NAME metric have it, by judge name
-    judgments: dict[str, Judgment] | None = Field(
-        default=None, exclude_if=lambda value: value is None
-    )
+    judgments: dict[str, Judgment] | None = OMITTED_WHEN_NONE
 
 
 class ScoredSet(Part):
@@ -100,15 +101,23 @@ class TaskResult(ScoredSet):
     """The user's task (data.test or held-out examples) scored on its metrics."""
 
     name: str | None = None
-    judges: dict[str, JudgeSummary] | None = Field(
-        default=None, exclude_if=lambda value: value is None
-    )
+    judges: dict[str, JudgeSummary] | None = OMITTED_WHEN_NONE
+
+
+class SequentialStop(Part):
+    """How a guard's after-evaluation under `eval.sequential` ended (95% confidence sequence)."""
+
+    items: int  # scored, in a seeded random order
+    of: int  # the benchmark's items
+    decided: str | None  # the verdict band the confidence sequence settled in; None: all scored
+    interval_points: list[float]  # the confidence sequence's last interval of the mean change
 
 
 class BenchmarkResult(ScoredSet):
     """One benchmark; `primary_metric` is the score the verdict uses."""
 
     primary_metric: str | None = None
+    sequential: SequentialStop | None = OMITTED_WHEN_NONE
 
 
 class EvalResult(Record):
@@ -203,9 +212,7 @@ class TrainingMetrics(Record):
     versions: dict[str, str | None] = Field(default_factory=dict)
     torch_threads: int | None = None
     # only with goal watching on or train.keep other than last; other runs' files stay as they were
-    goal_watch: GoalWatchSummary | None = Field(
-        default=None, exclude_if=lambda value: value is None
-    )
+    goal_watch: GoalWatchSummary | None = OMITTED_WHEN_NONE
 
 
 # ---------------------------------------------------------------- loss_history.csv

@@ -23,6 +23,8 @@ from goaltune.evaluate.benchmarks.registry import (
     register,
     resolve,
 )
+from goaltune.evaluate.benchmarks.results import benchmark_result, summarize
+from goaltune.evaluate.sequential import SequentialGuards, run_sequentially
 
 __all__ = [
     "BENCHMARKS",
@@ -55,6 +57,7 @@ def run_benchmarks(
     show_progress: bool = True,
     label: str = "eval",
     shared_context: bool = True,
+    sequential: SequentialGuards | None = None,
 ) -> dict[str, dict]:
     """Evaluate `model` (as passed: a PEFT model keeps its adapter) on each named benchmark.
 
@@ -62,6 +65,8 @@ def run_benchmarks(
     missing or malformed file fails fast. Returns, per spec, the `benchmarks` entry of eval JSON:
     primary_metric, metrics (score_summary each), items and source. `shared_context` scores a
     log-likelihood context's choices in one packed pass (see `goaltune.evaluate.packed`).
+    With `sequential`, each guard it names stops once its verdict band is decided
+    (`goaltune.evaluate.sequential`).
     """
     specs = join_specs(names)
     planned = [(spec, resolve(spec)) for spec in specs]
@@ -79,5 +84,36 @@ def run_benchmarks(
             f"{label}: {spec}",
             shared_context,
         )
-        results[spec] = bench.run(context, data)
+        before = sequential.before.get(spec) if sequential else None
+        if sequential and before and data.items:
+            results[spec] = _run_sequentially(bench, context, data, before, sequential)
+        else:
+            results[spec] = bench.run(context, data)
     return results
+
+
+def _run_sequentially(
+    bench: Benchmark,
+    context: RunContext,
+    data: Loaded,
+    before: dict[str, float],
+    plan: SequentialGuards,
+) -> dict[str, Any]:
+    """One guard scored in random-order chunks until its band is decided, as one result."""
+    records, last, summary = run_sequentially(
+        data.items,
+        context.batch_size,
+        lambda chunk: bench.run(context, Loaded(chunk, data.source, data.settings)),
+        before,
+        plan.thresholds,
+        plan.alpha,
+    )
+    metrics = (
+        bench.summarize(records, context.resamples, data.settings)
+        if bench.summarize
+        else summarize(records, list(last["metrics"]), context.resamples)
+    )
+    result = benchmark_result(
+        last["primary_metric"], metrics, records, last["source"], last["settings"]
+    )
+    return {**result, "sequential": summary}

@@ -147,7 +147,9 @@ def score(item: IfevalItem, response: str) -> dict[str, Any]:
     return {"metrics": metrics, "instructions": instructions}
 
 
-def summarize_ifeval(records: list[dict[str, Any]], resamples: int) -> dict[str, dict]:
+def summarize_ifeval(
+    records: list[dict[str, Any]], resamples: int, settings: dict[str, Any] | None = None
+) -> dict[str, dict]:
     """Prompt-level metrics over items, inst-level metrics over all instructions."""
     summary = summarize(records, PROMPT_METRICS, resamples)
     for metric, key in INSTRUCTION_METRICS.items():
@@ -202,7 +204,12 @@ def _loader(name: str, max_gen_toks: int, builtin_file: str | None) -> Loader:
     return load
 
 
-register(Benchmark("ifeval", _loader("ifeval", 1280, None), run))
+register(Benchmark("ifeval", _loader("ifeval", 1280, None), run, summarize_ifeval))
 register(
-    Benchmark("builtin:ifeval-mini", _loader("builtin:ifeval-mini", 128, "ifeval_mini.jsonl"), run)
+    Benchmark(
+        "builtin:ifeval-mini",
+        _loader("builtin:ifeval-mini", 128, "ifeval_mini.jsonl"),
+        run,
+        summarize_ifeval,
+    )
 )

@@ -183,16 +183,24 @@ def macro_summary(records: list[dict[str, Any]], resamples: int) -> dict[str, fl
     return summary
 
 
+def summarize_mmlu(
+    records: list[dict[str, Any]], resamples: int, settings: dict[str, Any]
+) -> dict[str, dict]:
+    """acc overall, macro-averaged and per subject."""
+    metrics = summarize(records, ["acc"], resamples)
+    if records:
+        metrics["acc_macro"] = macro_summary(records, resamples)
+    for subject in settings["subjects"]:
+        chosen = [r for r in records if r["subject"] == subject]
+        metrics[f"acc:{subject}"] = summarize(chosen, ["acc"], resamples)["acc"]
+    return metrics
+
+
 def run(context: RunContext, loaded: Loaded) -> dict[str, Any]:
     """Score the items; acc overall, macro-averaged and per subject."""
     records = score_choice_items(context, loaded.items, ("acc",))
-    metrics = summarize(records, ["acc"], context.resamples)
-    if records:
-        metrics["acc_macro"] = macro_summary(records, context.resamples)
-    for subject in loaded.settings["subjects"]:
-        chosen = [r for r in records if r["subject"] == subject]
-        metrics[f"acc:{subject}"] = summarize(chosen, ["acc"], context.resamples)["acc"]
+    metrics = summarize_mmlu(records, context.resamples, loaded.settings)
     return benchmark_result("acc", metrics, records, loaded.source, loaded.settings)
 
 
-register(Benchmark("mmlu", load, run))
+register(Benchmark("mmlu", load, run, summarize_mmlu))

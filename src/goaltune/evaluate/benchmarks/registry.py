@@ -48,15 +48,22 @@ class Loaded:
 
 Loader = Callable[[str | None, str | None, int | None], Loaded]
 Runner = Callable[[RunContext, Loaded], dict[str, Any]]
+# records, bootstrap resamples, the loaded settings -> the result's `metrics`
+Summarizer = Callable[[list[dict[str, Any]], int, dict[str, Any]], dict[str, dict]]
 
 
 @dataclass(frozen=True)
 class Benchmark:
-    """`load(options, data_dir, limit)` reads and validates the items; `run` scores a model."""
+    """`load(options, data_dir, limit)` reads and validates the items; `run` scores a model.
+
+    `summarize` turns scored records into the result's metrics, for benchmarks whose metrics are
+    not per-record means (a sequential evaluation scores chunks and summarizes them once).
+    """
 
     name: str
     load: Loader
     run: Runner
+    summarize: Summarizer | None = None
 
 
 BENCHMARKS: dict[str, Benchmark] = {}

@@ -185,20 +185,28 @@ def load(options: str | None, data_dir: str | None, limit: int | None) -> Loaded
     return Loaded(items, str(path), settings)
 
 
+def summarize_mc(
+    records: list[dict[str, Any]], resamples: int, settings: dict[str, Any]
+) -> dict[str, dict]:
+    """acc and acc_norm overall and, where items name subjects, per subject."""
+    metrics = summarize(records, list(METRICS), resamples)
+    subjects = settings["subjects"]
+    if len(subjects) > 1 and all("subject" in r for r in records):
+        metrics["acc_macro"] = macro_summary(records, resamples)
+    for subject in subjects:
+        chosen = [r for r in records if r.get("subject") == subject]
+        for metric, summary in summarize(chosen, list(METRICS), resamples).items():
+            metrics[f"{metric}:{subject}"] = summary
+    return metrics
+
+
 def run(context: RunContext, loaded: Loaded) -> dict[str, Any]:
     """Score the items; acc and acc_norm overall and, where items name subjects, per subject."""
     records = score_choice_items(context, loaded.items, METRICS)
-    metrics = summarize(records, list(METRICS), context.resamples)
-    subjects = loaded.settings["subjects"]
-    if len(subjects) > 1 and all("subject" in r for r in records):
-        metrics["acc_macro"] = macro_summary(records, context.resamples)
-    for subject in subjects:
-        chosen = [r for r in records if r.get("subject") == subject]
-        for metric, summary in summarize(chosen, list(METRICS), context.resamples).items():
-            metrics[f"{metric}:{subject}"] = summary
+    metrics = summarize_mc(records, context.resamples, loaded.settings)
     return benchmark_result(
         loaded.settings["primary"], metrics, records, loaded.source, loaded.settings
     )
 
 
-register(Benchmark(NAME, load, run))
+register(Benchmark(NAME, load, run, summarize_mc))
