@@ -464,6 +464,46 @@ def decode_table(data: dict[str, Any]) -> str:
     )
 
 
+def sequential_table(data: dict[str, Any]) -> str:
+    """Items eval.sequential scores before deciding a guard (benchmarks/sequential_items.py)."""
+    rows = []
+    for guard, entry in data["guards"].items():
+        observed = (
+            f"{guard}: {entry['observed_change_points']:+.2f} points over "
+            f"{entry['observed_items']} items, {entry['observed_changed_share']:.0%} changed"
+        )
+        for label, size in entry["sizes"].items():
+            rows.append(
+                [
+                    observed,
+                    label,
+                    f"{size['median_items_scored']:,.0f}",
+                    f"{size['p90_items_scored']:,.0f}",
+                    f"{size['median_share_scored']:.1%}",
+                    f"{size['share_stopped_early']:.1%}",
+                    f"{size['share_same_band_as_all_items']:.1%}",
+                ]
+            )
+            observed = ""
+    caption = (
+        f"Run {data['run']}'s paired changes, drawn with replacement; {data['runs']} simulated "
+        f"evaluations per size, a look every {data['batch']} items, 95% confidence sequence, "
+        f"bands at {data['thresholds']['tradeoff_drop_points']:g}/"
+        f"{data['thresholds']['caution_drop_points']:g}/"
+        f"{data['thresholds']['investigate_drop_points']:g} points."
+    )
+    header = [
+        "guard (observed change)",
+        "benchmark size",
+        "median items scored",
+        "90th percentile",
+        "median share scored",
+        "stopped early",
+        "same band as all items",
+    ]
+    return caption + "\n\n" + markdown_table(header, rows)
+
+
 def load(path: str | Path) -> dict[str, Any]:
     """A results file (relative paths are taken from the repository root)."""
     path = Path(path)
@@ -477,6 +517,7 @@ RENDERERS: dict[str, Callable[..., str]] = {
     "eval": eval_table,
     "goals": goals_table,
     "decode": decode_table,
+    "sequential": sequential_table,
 }
 
 
@@ -496,6 +537,8 @@ def kinds(data: dict[str, Any]) -> list[str]:
         return ["machine", "training"]
     if "batches" in data:
         return ["decode"]
+    if "guards" in data:
+        return ["sequential"]
     return ["eval"]
 
 
