@@ -236,9 +236,10 @@ def levers_table(data: dict[str, Any]) -> str:
         f"{load_text(data)}."
     )
     if with_mfu:
+        precision = levers.get("defaults", {}).get("precision", "fp32")
         caption += (
-            f" MFU against the {data['matmul_peaks']['fp32']['gflops']:.1f} GFLOP/s fp32 "
-            "peak measured in this run."
+            f" MFU against the {data['matmul_peaks'][precision]['gflops']:.1f} GFLOP/s "
+            f"{precision} peak measured in this run."
         )
     header = [
         "lever",
@@ -504,6 +505,21 @@ def sequential_table(data: dict[str, Any]) -> str:
     return caption + "\n\n" + markdown_table(header, rows)
 
 
+def attention_table(data: dict[str, Any]) -> str:
+    """Training steps with each attention implementation, interleaved (attention_ab.py)."""
+    rows = [
+        [mode, entry["steps"], f"{entry['total_s']:.1f}", f"{entry['median_step_s']:.3f}"]
+        for mode, entry in data["modes"].items()
+    ]
+    caption = (
+        f"{data['precision']}, batches of 4 examples ({data['tokens_per_step']:,.0f} input tokens "
+        f"per step on average), each batch trained with both, alternating which goes first; "
+        f"{load_text(data)}. Eager: **{data['eager_speedup']:.2f}x** SDPA's speed."
+    )
+    header = ["attention", "steps", "total s", "median s/step"]
+    return caption + "\n\n" + markdown_table(header, rows)
+
+
 def load(path: str | Path) -> dict[str, Any]:
     """A results file (relative paths are taken from the repository root)."""
     path = Path(path)
@@ -518,6 +534,7 @@ RENDERERS: dict[str, Callable[..., str]] = {
     "goals": goals_table,
     "decode": decode_table,
     "sequential": sequential_table,
+    "attention": attention_table,
 }
 
 
@@ -539,6 +556,8 @@ def kinds(data: dict[str, Any]) -> list[str]:
         return ["decode"]
     if "guards" in data:
         return ["sequential"]
+    if "modes" in data:
+        return ["attention"]
     return ["eval"]
 
 

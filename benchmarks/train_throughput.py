@@ -89,6 +89,7 @@ LEVERS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "gradient checkpointing on": ({"gradient_checkpointing": True}, {}),
     "torch.compile (decoder)": ({}, {"compile": True}),
     "no bf16-resident base": ({"bf16_base": False}, {}),
+    "model's own attention (sdpa)": ({"attention": "model"}, {}),
     "packing on": ({"packing": True}, {}),
     "packing on, no length bucketing": ({"packing": True, "length_bucketing": False}, {}),
 }
@@ -195,6 +196,7 @@ def worker_goaltune(job: dict[str, Any]) -> dict[str, Any]:
         "tool": "goaltune",
         "precision": "bf16" if result.bf16 else "fp32",
         "bf16_base": result.bf16_base,
+        "attention": result.attention,
         "steps": result.steps,
         "gradient_checkpointing": config.gradient_checkpointing,
         "sampler": "length buckets" if config.length_bucketing else "random",

@@ -318,6 +318,24 @@ def sequential_figures() -> list[str]:
     ]
 
 
+def bf16_host_figures() -> list[str]:
+    levers = load("benchmarks/results/train_levers_bf16.json")
+    entries = levers["levers"]
+    first, again = entries["defaults"], entries["defaults (again)"]
+    sdpa = entries["model's own attention (sdpa)"]
+    drift = max(first["input_tokens_per_s"], again["input_tokens_per_s"]) / min(
+        first["input_tokens_per_s"], again["input_tokens_per_s"]
+    )
+    mfus = sorted(e["mfu"] for n, e in entries.items() if n.startswith("defaults"))
+    peaks = levers["matmul_peaks"]
+    return [
+        f"bf16 {peaks['bf16']['gflops']:.1f} GFLOP/s against fp32 {peaks['fp32']['gflops']:.1f}",
+        f"drifted by {drift - 1:.0%}",
+        f"({first['final_train_loss']:.4f}; {sdpa['final_train_loss']:.4f} with SDPA)",
+        f"{mfus[0]:.1%}-{mfus[-1]:.1%}",
+    ]
+
+
 def demo_figures() -> list[str]:
     record = load("docs/run-records/json-api-20261203T115620Z.json")["files"]
     metrics = record["training_metrics.json"]
@@ -338,8 +356,15 @@ def test_goals_the_text_calls_unmet_are_unmet() -> None:
 
 @pytest.mark.parametrize(
     "figures",
-    [training_figures, lever_figures, eval_figures, sequential_figures, demo_figures],
-    ids=["training", "levers", "eval", "sequential", "demo"],
+    [
+        training_figures,
+        lever_figures,
+        eval_figures,
+        sequential_figures,
+        demo_figures,
+        bf16_host_figures,
+    ],
+    ids=["training", "levers", "eval", "sequential", "demo", "bf16-host"],
 )
 def test_the_text_quotes_the_results_files(figures: Any) -> None:
     text = prose()

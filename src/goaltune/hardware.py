@@ -141,3 +141,52 @@ def bf16_frozen_base(model: Any, enabled: bool) -> Iterator[None]:
             hook.remove()
         for layer, copy in copies:
             layer.weight, layer.bias = copy.fp32
+
+
+# The longest sequence for which `train.attention: auto` trains with eager attention on a CPU
+# under bf16: eager keeps each layer's batch x heads x length x length probabilities for the
+# backward, which grows with the square of the length.
+EAGER_ATTENTION_MAX_TOKENS = 512
+
+
+def training_attention(setting: str, device: torch.device, bf16: bool, max_tokens: int) -> str:
+    """The attention implementation of training steps; "model" keeps the model's own.
+
+    auto: eager on a CPU under bf16 autocast for sequences up to EAGER_ATTENTION_MAX_TOKENS,
+    where PyTorch's CPU flash-attention kernel is slower in bf16 (docs/PERFORMANCE.md).
+    """
+    if setting != "auto":
+        return setting
+    cpu_bf16 = device.type == "cpu" and bf16 and max_tokens <= EAGER_ATTENTION_MAX_TOKENS
+    return "eager" if cpu_bf16 else "model"
+
+
+@contextmanager
+def attention_for_training(model: Any, implementation: str) -> Iterator[None]:
+    """Run forwards in train mode (the training steps) with `implementation` inside the block.
+
+    Forwards in eval mode (validation and goal evaluations during training) keep the model's own
+    attention, so what they score does not depend on this setting; it is back on exit.
+    """
+    lm = causal_lm(model)
+    # every config the modules read (a multimodal model nests its text model's)
+    configs = list({id(m.config): m.config for m in lm.modules() if hasattr(m, "config")}.values())
+    own = [config._attn_implementation for config in configs]
+    if implementation == "model" or all(name == implementation for name in own):
+        yield
+        return
+
+    def choose(module: Any, args: Any) -> None:
+        for config, name in zip(configs, own, strict=True):
+            config._attn_implementation = implementation if module.training else name
+
+    # the supervised-only loss calls the decoder inside the *ForCausalLM module directly
+    entries = {id(m): m for m in (lm, getattr(lm, "base_model", lm))}.values()
+    hooks = [module.register_forward_pre_hook(choose) for module in entries]
+    try:
+        yield
+    finally:
+        for hook in hooks:
+            hook.remove()
+        for config, name in zip(configs, own, strict=True):
+            config._attn_implementation = name

@@ -120,6 +120,7 @@ def training_metrics(
             ),
             "bf16_autocast": result.bf16,
             "bf16_base": result.bf16_base,
+            "training_attention": result.attention,
             "steps": result.steps,
             "epochs": round(result.epochs, 4),
             "tokens_seen": result.tokens_seen,

@@ -37,12 +37,14 @@ from goaltune.engine import StepEngine
 from goaltune.errors import RunError, TrainingFailed, TrainingInterrupted
 from goaltune.goal_watch import GoalWatch
 from goaltune.hardware import (
+    attention_for_training,
     autocast,
     bf16_base_applies,
     bf16_frozen_base,
     enable_gradient_checkpointing,
     gathered_memory,
     place_model,
+    training_attention,
     use_bf16,
 )
 from goaltune.loss import require_packed_attention, supervised_targets
@@ -137,6 +139,7 @@ class TrainResult:
     train_seconds: float = 0.0
     bf16: bool = False
     bf16_base: bool = False  # frozen base weights held in bf16 during training
+    attention: str = "model"  # the training steps' attention (train.attention resolved)
     device: str = "cpu"
     processes: int = 1
     sharded_params: bool = False
@@ -263,8 +266,13 @@ def train_adapter(
     scheduler = lr_scheduler(optimizer, config, total_steps)
     engine = StepEngine(model, optimizer, dist, config, bf16)
     bf16_base = bf16_base_applies(model, bf16, config.bf16_base, dist.world_size)
+    attention = training_attention(config.attention, device, bf16, config.max_seq_length)
     result = TrainResult(
-        bf16=bf16, bf16_base=bf16_base, device=str(device), processes=dist.world_size
+        bf16=bf16,
+        bf16_base=bf16_base,
+        attention=attention,
+        device=str(device),
+        processes=dist.world_size,
     )
     folder = RunFolder(run_dir)
     history_path = folder.loss_history_path
@@ -331,7 +339,12 @@ def train_adapter(
         watch.start(model)  # the base model's row: its time is not training time
     started = time.perf_counter() - result.train_seconds
     bad_batches = 0
-    with progress, StopRequested() as stop, bf16_frozen_base(model, bf16_base):
+    with (
+        progress,
+        StopRequested() as stop,
+        bf16_frozen_base(model, bf16_base),
+        attention_for_training(model, attention),
+    ):
         for step in range(first_step, total_steps + 1):
             if watch is not None and watch.stop_reason:
                 break  # stopped early (also when resuming a run that had)

@@ -103,6 +103,11 @@ class TrainConfig(_Strict):
         default=True,
         description="With bf16 on: frozen base weights held in bf16, cast once, not every step.",
     )
+    attention: Literal["auto", "model", "eager", "sdpa"] = Field(
+        default="auto",
+        description="Attention of the training steps; auto: eager on a CPU under bf16 for "
+        "max_seq_length <= 512 (faster there), else the model's own.",
+    )
     save_steps: int = Field(default=50, ge=1)
     save_total_limit: int = Field(default=2, ge=1)
     max_bad_batches: int = Field(default=0, ge=0)

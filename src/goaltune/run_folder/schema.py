@@ -201,6 +201,7 @@ class TrainingMetrics(Record):
     global_batch_size: int | None = None
     bf16_autocast: bool | None = None
     bf16_base: bool | None = None  # frozen base weights held in bf16 while training
+    training_attention: str | None = None  # the training steps' (train.attention resolved)
     steps: int | None = None
     epochs: float | None = None
     tokens_seen: int | None = None  # supervised (loss-bearing) tokens, as in loss_history.csv
@@ -211,8 +212,7 @@ class TrainingMetrics(Record):
     loss: LossSummary = Field(default_factory=LossSummary)
     versions: dict[str, str | None] = Field(default_factory=dict)
     torch_threads: int | None = None
-    # only with goal watching on or train.keep other than last; other runs' files stay as they were
-    goal_watch: GoalWatchSummary | None = OMITTED_WHEN_NONE
+    goal_watch: GoalWatchSummary | None = OMITTED_WHEN_NONE  # goal watching or keep not last
 
 
 # ---------------------------------------------------------------- loss_history.csv
