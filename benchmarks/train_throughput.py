@@ -73,9 +73,23 @@ TRL_VARIANTS: dict[str, dict[str, Any]] = {
         "gradient_checkpointing": False,
         "train_sampling_strategy": "sequential",
     },
+    # bf16 autocast without checkpointing: TRL's fastest setting where the host runs bf16 natively
+    "trl-bf16-nogc": {"bf16": True, "gradient_checkpointing": False},
+    "trl-bf16-nogc-goaltune-batches": {
+        "bf16": True,
+        "gradient_checkpointing": False,
+        "train_sampling_strategy": "sequential",
+    },
 }
 SAME_BATCHES = "trl-fp32-nogc-goaltune-batches"
-QUICK_TRL = ["trl-fp32-nogc-grouped", "trl-fp32-nogc", SAME_BATCHES, "trl-defaults"]
+QUICK_TRL = [
+    "trl-fp32-nogc-grouped",
+    "trl-fp32-nogc",
+    SAME_BATCHES,
+    "trl-defaults",
+    "trl-bf16-nogc",
+    "trl-bf16-nogc-goaltune-batches",
+]
 
 # goaltune levers: name -> (TrainConfig overrides, worker options). Each turns one default off
 # (or, for packing, an opt-in on). The bf16 base acts only where bf16 autocast is on.
@@ -488,7 +502,7 @@ def run_comparison(
                 r["wall_s"] for n, r in results.items() if n.startswith("trl") and "wall_s" in r
             ]
             timeout = 60 + (min(walls) if walls else 1800)
-        order = goaltune_order(job) if name == SAME_BATCHES else None
+        order = goaltune_order(job) if name.endswith("-goaltune-batches") else None
         results[name] = run_worker(
             script,
             "trl",
