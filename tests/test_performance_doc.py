@@ -327,6 +327,11 @@ def bf16_host_figures() -> list[str]:
         first["input_tokens_per_s"], again["input_tokens_per_s"]
     )
     mfus = sorted(e["mfu"] for n, e in entries.items() if n.startswith("defaults"))
+    trl = load("benchmarks/results/train_throughput_bf16_quick.json")
+    ours, same = trl["results"]["goaltune"], trl["results"]["trl-bf16-nogc-goaltune-batches"]
+    gap = abs(ours["final_train_loss"] / same["final_train_loss"] - 1)
+    claim(0.02 < gap <= 0.03, "the losses differ by up to 3% even on the same batches")
+    claim(not trl["summary"]["goals"]["tokens_per_s_at_least_3x"], "not 3x TRL's bf16 setting")
     peaks = levers["matmul_peaks"]
     return [
         f"bf16 {peaks['bf16']['gflops']:.1f} GFLOP/s against fp32 {peaks['fp32']['gflops']:.1f}",
