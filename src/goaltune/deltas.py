@@ -8,7 +8,7 @@ The same pairs give each metric's flips: the items that went right -> wrong and 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -200,20 +200,35 @@ class _Judged:
     pairs: list[ItemPair]
 
 
+def _task_goals(goal: GoalConfig, before: EvalResult) -> list[tuple[str, float | None]]:
+    """(name, target) of each task metric: the goal's, or every task metric of the before file."""
+    task_metrics = before.task.metrics if before.task else {}
+    return [(m.name, m.target) for m in goal.task_metrics] or [
+        (name, None) for name in task_metrics
+    ]
+
+
+def judged_guards(
+    goal: GoalConfig, before: EvalResult, after_benchmarks: Collection[str] | None = None
+) -> list[str]:
+    """The guards the verdict judges: goal.guard_benchmarks, else every benchmark of the before
+    file (and of `after_benchmarks`, when given) that is not a task metric."""
+    task_names = {name for name, _ in _task_goals(goal, before)}
+    return goal.guard_benchmarks or [
+        name
+        for name in before.benchmarks
+        if name not in task_names and (after_benchmarks is None or name in after_benchmarks)
+    ]
+
+
 def _judged(goal: GoalConfig, before: EvalResult, after: EvalResult) -> list[_Judged]:
     """Task metrics then guards, each with its paired items.
 
     Without goal.task_metrics every task metric counts; without goal.guard_benchmarks every
     benchmark present on both sides and not used as a task metric is a guard.
     """
-    task_metrics = before.task.metrics if before.task else {}
-    goals = [(m.name, m.target) for m in goal.task_metrics] or [
-        (name, None) for name in task_metrics
-    ]
-    task_names = {name for name, _ in goals}
-    guard_names = goal.guard_benchmarks or [
-        name for name in before.benchmarks if name not in task_names and name in after.benchmarks
-    ]
+    goals = _task_goals(goal, before)
+    guard_names = judged_guards(goal, before, after.benchmarks)
     named: list[tuple[str, Role, float | None]] = [
         (name, "task", target) for name, target in goals
     ] + [(name, "guard", None) for name in guard_names]

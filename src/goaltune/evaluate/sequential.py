@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from goaltune.config import GoalConfig, Thresholds
+from goaltune.deltas import judged_guards
 from goaltune.evaluate.stats import CI_LEVEL
 from goaltune.run_folder import EvalResult
 
@@ -87,11 +88,9 @@ class SequentialGuards:
 
 
 def sequential_guards(goal: GoalConfig, before: EvalResult) -> SequentialGuards:
-    """The guards the verdict judges (as `goaltune.deltas` picks them) with their before scores."""
-    task_names = {metric.name for metric in goal.task_metrics}
-    guards = goal.guard_benchmarks or [name for name in before.benchmarks if name not in task_names]
+    """The guards the verdict judges (`goaltune.deltas.judged_guards`) with their before scores."""
     scores: dict[str, dict[str, float]] = {}
-    for name in guards:
+    for name in judged_guards(goal, before):
         section = before.benchmarks.get(name)
         if section is None or section.primary_metric is None:
             continue
@@ -131,6 +130,7 @@ def run_sequentially(
     shuffled = [items[i] for i in order]
     records: list[dict[str, Any]] = []
     last: dict[str, Any] = {}
+    changes: list[float] = []
     band = None
     for start in range(0, len(shuffled), chunk_size):
         last = score(shuffled[start : start + chunk_size])
@@ -139,7 +139,6 @@ def run_sequentially(
         band = decided_band(changes, thresholds, alpha)
         if band is not None:
             break
-    changes = _changes(records, last.get("primary_metric", ""), before)
     low, high = confidence_sequence(changes, alpha)
     summary = {
         "items": len(records),
